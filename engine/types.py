@@ -1,0 +1,95 @@
+"""Typed values exchanged through engine/api.py (the one front-end/engine interface)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Mount:
+    type: str  # "volume" | "bind" | "tmpfs"
+    target: str
+    source: str = ""  # volume name or absolute host path; empty for tmpfs
+    read_only: bool = False
+
+
+@dataclass
+class PortBinding:
+    container_port: int
+    host_port: int
+    host_ip: str = "0.0.0.0"
+    protocol: str = "tcp"
+
+
+@dataclass
+class NetworkAttachment:
+    network: str  # engine network name
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContainerSpec:
+    """What to create: a container is metadata; starting it makes the process."""
+
+    name: str
+    image: str
+    entrypoint: list[str] | None = None  # None: the image's
+    command: list[str] | None = None  # None: the image's (dropped if entrypoint is set)
+    env: dict[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    mounts: list[Mount] = field(default_factory=list)
+    networks: list[NetworkAttachment] = field(default_factory=list)
+    ports: list[PortBinding] = field(default_factory=list)
+    stop_signal: str = "SIGTERM"
+    stop_timeout: float = 10.0
+    restart: str = "no"
+    auto_remove: bool = False
+
+
+@dataclass
+class ContainerInfo:
+    id: str
+    name: str
+    image: str  # the reference it was created from
+    image_id: str
+    labels: dict[str, str]
+    status: str  # created | running | exited
+    pid: int
+    exit_code: int
+    created: str
+    started_at: str
+    finished_at: str
+    ports: list[PortBinding]
+    networks: dict[str, str]  # network name -> IPv4 address
+    spec: ContainerSpec
+
+
+@dataclass
+class ImageInfo:
+    id: str  # sha256:<hex> of the config
+    repo_tags: list[str]
+    created: str
+    size: int
+    config: dict  # the image config's "config" (Env, Cmd, Entrypoint, WorkingDir, User, ...)
+    layers: list[str]  # diff_ids, bottom first
+
+
+@dataclass
+class VolumeInfo:
+    name: str
+    driver: str
+    mountpoint: str
+    labels: dict[str, str]
+    created: str
+
+
+@dataclass
+class NetworkInfo:
+    name: str
+    id: str
+    subnet: str
+    gateway: str
+    bridge: str
+    labels: dict[str, str]
