@@ -1,0 +1,49 @@
+"""From a service of the model to the engine's container spec: names, labels, mounts, ports."""
+from __future__ import annotations
+
+from composer.model import Project, Service
+from engine.types import ContainerSpec, Mount, NetworkAttachment, PortBinding
+
+LABEL_PROJECT = "com.docker.compose.project"
+LABEL_SERVICE = "com.docker.compose.service"
+LABEL_NUMBER = "com.docker.compose.container-number"
+LABEL_HASH = "com.docker.compose.config-hash"
+LABEL_ONEOFF = "com.docker.compose.oneoff"
+LABEL_WORKDIR = "com.docker.compose.project.working_dir"
+LABEL_FILES = "com.docker.compose.project.config_files"
+LABEL_NETWORK = "com.docker.compose.network"
+LABEL_VOLUME = "com.docker.compose.volume"
+
+
+def container_name(project: Project, svc: Service, number: int = 1) -> str:
+    return svc.container_name or f"{project.name}-{svc.name}-{number}"
+
+
+def container_spec(project: Project, svc: Service, number: int = 1) -> ContainerSpec:
+    labels = dict(svc.labels)
+    labels.update({
+        LABEL_PROJECT: project.name,
+        LABEL_SERVICE: svc.name,
+        LABEL_NUMBER: str(number),
+        LABEL_HASH: svc.config_hash(),
+        LABEL_ONEOFF: "False",
+        LABEL_WORKDIR: project.working_dir,
+        LABEL_FILES: ",".join(project.files),
+    })
+    mounts = []
+    for m in svc.volumes:
+        if m.type == "volume" and m.source:
+            mounts.append(Mount("volume", m.target, project.volumes[m.source].name, m.read_only))
+        elif m.type == "volume":
+            mounts.append(Mount("tmpfs", m.target))  # anonymous volumes: issue "runtime and network depth"
+        else:
+            mounts.append(Mount(m.type, m.target, m.source, m.read_only))
+    networks = [NetworkAttachment(project.networks[key].name, [svc.name, *aliases])
+                for key, aliases in svc.networks.items()]
+    ports = [PortBinding(p.target, p.published or 0, p.host_ip or "0.0.0.0", p.protocol) for p in svc.ports]
+    return ContainerSpec(
+        name=container_name(project, svc, number), image=svc.image or f"{project.name}-{svc.name}",
+        entrypoint=svc.entrypoint, command=svc.command, env=dict(svc.environment),
+        working_dir=svc.working_dir, user=svc.user, hostname=svc.hostname, labels=labels, mounts=mounts,
+        networks=networks, ports=ports, stop_signal=svc.stop_signal, stop_timeout=svc.stop_grace_period,
+        restart=svc.restart)

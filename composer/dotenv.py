@@ -1,0 +1,84 @@
+"""Reading `.env` files (dotenv syntax)."""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from composer.errors import StackFileError
+
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(.*))?$")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$"}
+
+
+def parse(text: str, filename: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Variables of a dotenv file. Double-quoted and unquoted values see ``${}`` substitution
+    (from earlier lines, then *env*); single-quoted ones are literal."""
+    from composer.interpolate import Interpolator, InterpolationError
+
+    out: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        raw = lines[i]
+        lineno = i + 1
+        i += 1
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        m = _LINE.match(raw)
+        if not m:
+            raise StackFileError(f"{filename}:{lineno}: invalid line in env file: {raw.strip()!r}")
+        key, value = m.group(1), m.group(2)
+        if value is None:
+            continue
+        lookup = {**(env or {}), **out}
+        if value[:1] in ("'", '"'):
+            quote = value[0]
+            body = value[1:]
+            while quote not in _unescaped(body, quote) and i < len(lines):
+                body += "\n" + lines[i]
+                i += 1
+            end = _closing(body, quote)
+            if end < 0:
+                raise StackFileError(f"{filename}:{lineno}: unterminated quoted value for {key}")
+            body = body[:end]
+            if quote == '"':
+                body = re.sub(r"\\(.)", lambda mm: _ESCAPES.get(mm.group(1), "\\" + mm.group(1)), body)
+                body = _subst(body, lookup, filename, lineno)
+            out[key] = body
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
+            out[key] = _subst(value, lookup, filename, lineno)
+    return out
+
+
+def _unescaped(body: str, quote: str) -> str:
+    return body if quote == "'" else re.sub(r"\\.", "", body)
+
+
+def _closing(body: str, quote: str) -> int:
+    j = 0
+    while j < len(body):
+        if quote == '"' and body[j] == "\\":
+            j += 2
+            continue
+        if body[j] == quote:
+            return j
+        j += 1
+    return -1
+
+
+def _subst(value: str, env: Mapping[str, str], filename: str, lineno: int) -> str:
+    from composer.interpolate import Interpolator, InterpolationError
+
+    try:
+        return Interpolator(env, warn=lambda name: None).text(value)
+    except InterpolationError as e:
+        raise StackFileError(f"{filename}:{lineno}: {e}") from None
+
+
+def read(path: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return parse(f.read(), path, env)
+    except FileNotFoundError:
+        raise StackFileError(f"{path}: env file not found") from None

@@ -1,0 +1,94 @@
+"""The resolved stack: plain dataclasses built from the normalized stack file."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class PortSpec:
+    target: int
+    published: int | None  # None: a random host port
+    host_ip: str = ""
+    protocol: str = "tcp"
+
+
+@dataclass
+class MountSpec:
+    type: str  # volume | bind | tmpfs
+    target: str
+    source: str = ""  # project volume key, absolute host path, or "" (anonymous / tmpfs)
+    read_only: bool = False
+
+
+@dataclass
+class Dependency:
+    condition: str = "service_started"
+    required: bool = True
+    restart: bool = False
+
+
+@dataclass
+class Service:
+    name: str
+    image: str | None
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    container_name: str | None = None
+    ports: list[PortSpec] = field(default_factory=list)
+    volumes: list[MountSpec] = field(default_factory=list)
+    networks: dict[str, list[str]] = field(default_factory=dict)  # project network key -> aliases
+    depends_on: dict[str, Dependency] = field(default_factory=dict)
+    restart: str = "no"
+    stop_signal: str = "SIGTERM"
+    stop_grace_period: float = 10.0
+    labels: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # the normalized mapping, as `config` prints it
+
+    def config_hash(self) -> str:
+        """Changes exactly when the service's resolved configuration changes."""
+        blob = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class NetworkSpec:
+    key: str
+    name: str  # engine-level name (project_key unless `name:` says otherwise)
+    driver: str = "bridge"
+    external: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class VolumeSpec:
+    key: str
+    name: str
+    driver: str = "local"
+    external: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Project:
+    name: str
+    working_dir: str
+    files: list[str]
+    services: dict[str, Service]
+    networks: dict[str, NetworkSpec]
+    volumes: dict[str, VolumeSpec]
+    raw: dict[str, Any]  # the whole normalized model
+
+    def service(self, name: str) -> Service:
+        from composer.errors import ComposerError
+
+        try:
+            return self.services[name]
+        except KeyError:
+            raise ComposerError(f"no such service: {name}") from None

@@ -1,0 +1,421 @@
+"""The engine API: the one interface between the front end (composer/) and the engine.
+
+Everything here is synchronous and safe to call from worker threads; every mutation holds a
+file lock, and every multi-step operation rolls back what it made when a later step fails.
+Subsystems are imported lazily so a command pays only for what it touches.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from typing import IO, Iterator
+
+from engine.containers import Records, new_id, now, spec_from_dict, spec_to_dict
+from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
+from engine.paths import Paths
+from engine.store.locks import file_lock
+from engine.types import ContainerInfo, ContainerSpec, ImageInfo, NetworkInfo, VolumeInfo
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Engine:
+    def __init__(self, root: str | None = None):
+        self.paths = Paths.open(root)
+        self.records = Records(self.paths)
+        self._images = None
+        self._networks = None
+        self._volumes = None
+
+    # -- subsystems --------------------------------------------------------------
+    @property
+    def images(self):
+        if self._images is None:
+            from engine.images.store import ImageStore
+
+            self._images = ImageStore(self.paths)
+        return self._images
+
+    @property
+    def networks(self):
+        if self._networks is None:
+            from engine.network.manager import Networks
+
+            self._networks = Networks(self.paths)
+        return self._networks
+
+    @property
+    def volumes(self):
+        if self._volumes is None:
+            from engine.volumes.local import Volumes
+
+            self._volumes = Volumes(self.paths)
+        return self._volumes
+
+    # -- images ------------------------------------------------------------------
+    def import_image(self, src: str, ref: str | None, changes: list[str] | None = None) -> ImageInfo:
+        return self.images.import_tarball(src, ref, changes or [])
+
+    def load_images(self, path: str) -> list[str]:
+        return self.images.load_archive(path)
+
+    def list_images(self) -> list[ImageInfo]:
+        return self.images.list()
+
+    def inspect_image(self, ref: str) -> ImageInfo:
+        return self.images.get(ref)
+
+    def tag_image(self, src: str, ref: str) -> None:
+        self.images.tag(src, ref)
+
+    def remove_image(self, ref: str, force: bool = False) -> list[str]:
+        image = self.images.get(ref)
+        users = [r["name"] for r in self.records.all() if r["image_id"] == image.id]
+        if users and not force:
+            raise Conflict(f"unable to remove image {ref}: it is used by container(s) {', '.join(users)} "
+                           "(remove them, or use -f)")
+        return self.images.remove(ref, force=force)
+
+    # -- volumes -------------------------------------------------------------------
+    def check_volume_driver(self, driver: str) -> None:
+        self.volumes.check_driver(driver)
+
+    def create_volume(self, name: str, driver: str = "local", labels: dict[str, str] | None = None) -> VolumeInfo:
+        return self.volumes.create(name, driver, labels)
+
+    def inspect_volume(self, name: str) -> VolumeInfo:
+        return self.volumes.get(name)
+
+    def list_volumes(self) -> list[VolumeInfo]:
+        return self.volumes.list()
+
+    def remove_volume(self, name: str) -> None:
+        users = [r["name"] for r in self.records.all()
+                 if any(m["type"] == "volume" and m["source"] == name for m in r["spec"]["mounts"])]
+        self.volumes.remove(name, in_use_by=users)
+
+    # -- networks ------------------------------------------------------------------
+    def create_network(self, name: str, labels: dict[str, str] | None = None) -> NetworkInfo:
+        return self.networks.create(name, labels or {})
+
+    def inspect_network(self, name: str) -> NetworkInfo:
+        return self.networks.get(name)
+
+    def list_networks(self) -> list[NetworkInfo]:
+        return self.networks.list()
+
+    def remove_network(self, name: str) -> None:
+        self.networks.get(name)
+        users = [r["name"] for r in self.records.all() if name in r.get("addresses", {})]
+        if users:
+            raise Conflict(f"network {name} has active endpoints ({', '.join(users)}): remove them first")
+        self.networks.remove(name)
+
+    # -- containers: records --------------------------------------------------------
+    def _info(self, rec: dict) -> ContainerInfo:
+        from engine.runtime.launch import read_state
+
+        state = read_state(self.paths.container_dir(rec["id"]))
+        spec = spec_from_dict(rec["spec"])
+        return ContainerInfo(
+            id=rec["id"], name=rec["name"], image=spec.image, image_id=rec["image_id"], labels=spec.labels,
+            status=state.get("status", "created"), pid=int(state.get("pid") or 0),
+            exit_code=int(state.get("exit_code") or 0), created=rec["created"],
+            started_at=state.get("started_at", ""), finished_at=state.get("finished_at", ""),
+            ports=_bindings(rec.get("ports_bound"), spec.ports),
+            networks=dict(rec.get("addresses", {})), spec=spec)
+
+    def inspect_container(self, ref: str) -> ContainerInfo:
+        return self._info(self.records.find(ref))
+
+    def list_containers(self, labels: dict[str, str] | None = None) -> list[ContainerInfo]:
+        out = []
+        for rec in self.records.all():
+            have = rec["spec"].get("labels", {})
+            if labels and any(have.get(k) != v for k, v in labels.items()):
+                continue
+            out.append(self._info(rec))
+        out.sort(key=lambda c: c.created)
+        return out
+
+    # -- containers: lifecycle --------------------------------------------------------
+    def create_container(self, spec: ContainerSpec) -> ContainerInfo:
+        image = self.images.get(spec.image)
+        for m in spec.mounts:
+            if m.type == "volume":
+                self.volumes.get(m.source)
+            elif m.type == "bind" and not os.path.exists(m.source):
+                raise InvalidArgument(f"bind mount source path does not exist: {m.source}")
+        nets = [self.networks.get(att.network) for att in spec.networks]
+        cid = new_id()
+        cdir = self.paths.container_dir(cid)
+        with file_lock(self.paths.lock("containers")):
+            recs = self.records.all()
+            if any(r["name"] == spec.name for r in recs):
+                raise Conflict(f'container name "{spec.name}" is already in use: remove it or choose another name')
+            from engine.network.ipam import allocate_ip
+
+            addresses = {}
+            for net in nets:
+                used = {r["addresses"][net.name] for r in recs if net.name in r.get("addresses", {})}
+                used.update(addresses.values())
+                addresses[net.name] = allocate_ip(net.subnet, net.gateway, used)
+            os.makedirs(self.paths.containers, exist_ok=True)
+            tmp = cdir + ".creating"
+            shutil.rmtree(tmp, ignore_errors=True)
+            for sub in ("upper", "work", "rootfs"):
+                os.makedirs(os.path.join(tmp, sub))
+            rec = {"id": cid, "name": spec.name, "image_id": image.id, "created": now(),
+                   "spec": spec_to_dict(spec), "addresses": addresses,
+                   "hostname": spec.hostname or cid[:12]}
+            from engine.store.records import write_json
+
+            write_json(os.path.join(tmp, "record.json"), rec)
+            os.rename(tmp, cdir)  # the container appears whole or not at all
+        return self._info(rec)
+
+    def _runtime_config(self, rec: dict, image: ImageInfo, netns: str | None, dns: list[dict],
+                        ports: list[dict]) -> dict:
+        spec = spec_from_dict(rec["spec"])
+        cfg = image.config or {}
+        if spec.entrypoint is not None:
+            args = list(spec.entrypoint) + list(spec.command or [])
+        else:
+            args = list(cfg.get("Entrypoint") or []) + list(
+                spec.command if spec.command is not None else (cfg.get("Cmd") or []))
+        if not args:
+            raise InvalidArgument(f"container {rec['name']}: no command specified (the image has none; "
+                                  "set command: or entrypoint:)")
+        env: dict[str, str] = {}
+        for item in cfg.get("Env") or []:
+            k, _, v = item.partition("=")
+            env[k] = v
+        env.setdefault("PATH", DEFAULT_PATH)
+        env["HOSTNAME"] = rec["hostname"]
+        env.update(spec.env)
+        cdir = self.paths.container_dir(rec["id"])
+        mounts = []
+        for m in spec.mounts:
+            if m.type == "volume":
+                source = self.volumes.get(m.source).mountpoint
+                mounts.append({"type": "bind", "source": source, "target": m.target, "read_only": m.read_only})
+            elif m.type == "bind":
+                mounts.append({"type": "bind", "source": m.source, "target": m.target, "read_only": m.read_only})
+            elif m.type == "tmpfs":
+                mounts.append({"type": "tmpfs", "target": m.target, "options": "mode=1777"})
+        return {
+            "id": rec["id"], "name": rec["name"],
+            "rootfs": {"lower": self.images.lowerdirs(image.id), "upper": os.path.join(cdir, "upper"),
+                       "work": os.path.join(cdir, "work"), "mountpoint": os.path.join(cdir, "rootfs")},
+            "process": {"args": args, "env": [f"{k}={v}" for k, v in env.items()],
+                        "cwd": spec.working_dir or cfg.get("WorkingDir") or "/",
+                        "user": spec.user if spec.user is not None else (cfg.get("User") or "")},
+            "hostname": rec["hostname"], "mounts": mounts,
+            "files": {f"/etc/{n}": os.path.join(cdir, n) for n in ("hosts", "resolv.conf", "hostname")},
+            "netns": netns, "dns": dns, "ports": ports, "cgroup_parent": self.paths.cgroup_parent,
+            "stop_signal": spec.stop_signal, "restart": spec.restart,
+            "log": os.path.join(cdir, "container.log"), "state": os.path.join(cdir, "state.json"),
+        }
+
+    def _write_etc_files(self, rec: dict, nets: list[NetworkInfo]) -> None:
+        cdir = self.paths.container_dir(rec["id"])
+        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        addrs = rec.get("addresses", {})
+        if nets:
+            hosts.append(f"{addrs[nets[0].name]}\t{rec['hostname']}")
+        with open(os.path.join(cdir, "hosts"), "w") as f:
+            f.write("\n".join(hosts) + "\n")
+        with open(os.path.join(cdir, "hostname"), "w") as f:
+            f.write(rec["hostname"] + "\n")
+        with open(os.path.join(cdir, "resolv.conf"), "w") as f:
+            if nets:
+                f.write(f"nameserver {nets[0].gateway}\noptions ndots:0\n")
+            else:
+                f.write(_host_resolv_conf())
+
+    def start_container(self, ref: str) -> ContainerInfo:
+        from engine.runtime import launch
+
+        rec = self.records.find(ref)
+        cid = rec["id"]
+        cdir = self.paths.container_dir(cid)
+        with file_lock(self.paths.lock("ctr-" + cid)):
+            if launch.read_state(cdir).get("status") == "running":
+                return self._info(rec)
+            spec = spec_from_dict(rec["spec"])
+            image = self.images.get(rec["image_id"])
+            nets = [self.networks.get(att.network) for att in spec.networks]
+            undo: list = []
+            socks: list = []
+            try:
+                netns, dns = self._wire_network(rec, spec, nets, undo)
+                ports = []
+                if spec.ports:
+                    from engine.network.ports import bind_published
+
+                    if not nets:
+                        raise InvalidArgument(f"container {rec['name']}: published ports need a network")
+                    bindings = [type(p)(**vars(p)) for p in spec.ports]
+                    socks = bind_published(bindings)
+                    target = rec["addresses"][nets[0].name]
+                    ports = [{"fd": s.fileno(), "proto": b.protocol, "target_ip": target,
+                              "target_port": b.container_port} for s, b in zip(socks, bindings)]
+                    rec["ports_bound"] = [vars(b) for b in bindings]
+                    self.records.write(rec)
+                self._write_etc_files(rec, nets)
+                config = self._runtime_config(rec, image, netns, dns, ports)
+                from engine.store.records import write_json
+
+                write_json(os.path.join(cdir, "config.json"), config)
+                launch.start(cdir, pass_fds=[s.fileno() for s in socks])
+            except BaseException:
+                for step in reversed(undo):
+                    _quietly(step)
+                raise
+            finally:
+                for s in socks:
+                    s.close()
+        return self._info(self.records.find(cid))
+
+    def _wire_network(self, rec: dict, spec: ContainerSpec, nets: list[NetworkInfo], undo: list):
+        from engine.network.netns import create_netns, destroy_netns
+
+        cid = rec["id"]
+        netns = os.path.join(self.paths.run, "netns", cid)
+        os.makedirs(os.path.dirname(netns), exist_ok=True)
+        destroy_netns(netns)  # a leftover of a crash
+        create_netns(netns)
+        undo.append(lambda: destroy_netns(netns))
+        dns = []
+        if not nets:
+            return netns, dns
+        from engine.network.attach import connect
+        from engine.network.registry import register, unregister
+
+        for i, (att, net) in enumerate(zip(spec.networks, nets)):
+            self.networks.ensure_running(net.name)
+            host_if = "cv" + hashlib.sha256(f"{self.paths.root_id}{cid}{net.name}".encode()).hexdigest()[:13]
+            connect(netns, net.bridge, rec["addresses"][net.name], int(net.subnet.split("/")[1]),
+                    net.gateway if i == 0 else None, ifname=f"eth{i}", host_ifname=host_if)
+            records = self.networks.records_file(net.name)
+            names = [rec["name"], *att.aliases, cid[:12]]
+            register(records, cid, names, rec["addresses"][net.name])
+            undo.append(lambda records=records: unregister(records, cid))
+            dns.append({"records": records})
+        return netns, dns
+
+    def stop_container(self, ref: str, timeout: float | None = None, signal: str | None = None) -> None:
+        from engine.runtime import launch
+
+        rec = self.records.find(ref)
+        spec = spec_from_dict(rec["spec"])
+        launch.stop(self.paths.container_dir(rec["id"]), spec.stop_timeout if timeout is None else timeout,
+                    signal or spec.stop_signal)
+
+    def kill_container(self, ref: str, signal: str = "SIGKILL") -> None:
+        from engine.runtime import launch
+
+        rec = self.records.find(ref)
+        launch.kill(self.paths.container_dir(rec["id"]), signal)
+
+    def remove_container(self, ref: str, force: bool = False) -> None:
+        from engine.runtime import launch
+
+        rec = self.records.find(ref)
+        cid = rec["id"]
+        cdir = self.paths.container_dir(cid)
+        with file_lock(self.paths.lock("ctr-" + cid)):
+            if launch.read_state(cdir).get("status") == "running":
+                if not force:
+                    raise Conflict(f"container {rec['name']} is running: stop it first or use -f")
+                launch.stop(cdir, 0, "SIGKILL")
+            # the leftovers of a crashed start, if any
+            from engine.network.netns import destroy_netns
+
+            destroy_netns(os.path.join(self.paths.run, "netns", cid))
+            trash = cdir + ".removing"
+            os.rename(cdir, trash)  # the record disappears atomically
+            _rmtree(trash)
+        _quietly(lambda: os.unlink(self.paths.lock("ctr-" + cid)))
+
+    def wait_container(self, ref: str) -> int:
+        from engine.runtime import launch
+
+        rec = self.records.find(ref)
+        return launch.wait(self.paths.container_dir(rec["id"]))
+
+    def exec_container(self, ref: str, args: list[str], env: dict[str, str] | None = None, user: str | None = None,
+                       workdir: str | None = None, stdin: int | None = None, stdout: int | None = None,
+                       stderr: int | None = None) -> int:
+        from engine.runtime import launch
+        from engine.runtime.exec import exec_in
+        from engine.store.records import read_json
+
+        rec = self.records.find(ref)
+        cdir = self.paths.container_dir(rec["id"])
+        if launch.read_state(cdir).get("status") != "running":
+            raise Conflict(f"container {rec['name']} is not running")
+        config = read_json(os.path.join(cdir, "config.json"))
+        proc = config["process"]
+        base = dict(item.split("=", 1) for item in proc["env"])
+        base.update(env or {})
+        return exec_in(cdir, args, [f"{k}={v}" for k, v in base.items()],
+                       proc["user"] if user is None else user, workdir or proc["cwd"], stdin, stdout, stderr)
+
+    def logs(self, ref: str, follow: bool = False, tail: int | None = None) -> Iterator[dict]:
+        from engine.runtime.logs import read_log
+
+        rec = self.records.find(ref)
+        return read_log(self.paths.container_dir(rec["id"]), follow=follow, tail=tail)
+
+    def run_container(self, spec: ContainerSpec, stdout: IO[bytes], stderr: IO[bytes]) -> int:
+        """Create, start, stream the output until exit, and (with auto_remove) remove: `docker run`."""
+        info = self.create_container(spec)
+        try:
+            self.start_container(info.id)
+            for entry in self.logs(info.id, follow=True):
+                out = stdout if entry.get("stream") != "stderr" else stderr
+                out.write(entry["log"].encode())
+                out.flush()
+            code = self.wait_container(info.id)
+        finally:
+            if spec.auto_remove:
+                self.remove_container(info.id, force=True)
+        return code
+
+
+def _bindings(bound, declared):
+    from engine.types import PortBinding
+
+    return [PortBinding(**b) for b in bound] if bound else list(declared)
+
+
+def _host_resolv_conf() -> str:
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = [ln for ln in f if not ln.startswith("nameserver 127.")]
+        return "".join(lines)
+    except OSError:
+        return ""
+
+
+def _quietly(fn) -> None:
+    try:
+        fn()
+    except (OSError, EngineError):
+        pass
+
+
+def _rmtree(path: str) -> None:
+    try:
+        shutil.rmtree(path)
+    except OSError:
+        # a read-only or busy leftover: make it writable and try once more
+        for dirpath, dirnames, _ in os.walk(path):
+            for d in dirnames:
+                _quietly(lambda d=d: os.chmod(os.path.join(dirpath, d), 0o700))
+        shutil.rmtree(path, ignore_errors=True)
+
+
+__all__ = ["Engine", "EngineError", "NotFound", "Conflict", "InvalidArgument"]

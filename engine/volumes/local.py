@@ -1,0 +1,70 @@
+"""Named volumes of the `local` driver: a directory under the engine root."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from datetime import datetime, timezone
+
+from engine.errors import Conflict, InvalidArgument, NotFound
+from engine.paths import Paths
+from engine.store.locks import file_lock
+from engine.store.records import read_json, write_json
+from engine.types import VolumeInfo
+
+DRIVERS = ("local",)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class Volumes:
+    def __init__(self, paths: Paths):
+        self.paths = paths
+
+    def _dir(self, name: str) -> str:
+        return os.path.join(self.paths.volumes, name)
+
+    def _info(self, rec: dict) -> VolumeInfo:
+        return VolumeInfo(rec["name"], rec["driver"], os.path.join(self._dir(rec["name"]), "_data"),
+                          rec.get("labels", {}), rec["created"])
+
+    def check_driver(self, driver: str) -> None:
+        if driver not in DRIVERS:
+            raise InvalidArgument(f"volume driver {driver!r} is not available (this engine has: {', '.join(DRIVERS)})")
+
+    def create(self, name: str, driver: str = "local", labels: dict[str, str] | None = None) -> VolumeInfo:
+        self.check_driver(driver)
+        if not _NAME.match(name):
+            raise InvalidArgument(f"invalid volume name {name!r}: use letters, digits, '_', '.' and '-'")
+        with file_lock(self.paths.lock("vol-" + name)):
+            rec = read_json(os.path.join(self._dir(name), "volume.json"))
+            if rec is not None:
+                return self._info(rec)
+            os.makedirs(os.path.join(self._dir(name), "_data"), exist_ok=True)
+            rec = {"name": name, "driver": driver, "labels": labels or {},
+                   "created": datetime.now(timezone.utc).isoformat()}
+            write_json(os.path.join(self._dir(name), "volume.json"), rec)
+            return self._info(rec)
+
+    def get(self, name: str) -> VolumeInfo:
+        rec = read_json(os.path.join(self._dir(name), "volume.json"))
+        if rec is None:
+            raise NotFound(f"no such volume: {name}")
+        return self._info(rec)
+
+    def list(self) -> list[VolumeInfo]:
+        out = []
+        if os.path.isdir(self.paths.volumes):
+            for name in sorted(os.listdir(self.paths.volumes)):
+                rec = read_json(os.path.join(self._dir(name), "volume.json"))
+                if rec is not None:
+                    out.append(self._info(rec))
+        return out
+
+    def remove(self, name: str, in_use_by: list[str] | None = None) -> None:
+        with file_lock(self.paths.lock("vol-" + name)):
+            self.get(name)
+            if in_use_by:
+                raise Conflict(f"volume {name} is in use by container(s) {', '.join(in_use_by)}: remove them first")
+            # the record goes first so a crash leaves no record pointing at half-deleted data
+            os.unlink(os.path.join(self._dir(name), "volume.json"))
+            shutil.rmtree(self._dir(name), ignore_errors=True)
