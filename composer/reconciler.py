@@ -70,6 +70,7 @@ class Reconciler:
             except NotFound:
                 raise ComposerError(f"service {name}: image {svc.image} not found (import or load it first: "
                                     "composer image import / composer image load)") from None
+        self._check_ports(services)
         for vol in self.project.volumes.values():
             if vol.external:
                 self.engine.inspect_volume(vol.name)
@@ -87,6 +88,27 @@ class Reconciler:
                                         f"(create it: composer network create {net.name})") from None
             elif net.driver not in ("bridge", "default"):
                 raise ComposerError(f"network {net.key}: driver {net.driver!r} is not available (this engine has: bridge)")
+
+    def _check_ports(self, services: list[str]) -> None:
+        """Published host ports must be free, unless our own running containers hold them."""
+        import socket
+
+        held = {(p.host_ip, p.host_port, p.protocol) for c in self.containers() if c.status == "running"
+                for p in c.ports}
+        for name in services:
+            for p in self.project.services[name].ports:
+                host_ip = p.host_ip or "0.0.0.0"
+                if not p.published or (host_ip, p.published, p.protocol) in held:
+                    continue
+                family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+                kind = socket.SOCK_DGRAM if p.protocol == "udp" else socket.SOCK_STREAM
+                with socket.socket(family, kind) as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    try:
+                        s.bind((host_ip, p.published))
+                    except OSError as e:
+                        raise ComposerError(f"service {name}: cannot publish port {host_ip}:{p.published}/"
+                                            f"{p.protocol}: it is already in use ({e.strerror})") from None
 
     # -- up ------------------------------------------------------------------------
     async def up(self, services: list[str] | None = None) -> None:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what composer needs on Debian 12 (as root): system packages, a virtualenv in .venv with
+# composer and its dependencies, and /usr/local/bin/composer. Safe to run again.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+extra="${1:-}"   # "test" also installs the test tools
+
+need=()
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox 2>&1 | grep -q "not a dynamic" || need+=(busybox-static)
+command -v ip >/dev/null || need+=(iproute2)
+command -v curl >/dev/null || need+=(curl)
+if [ "${#need[@]}" -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ ! -x "$here/.venv/bin/python" ]; then
+    python3 -m venv "$here/.venv"
+fi
+pip=("$here/.venv/bin/pip" install -q --disable-pip-version-check)
+if [ "$extra" = "test" ]; then
+    "${pip[@]}" -e "$here[test]"
+else
+    "${pip[@]}" -e "$here"
+fi
+ln -sf "$here/.venv/bin/composer" /usr/local/bin/composer
