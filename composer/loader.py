@@ -325,7 +325,8 @@ def build_service(name: str, data: dict, project_dir: str, env: Mapping[str, str
                                       lambda i: f"{at('volumes', i)}: services.{name}.volumes[{i}]")
     if "volumes" in data:
         raw["volumes"] = vols_raw
-    mounts = [MountSpec(v.get("type", "volume"), v["target"], str(v.get("source") or ""), bool(v.get("read_only")))
+    mounts = [MountSpec(v.get("type", "volume"), v["target"], str(v.get("source") or ""), bool(v.get("read_only")),
+                        bool((v.get("bind") or {}).get("create_host_path")))
               for v in vols_raw]
 
     networks_raw = norm.normalize_service_networks(data.get("networks") if "network_mode" not in data else {})

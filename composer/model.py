@@ -21,6 +21,7 @@ class MountSpec:
     target: str
     source: str = ""  # project volume key, absolute host path, or "" (anonymous / tmpfs)
     read_only: bool = False
+    create_host_path: bool = False  # bind: make the host directory when missing
 
 
 @dataclass

@@ -6,6 +6,7 @@ when a later step of it fails, so a failed `up` leaves nothing half-made.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Callable
@@ -203,6 +204,9 @@ class Reconciler:
             else:
                 self.report(f" Container {c.name}  Running")
             return
+        for m in svc.volumes:
+            if m.type == "bind" and m.create_host_path and not os.path.exists(m.source):
+                os.makedirs(m.source, exist_ok=True)
         info = await self._call(self.engine.create_container, spec)
         created.containers.append(info.id)
         self.report(f" Container {info.name}  Created")
