@@ -1,0 +1,120 @@
+"""Published ports: host sockets bound up front, and a userland proxy to the container. Stdlib only.
+
+The CLI binds the listening sockets (so a port in use is an error before the container starts) and
+hands them to the container's monitor, whose threads relay each connection (TCP) or datagram (UDP)
+to the container's address.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+
+from engine.errors import Conflict
+
+
+def _family(host_ip: str) -> int:
+    return socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+
+
+def bind_published(bindings) -> list[socket.socket]:
+    """Bind each PortBinding's host side; host_port 0 picks a free port (written back into the binding)."""
+    socks: list[socket.socket] = []
+    try:
+        for b in bindings:
+            host_ip = b.host_ip or "0.0.0.0"
+            kind = socket.SOCK_DGRAM if b.protocol == "udp" else socket.SOCK_STREAM
+            s = socket.socket(_family(host_ip), kind)
+            socks.append(s)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host_ip, int(b.host_port)))
+            except OSError as e:
+                raise Conflict(f"cannot publish port {host_ip}:{b.host_port}/{b.protocol}: it is already in use "
+                               f"({e.strerror})") from None
+            if kind == socket.SOCK_STREAM:
+                s.listen(128)
+            b.host_port = s.getsockname()[1]
+        return socks
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def _tcp_session(client: socket.socket, target: tuple[str, int]) -> None:
+    try:
+        upstream = socket.create_connection(target, timeout=10)
+        upstream.settimeout(None)
+    except OSError:
+        client.close()
+        return
+    back = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
+    back.start()
+    _pipe(client, upstream)
+    back.join()
+    client.close()
+    upstream.close()
+
+
+def _tcp_listener(listener: socket.socket, target: tuple[str, int]) -> None:
+    while True:
+        try:
+            client, _ = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=_tcp_session, args=(client, target), daemon=True).start()
+
+
+def _udp_relay(listener: socket.socket, target: tuple[str, int]) -> None:
+    peers: dict[tuple, socket.socket] = {}
+
+    def back(peer, upstream: socket.socket) -> None:
+        upstream.settimeout(60)
+        try:
+            while True:
+                data = upstream.recv(65536)
+                listener.sendto(data, peer)
+        except OSError:
+            pass
+        finally:
+            peers.pop(peer, None)
+            upstream.close()
+
+    while True:
+        try:
+            data, peer = listener.recvfrom(65536)
+        except OSError:
+            return
+        upstream = peers.get(peer)
+        if upstream is None:
+            upstream = socket.socket(_family(target[0]), socket.SOCK_DGRAM)
+            upstream.connect(target)
+            peers[peer] = upstream
+            threading.Thread(target=back, args=(peer, upstream), daemon=True).start()
+        try:
+            upstream.send(data)
+        except OSError:
+            pass
+
+
+def serve(listeners: list[tuple[socket.socket, str, int, str]]) -> None:
+    """Start relaying every listener to its (ip, port) in background threads."""
+    for sock, ip, port, proto in listeners:
+        fn = _udp_relay if proto == "udp" else _tcp_listener
+        threading.Thread(target=fn, args=(sock, (ip, port)), daemon=True).start()

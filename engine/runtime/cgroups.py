@@ -1,0 +1,119 @@
+"""Per-container cgroups, on cgroup v1 controllers or the v2 unified hierarchy. Stdlib only.
+
+A container's cgroup is ``<parent>/<container id>`` where the parent (``composer-<root_id>``) is
+per engine root, so two roots never share cgroups.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+BASE = "/sys/fs/cgroup"
+V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "blkio")
+
+
+def is_v2() -> bool:
+    return os.path.exists(os.path.join(BASE, "cgroup.controllers"))
+
+
+def controller_dirs() -> list[str]:
+    """The hierarchies a container joins: v2's single one, or every v1 controller mounted."""
+    if is_v2():
+        return [BASE]
+    seen: set[str] = set()
+    out = []
+    for name in V1_CONTROLLERS:
+        path = os.path.join(BASE, name)
+        real = os.path.realpath(path)
+        if os.path.isdir(path) and real not in seen and os.path.exists(os.path.join(path, "cgroup.procs")):
+            seen.add(real)
+            out.append(path)
+    return out
+
+
+def _copy_if_empty(src_dir: str, dst_dir: str, name: str) -> None:
+    dst = os.path.join(dst_dir, name)
+    try:
+        with open(dst) as f:
+            if f.read().strip():
+                return
+        with open(os.path.join(src_dir, name)) as f:
+            value = f.read().strip()
+        with open(dst, "w") as f:
+            f.write(value)
+    except OSError:
+        pass
+
+
+class Cgroup:
+    def __init__(self, parent: str, name: str):
+        self.parent = parent
+        self.name = name
+        self.dirs = [os.path.join(base, parent, name) for base in controller_dirs()]
+
+    def create(self) -> None:
+        for d in self.dirs:
+            base = os.path.dirname(os.path.dirname(d))
+            parent_dir = os.path.dirname(d)
+            os.makedirs(d, exist_ok=True)
+            if os.path.basename(base) == "cpuset":
+                # a v1 cpuset cgroup accepts no task until it has cpus and mems
+                _copy_if_empty(base, parent_dir, "cpuset.cpus")
+                _copy_if_empty(base, parent_dir, "cpuset.mems")
+                _copy_if_empty(parent_dir, d, "cpuset.cpus")
+                _copy_if_empty(parent_dir, d, "cpuset.mems")
+
+    def add(self, pid: int) -> None:
+        for d in self.dirs:
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+
+    def pids(self) -> list[int]:
+        for d in self.dirs:
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    return [int(x) for x in f.read().split()]
+            except OSError:
+                continue
+        return []
+
+    def kill_all(self, sig: int = signal.SIGKILL) -> None:
+        for pid in self.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def oom_killed(self) -> bool:
+        for d in self.dirs:
+            for name, key in (("memory.oom_control", "oom_kill"), ("memory.events", "oom_kill")):
+                try:
+                    with open(os.path.join(d, name)) as f:
+                        for line in f:
+                            k, _, v = line.partition(" ")
+                            if k == key and int(v) > 0:
+                                return True
+                except (OSError, ValueError):
+                    continue
+        return False
+
+    def remove(self, timeout: float = 2.0) -> None:
+        """Remove the container's cgroups (waiting briefly for exiting tasks), then empty parents."""
+        deadline = time.monotonic() + timeout
+        for d in self.dirs:
+            while True:
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        break
+                    self.kill_all()
+                    time.sleep(0.01)
+            try:
+                os.rmdir(os.path.dirname(d))
+            except OSError:
+                pass  # other containers of this root still use it

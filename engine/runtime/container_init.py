@@ -1,0 +1,208 @@
+"""What the container's first process does between fork and exec. Stdlib only.
+
+It joins (or makes) the network namespace, makes its own mount, UTS and IPC namespaces, mounts the
+overlay root with /proc, /sys, a minimal /dev and the container's mounts, pivots into it, sets the
+hostname and user, and execs the command. Any failure is raised as InitError with a one-line,
+Docker-like message and the exit code Docker would report.
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+from engine.runtime import syscalls as sc
+
+
+class InitError(Exception):
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+
+
+def safe_join(root: str, path: str) -> str:
+    """*path* inside *root*, resolving symlinks as if *root* were '/', never leaving it."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    current = root
+    depth = 0
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if depth > 0:
+                current = os.path.dirname(current)
+                depth -= 1
+            continue
+        candidate = os.path.join(current, part)
+        if os.path.islink(candidate):
+            hops += 1
+            if hops > 40:
+                raise InitError(f"too many symlinks resolving {path}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                current, depth = root, 0
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            continue
+        current, depth = candidate, depth + 1
+    return current
+
+
+def _mkdirs(root: str, path: str) -> str:
+    target = safe_join(root, path)
+    os.makedirs(target, exist_ok=True)
+    return target
+
+
+def _mount_target(root: str, path: str, is_dir: bool) -> str:
+    target = safe_join(root, path)
+    if is_dir:
+        os.makedirs(target, exist_ok=True)
+    elif not os.path.exists(target):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    return target
+
+
+def _setup_dev(rootfs: str) -> None:
+    dev = _mkdirs(rootfs, "/dev")
+    sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID, "mode=755,size=65536k")
+    for name, major, minor in DEVICES:
+        os.mknod(os.path.join(dev, name), stat.S_IFCHR | 0o666, os.makedev(major, minor))
+        os.chmod(os.path.join(dev, name), 0o666)
+    for sub in ("pts", "shm", "mqueue"):
+        os.mkdir(os.path.join(dev, sub))
+    sc.mount("devpts", os.path.join(dev, "pts"), "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
+             "newinstance,ptmxmode=0666,mode=0620")
+    os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
+    sc.mount("shm", os.path.join(dev, "shm"), "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
+             "mode=1777,size=65536k")
+    sc.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")):
+        os.symlink(target, os.path.join(dev, name))
+
+
+def _bind(source: str, target: str, read_only: bool) -> None:
+    sc.mount(source, target, None, sc.MS_BIND | sc.MS_REC)
+    if read_only:
+        sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+
+
+def setup_root(cfg: dict) -> None:
+    """Namespaces and mounts; ends with the process inside its new root."""
+    netns = cfg.get("netns")
+    if netns:
+        fd = os.open(netns, os.O_RDONLY)
+        try:
+            sc.setns(fd, sc.CLONE_NEWNET)
+        finally:
+            os.close(fd)
+        sc.unshare(sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC)
+    else:
+        sc.unshare(sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET)
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+
+    rfs = cfg["rootfs"]
+    rootfs = rfs["mountpoint"]
+    lower = ":".join(rfs["lower"])
+    try:
+        sc.mount("overlay", rootfs, "overlay", 0,
+                 f"lowerdir={lower},upperdir={rfs['upper']},workdir={rfs['work']}")
+    except OSError as e:
+        raise InitError(f"cannot mount the container's root filesystem: {e.strerror}") from None
+
+    sc.mount("proc", _mkdirs(rootfs, "/proc"), "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    sc.mount("sysfs", _mkdirs(rootfs, "/sys"), "sysfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_RDONLY)
+    _setup_dev(rootfs)
+
+    for container_path, host_path in (cfg.get("files") or {}).items():
+        if os.path.exists(host_path):
+            _bind(host_path, _mount_target(rootfs, container_path, False), False)
+    for m in cfg.get("mounts") or []:
+        if m["type"] == "bind":
+            if not os.path.exists(m["source"]):
+                raise InitError(f"bind mount source path does not exist: {m['source']}")
+            target = _mount_target(rootfs, m["target"], os.path.isdir(m["source"]))
+            _bind(m["source"], target, bool(m.get("read_only")))
+        elif m["type"] == "tmpfs":
+            target = _mount_target(rootfs, m["target"], True)
+            sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, m.get("options") or "mode=1777")
+
+    os.chdir(rootfs)
+    sc.pivot_root(".", ".")
+    sc.umount(".", sc.MNT_DETACH)
+    os.chdir("/")
+    if cfg.get("hostname"):
+        sc.sethostname(cfg["hostname"])
+
+
+def _read_db(path: str) -> list[list[str]]:
+    try:
+        with open(path) as f:
+            return [line.rstrip("\n").split(":") for line in f if line.strip() and not line.startswith("#")]
+    except OSError:
+        return []
+
+
+def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
+    """uid, gid, supplementary groups and home for a Docker `user` (name, uid, name:group, uid:gid)."""
+    passwd = _read_db("/etc/passwd")
+    group = _read_db("/etc/group")
+    user, _, grp = (spec or "").partition(":")
+    uid, gid, home, name = 0, 0, "/", "root"
+    if user:
+        entry = next((e for e in passwd if len(e) >= 7 and (e[0] == user or e[2] == user)), None)
+        if entry:
+            name, uid, gid, home = entry[0], int(entry[2]), int(entry[3]), entry[5] or "/"
+        elif user.isdigit():
+            uid, gid, name = int(user), 0, ""
+        else:
+            raise InitError(f"unable to find user {user}: no matching entries in passwd file")
+    if grp:
+        g = next((e for e in group if len(e) >= 3 and (e[0] == grp or e[2] == grp)), None)
+        if g:
+            gid = int(g[2])
+        elif grp.isdigit():
+            gid = int(grp)
+        else:
+            raise InitError(f"unable to find group {grp}: no matching entries in group file")
+    extra = sorted({int(e[2]) for e in group if len(e) >= 4 and name and name in e[3].split(",")})
+    return uid, gid, extra, home
+
+
+def find_executable(name: str, env: dict[str, str]) -> str:
+    if "/" in name:
+        if not os.path.exists(name):
+            raise InitError(f'exec: "{name}": stat {name}: no such file or directory', 127)
+        return name
+    for d in env.get("PATH", "").split(":"):
+        candidate = os.path.join(d or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise InitError(f'exec: "{name}": executable file not found in $PATH', 127)
+
+
+def enter_process(process: dict) -> None:
+    """User, working directory and exec; never returns on success."""
+    env = dict(item.split("=", 1) for item in process["env"] if "=" in item)
+    uid, gid, groups, home = resolve_user(process.get("user") or "")
+    env.setdefault("HOME", home)
+    cwd = process.get("cwd") or "/"
+    os.makedirs(cwd, exist_ok=True)
+    os.setgroups(groups)
+    os.setgid(gid)
+    os.setuid(uid)
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        raise InitError(f"cannot change to the working directory {cwd}: {e.strerror}", 126) from None
+    args = process["args"]
+    path = find_executable(args[0], env)
+    try:
+        os.execve(path, args, env)
+    except PermissionError:
+        raise InitError(f'exec: "{args[0]}": permission denied', 126) from None
+    except OSError as e:
+        raise InitError(f'exec: "{args[0]}": {e.strerror}', 126) from None

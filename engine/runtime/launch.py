@@ -1,0 +1,151 @@
+"""Starting, stopping and observing containers from the CLI's side of the monitor."""
+from __future__ import annotations
+
+import os
+import select
+import signal as _signal
+import subprocess
+import sys
+import time
+
+from engine.errors import EngineError
+from engine.runtime.monitor import STOPPING
+from engine.store.records import read_json
+
+
+class StartError(EngineError):
+    """The container's process could not be started; exit_code is what Docker would report."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _monitor_alive(pid: int) -> bool:
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"engine.runtime.monitor" in f.read()
+    except OSError:
+        return False
+
+
+def read_state(cdir: str) -> dict:
+    """The container's state; a running state whose monitor is gone reads as exited."""
+    state = read_json(os.path.join(cdir, "state.json"), {}) or {}
+    if state.get("status") == "running" and not _monitor_alive(int(state.get("monitor_pid") or 0)):
+        state = {**state, "status": "exited", "exit_code": state.get("exit_code") or 255, "pid": 0}
+    return state
+
+
+def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = ()) -> int:
+    """Spawn the container's monitor and wait until the process runs. Returns its host pid."""
+    try:
+        os.unlink(os.path.join(cdir, STOPPING))
+    except FileNotFoundError:
+        pass
+    ready_r, ready_w = os.pipe()
+    log = open(os.path.join(cdir, "monitor.log"), "ab")
+    try:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": _package_root()}
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-m", "engine.runtime.monitor", cdir, "--ready-fd", str(ready_w)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            pass_fds=(ready_w, *pass_fds), cwd="/", env=env)
+    finally:
+        os.close(ready_w)
+        log.close()
+    answer = b""
+    with os.fdopen(ready_r, "rb") as f:
+        answer = f.readline()
+    if answer.startswith(b"ok "):
+        _reap_later(proc)
+        return int(answer.split()[1])
+    proc.wait()
+    if answer.startswith(b"err "):
+        _, code, message = answer.decode(errors="replace").rstrip("\n").split(" ", 2)
+        raise StartError(message, int(code))
+    raise StartError(f"the container's monitor failed to start (see {os.path.join(cdir, 'monitor.log')})", 125)
+
+
+def _package_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _reap_later(proc: subprocess.Popen) -> None:
+    """The monitor lives on after the CLI; don't let Popen's finalizer warn about it."""
+    proc.returncode = 0
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until process *pid* has exited (it is not our child): True if it did."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (ProcessLookupError, OSError):
+        return True
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(max(0, timeout) * 1000))
+    finally:
+        os.close(fd)
+
+
+def _signal_number(sig: str | int) -> int:
+    if isinstance(sig, int):
+        return sig
+    s = str(sig).upper()
+    if s.isdigit():
+        return int(s)
+    if not s.startswith("SIG"):
+        s = "SIG" + s
+    try:
+        return int(getattr(_signal, s))
+    except AttributeError:
+        raise EngineError(f"invalid signal: {sig}") from None
+
+
+def stop(cdir: str, timeout: float, signal: str | int = "SIGTERM") -> None:
+    """Ask the process to stop, kill it after *timeout* seconds, and wait for the monitor's cleanup."""
+    open(os.path.join(cdir, STOPPING), "a").close()
+    state = read_json(os.path.join(cdir, "state.json"), {}) or {}
+    monitor = int(state.get("monitor_pid") or 0)
+    if not _monitor_alive(monitor):
+        return
+    pid = int(state.get("pid") or 0)
+    sig = _signal_number(signal)
+    if pid:
+        _kill(pid, sig)
+    if _wait_gone(monitor, timeout):
+        return
+    state = read_json(os.path.join(cdir, "state.json"), {}) or {}
+    if state.get("pid"):
+        _kill(int(state["pid"]), _signal.SIGKILL)
+    if not _wait_gone(monitor, 10):
+        _kill(monitor, _signal.SIGKILL)
+        raise EngineError(f"the monitor of {cdir} did not exit; it was killed")
+
+
+def kill(cdir: str, signal: str | int = "SIGKILL") -> None:
+    state = read_state(cdir)
+    if state.get("status") != "running" or not state.get("pid"):
+        raise EngineError("container is not running")
+    _kill(int(state["pid"]), _signal_number(signal))
+
+
+def wait(cdir: str) -> int:
+    """Block until the container is no longer running; its exit code."""
+    while True:
+        state = read_json(os.path.join(cdir, "state.json"), {}) or {}
+        monitor = int(state.get("monitor_pid") or 0)
+        if state.get("status") != "running" or not _monitor_alive(monitor):
+            return int(read_state(cdir).get("exit_code") or 0)
+        _wait_gone(monitor, 60)
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,265 @@
+"""The per-container monitor (like conmon). Stdlib only: its memory is paid once per container.
+
+    python3 -m engine.runtime.monitor CONTAINER_DIR --ready-fd N
+
+Detached from the CLI, it starts the container's process in new namespaces, reports readiness (or
+the start error) on the ready fd, copies the process's output into the JSON-lines log, waits for
+the exit, records it, applies the restart policy, and at the end removes what the container had on
+the host: its network namespace, its DNS entries and its cgroups.
+"""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import sys
+import time
+from datetime import datetime, timezone
+
+from engine.runtime import syscalls as sc
+from engine.runtime.cgroups import Cgroup
+from engine.store.records import read_json, write_json
+
+STOPPING = "stopping"  # a file in the container dir: the user asked it to stop; no restart
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Monitor:
+    def __init__(self, cdir: str):
+        self.cdir = cdir
+        self.cfg = read_json(os.path.join(cdir, "config.json"))
+        self.state_path = self.cfg["state"]
+        self.state = read_json(self.state_path, {}) or {}
+        self.cgroup = Cgroup(self.cfg["cgroup_parent"], self.cfg["id"])
+        self.log = open(self.cfg["log"], "ab", buffering=0)
+        self.pid = 0
+
+    def save(self, **changes) -> None:
+        self.state.update(changes)
+        write_json(self.state_path, self.state)
+
+    # -- starting ------------------------------------------------------------------------
+    def spawn(self) -> tuple[int, int, int]:
+        """Fork the container process. Returns (pid, stdout fd, stderr fd); raises InitError."""
+        from engine.runtime.container_init import InitError
+
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        sync_r, sync_w = os.pipe()
+        fail_r, fail_w = os.pipe2(os.O_CLOEXEC)
+        sc.unshare(sc.CLONE_NEWPID)  # the next child is PID 1 of a fresh pid namespace
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(out_r)
+                os.close(err_r)
+                os.close(sync_w)
+                os.close(fail_r)
+                devnull = os.open("/dev/null", os.O_RDONLY)
+                os.dup2(devnull, 0)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                os.read(sync_r, 1)  # wait until the monitor has put us in our cgroups
+                from engine.runtime.container_init import enter_process, setup_root
+
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+                setup_root(self.cfg)
+                enter_process(self.cfg["process"])
+            except InitError as e:
+                code = e.code
+                os.write(fail_w, f"{code} {e}".encode())
+            except OSError as e:
+                os.write(fail_w, f"1 {e.strerror or e}".encode())
+            except BaseException as e:  # noqa: BLE001 - nothing may escape the child
+                os.write(fail_w, f"1 {type(e).__name__}: {e}".encode())
+            os._exit(code)
+        for fd in (out_w, err_w, sync_r, fail_w):
+            os.close(fd)
+        try:
+            self.cgroup.add(pid)
+        finally:
+            os.write(sync_w, b"x")
+            os.close(sync_w)
+        failure = b""
+        while True:
+            chunk = os.read(fail_r, 4096)
+            if not chunk:
+                break
+            failure += chunk
+        os.close(fail_r)
+        if failure:
+            os.waitpid(pid, 0)
+            os.close(out_r)
+            os.close(err_r)
+            code, _, message = failure.decode(errors="replace").partition(" ")
+            raise InitError(message, int(code) if code.isdigit() else 1)
+        return pid, out_r, err_r
+
+    # -- running -------------------------------------------------------------------------
+    def pump(self, out_r: int, err_r: int) -> None:
+        """Copy output into the log until the process closes both pipes."""
+        sel = selectors.DefaultSelector()
+        names = {out_r: "stdout", err_r: "stderr"}
+        partial = {out_r: b"", err_r: b""}
+        for fd in names:
+            sel.register(fd, selectors.EVENT_READ)
+        open_fds = set(names)
+        while open_fds:
+            for key, _ in sel.select():
+                fd = key.fd
+                data = os.read(fd, 65536)
+                if not data:
+                    sel.unregister(fd)
+                    os.close(fd)
+                    open_fds.discard(fd)
+                    if partial[fd]:
+                        self.write_log(names[fd], partial[fd])
+                    continue
+                buf = partial[fd] + data
+                *lines, partial[fd] = buf.split(b"\n")
+                for line in lines:
+                    self.write_log(names[fd], line + b"\n")
+                if len(partial[fd]) >= 16384:
+                    self.write_log(names[fd], partial[fd])
+                    partial[fd] = b""
+        sel.close()
+
+    def write_log(self, stream: str, data: bytes) -> None:
+        entry = {"log": data.decode(errors="replace"), "stream": stream, "time": now()}
+        self.log.write(json.dumps(entry).encode() + b"\n")
+
+    def wait(self, pid: int) -> int:
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except ChildProcessError:
+                return 255
+            except InterruptedError:
+                continue
+        if os.WIFSIGNALED(status):
+            return 128 + os.WTERMSIG(status)
+        return os.WEXITSTATUS(status)
+
+    def should_restart(self, code: int, count: int) -> bool:
+        if os.path.exists(os.path.join(self.cdir, STOPPING)):
+            return False
+        policy, _, limit = (self.cfg.get("restart") or "no").partition(":")
+        if policy in ("always", "unless-stopped"):
+            return True
+        if policy == "on-failure" and code != 0:
+            return not limit or count < int(limit)
+        return False
+
+    # -- the whole life ------------------------------------------------------------------
+    def run(self, ready_fd: int) -> int:
+        from engine.runtime.container_init import InitError
+
+        self.cgroup.create()
+        restarts = int(self.state.get("restart_count") or 0)
+        delay = 0.1
+        proxy_started = False
+        code = 0
+        try:
+            while True:
+                try:
+                    pid, out_r, err_r = self.spawn()
+                except InitError as e:
+                    self.save(status="exited", pid=0, exit_code=e.code, error=str(e), finished_at=now())
+                    self.write_log("stderr", (str(e) + "\n").encode())
+                    if ready_fd >= 0:
+                        os.write(ready_fd, f"err {e.code} {e}\n".encode())
+                    return e.code
+                self.pid = pid
+                started = time.monotonic()
+                self.save(status="running", pid=pid, monitor_pid=os.getpid(), started_at=now(), error="",
+                          exit_code=0, finished_at="", restart_count=restarts, oom_killed=False)
+                if ready_fd >= 0:
+                    os.write(ready_fd, f"ok {pid}\n".encode())
+                    os.close(ready_fd)
+                    ready_fd = -1
+                if not proxy_started and self.cfg.get("ports"):
+                    self.start_proxy()
+                    proxy_started = True
+                self.pump(out_r, err_r)
+                code = self.wait(pid)
+                self.pid = 0
+                oom = self.cgroup.oom_killed()
+                self.save(status="exited", pid=0, exit_code=code, finished_at=now(), oom_killed=oom)
+                if not self.should_restart(code, restarts):
+                    return code
+                if time.monotonic() - started > 10:
+                    delay = 0.1
+                time.sleep(delay)
+                if os.path.exists(os.path.join(self.cdir, STOPPING)):
+                    return code
+                delay = min(delay * 2, 60)
+                restarts += 1
+        finally:
+            self.cleanup()
+
+    def start_proxy(self) -> None:
+        import socket
+
+        from engine.network.ports import serve
+
+        listeners = []
+        for p in self.cfg["ports"]:
+            kind = socket.SOCK_DGRAM if p["proto"] == "udp" else socket.SOCK_STREAM
+            sock = socket.socket(fileno=p["fd"]) if kind == socket.SOCK_STREAM else socket.socket(fileno=p["fd"])
+            listeners.append((sock, p["target_ip"], int(p["target_port"]), p["proto"]))
+        serve(listeners)
+
+    def cleanup(self) -> None:
+        """Remove what the container held on the host. Each step is independent of the others."""
+        run_dir = os.path.join(os.path.dirname(os.path.dirname(self.cdir)), "run")
+        netns = self.cfg.get("netns")
+        for entry in self.cfg.get("dns") or []:
+            try:
+                from engine.network.registry import unregister
+
+                unregister(entry["records"], self.cfg["id"])
+            except OSError:
+                pass
+        if netns and os.path.abspath(netns).startswith(run_dir + os.sep):
+            try:
+                from engine.network.netns import destroy_netns
+
+                destroy_netns(netns)
+            except OSError:
+                pass
+        self.cgroup.remove()
+
+    def terminate(self, signum, frame) -> None:
+        """The monitor itself is being stopped: take the container down with it."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            open(os.path.join(self.cdir, STOPPING), "a").close()
+        except OSError:
+            pass
+
+
+def main(argv: list[str]) -> int:
+    cdir = argv[0]
+    ready_fd = int(argv[argv.index("--ready-fd") + 1]) if "--ready-fd" in argv else -1
+    monitor = Monitor(cdir)
+    signal.signal(signal.SIGTERM, monitor.terminate)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    code = monitor.run(ready_fd)
+    return 0 if code >= 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
