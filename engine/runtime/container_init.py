@@ -11,6 +11,7 @@ import os
 import stat
 
 from engine.runtime import syscalls as sc
+from engine.snapshots.safepath import PathEscape, safe_join
 
 
 class InitError(Exception):
@@ -22,41 +23,21 @@ class InitError(Exception):
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
 
 
-def safe_join(root: str, path: str) -> str:
-    """*path* inside *root*, resolving symlinks as if *root* were '/', never leaving it."""
-    parts = [p for p in path.split("/") if p and p != "."]
-    current = root
-    depth = 0
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if depth > 0:
-                current = os.path.dirname(current)
-                depth -= 1
-            continue
-        candidate = os.path.join(current, part)
-        if os.path.islink(candidate):
-            hops += 1
-            if hops > 40:
-                raise InitError(f"too many symlinks resolving {path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                current, depth = root, 0
-            parts = [p for p in target.split("/") if p and p != "."] + parts
-            continue
-        current, depth = candidate, depth + 1
-    return current
+def _inside(root: str, path: str) -> str:
+    try:
+        return safe_join(root, path)
+    except PathEscape as e:
+        raise InitError(str(e)) from None
 
 
 def _mkdirs(root: str, path: str) -> str:
-    target = safe_join(root, path)
+    target = _inside(root, path)
     os.makedirs(target, exist_ok=True)
     return target
 
 
 def _mount_target(root: str, path: str, is_dir: bool) -> str:
-    target = safe_join(root, path)
+    target = _inside(root, path)
     if is_dir:
         os.makedirs(target, exist_ok=True)
     elif not os.path.exists(target):
