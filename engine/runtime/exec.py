@@ -7,6 +7,7 @@ import signal
 from engine.errors import EngineError
 from engine.runtime import syscalls as sc
 from engine.runtime.cgroups import Cgroup
+from engine.runtime.container_init import InitError, enter_process
 from engine.runtime.launch import read_state
 from engine.store.records import read_json
 
@@ -42,8 +43,6 @@ def exec_in(cdir: str, args: list[str], env: list[str], user: str, cwd: str, std
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             grandchild = os.fork()  # joins the pid namespace
             if grandchild == 0:
-                from engine.runtime.container_init import InitError, enter_process
-
                 try:
                     enter_process({"args": args, "env": env, "user": user, "cwd": cwd})
                 except InitError as e:

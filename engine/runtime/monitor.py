@@ -44,46 +44,44 @@ class Monitor:
 
     # -- starting ------------------------------------------------------------------------
     def spawn(self) -> tuple[int, int, int]:
-        """Fork the container process. Returns (pid, stdout fd, stderr fd); raises InitError."""
+        """Fork the container process. Returns (pid, stdout fd, stderr fd); raises InitError.
+
+        An intermediate child makes the pid namespace and forks its PID 1, then exits; the monitor,
+        a child subreaper, inherits that process. (A process that unshares CLONE_NEWPID itself can no
+        longer start threads, and the monitor needs threads for the port proxy.)
+        """
         from engine.runtime.container_init import InitError
 
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         sync_r, sync_w = os.pipe()
         fail_r, fail_w = os.pipe2(os.O_CLOEXEC)
-        sc.unshare(sc.CLONE_NEWPID)  # the next child is PID 1 of a fresh pid namespace
-        pid = os.fork()
-        if pid == 0:
+        pid_r, pid_w = os.pipe()
+        middle = os.fork()
+        if middle == 0:
             code = 1
             try:
-                os.close(out_r)
-                os.close(err_r)
-                os.close(sync_w)
-                os.close(fail_r)
-                devnull = os.open("/dev/null", os.O_RDONLY)
-                os.dup2(devnull, 0)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
-                os.read(sync_r, 1)  # wait until the monitor has put us in our cgroups
-                from engine.runtime.container_init import enter_process, setup_root
-
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-                setup_root(self.cfg)
-                enter_process(self.cfg["process"])
-            except InitError as e:
-                code = e.code
-                os.write(fail_w, f"{code} {e}".encode())
-            except OSError as e:
-                os.write(fail_w, f"1 {e.strerror or e}".encode())
-            except BaseException as e:  # noqa: BLE001 - nothing may escape the child
-                os.write(fail_w, f"1 {type(e).__name__}: {e}".encode())
+                os.close(pid_r)
+                sc.unshare(sc.CLONE_NEWPID)
+                pid = os.fork()
+                if pid == 0:
+                    os.close(pid_w)
+                    code = self._child(out_r, out_w, err_r, err_w, sync_r, sync_w, fail_r, fail_w)
+                else:
+                    os.write(pid_w, str(pid).encode())
+                    code = 0
+            except BaseException as e:  # noqa: BLE001 - nothing may escape a forked child
+                os.write(fail_w, f"1 cannot create the pid namespace: {e}".encode())
             os._exit(code)
-        for fd in (out_w, err_w, sync_r, fail_w):
+        for fd in (out_w, err_w, sync_r, fail_w, pid_w):
             os.close(fd)
+        os.waitpid(middle, 0)
+        with os.fdopen(pid_r, "rb") as f:
+            text = f.read()
+        pid = int(text) if text.strip().isdigit() else 0
         try:
-            self.cgroup.add(pid)
+            if pid:
+                self.cgroup.add(pid)
         finally:
             os.write(sync_w, b"x")
             os.close(sync_w)
@@ -94,13 +92,43 @@ class Monitor:
                 break
             failure += chunk
         os.close(fail_r)
-        if failure:
-            os.waitpid(pid, 0)
+        if failure or not pid:
+            if pid:
+                os.waitpid(pid, 0)
             os.close(out_r)
             os.close(err_r)
             code, _, message = failure.decode(errors="replace").partition(" ")
-            raise InitError(message, int(code) if code.isdigit() else 1)
+            raise InitError(message or "the container process could not be started", int(code) if code.isdigit() else 1)
         return pid, out_r, err_r
+
+    def _child(self, out_r, out_w, err_r, err_w, sync_r, sync_w, fail_r, fail_w) -> int:
+        """PID 1 of the container, up to exec. Returns an exit code only on failure."""
+        from engine.runtime.container_init import InitError
+
+        code = 1
+        try:
+            for fd in (out_r, err_r, sync_w, fail_r):
+                os.close(fd)
+            devnull = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.read(sync_r, 1)  # wait until the monitor has put us in our cgroups
+            from engine.runtime.container_init import enter_process, setup_root
+
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            setup_root(self.cfg)
+            enter_process(self.cfg["process"])
+        except InitError as e:
+            code = e.code
+            os.write(fail_w, f"{code} {e}".encode())
+        except OSError as e:
+            os.write(fail_w, f"1 {e.strerror or e}".encode())
+        except BaseException as e:  # noqa: BLE001 - nothing may escape the child
+            os.write(fail_w, f"1 {type(e).__name__}: {e}".encode())
+        return code
 
     # -- running -------------------------------------------------------------------------
     def pump(self, out_r: int, err_r: int) -> None:
@@ -162,6 +190,7 @@ class Monitor:
     def run(self, ready_fd: int) -> int:
         from engine.runtime.container_init import InitError
 
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         self.cgroup.create()
         restarts = int(self.state.get("restart_count") or 0)
         delay = 0.1
