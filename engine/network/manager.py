@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from engine.errors import EngineError, InvalidArgument, NotFound
 from engine.paths import Paths
+from engine.procs import alive, wait_gone
 from engine.store.locks import file_lock
 from engine.store.records import read_json, write_json
 from engine.types import NetworkInfo
@@ -109,11 +110,7 @@ class Networks:
                 pid = int(f.read().strip() or 0)
         except (OSError, ValueError):
             return 0
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                return pid if b"engine.network.dns" in f.read() else 0
-        except OSError:
-            return 0
+        return pid if alive(pid, b"engine.network.dns") else 0
 
     def _start_dns(self, name: str, gateway: str) -> None:
         pidfile = self._pidfile(name)
@@ -147,14 +144,12 @@ class Networks:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            for _ in range(200):
-                if not os.path.exists(f"/proc/{pid}"):
-                    break
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
-                time.sleep(0.005)
+            if not wait_gone(pid, 2):
+                os.kill(pid, signal.SIGKILL)
+            try:
+                os.waitpid(pid, os.WNOHANG)  # our own child when this process started it
+            except ChildProcessError:
+                pass
         _quiet(lambda: os.unlink(self._pidfile(name)))
 
     def ensure_running(self, name: str) -> None:

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-import select
 import signal as _signal
 import subprocess
 import sys
-import time
 
 from engine.errors import EngineError
+from engine.procs import alive, wait_gone
 from engine.runtime.monitor import STOPPING
 from engine.store.records import read_json
 
@@ -22,13 +21,7 @@ class StartError(EngineError):
 
 
 def _monitor_alive(pid: int) -> bool:
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"engine.runtime.monitor" in f.read()
-    except OSError:
-        return False
+    return alive(pid, b"engine.runtime.monitor")
 
 
 def read_state(cdir: str) -> dict:
@@ -78,20 +71,6 @@ def _reap_later(proc: subprocess.Popen) -> None:
     proc.returncode = 0
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Wait until process *pid* has exited (it is not our child): True if it did."""
-    try:
-        fd = os.pidfd_open(pid)
-    except (ProcessLookupError, OSError):
-        return True
-    try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(max(0, timeout) * 1000))
-    finally:
-        os.close(fd)
-
-
 def _signal_number(sig: str | int) -> int:
     if isinstance(sig, int):
         return sig
@@ -117,12 +96,12 @@ def stop(cdir: str, timeout: float, signal: str | int = "SIGTERM") -> None:
     sig = _signal_number(signal)
     if pid:
         _kill(pid, sig)
-    if _wait_gone(monitor, timeout):
+    if wait_gone(monitor, timeout):
         return
     state = read_json(os.path.join(cdir, "state.json"), {}) or {}
     if state.get("pid"):
         _kill(int(state["pid"]), _signal.SIGKILL)
-    if not _wait_gone(monitor, 10):
+    if not wait_gone(monitor, 10):
         _kill(monitor, _signal.SIGKILL)
         raise EngineError(f"the monitor of {cdir} did not exit; it was killed")
 
@@ -141,7 +120,7 @@ def wait(cdir: str) -> int:
         monitor = int(state.get("monitor_pid") or 0)
         if state.get("status") != "running" or not _monitor_alive(monitor):
             return int(read_state(cdir).get("exit_code") or 0)
-        _wait_gone(monitor, 60)
+        wait_gone(monitor, 60)
 
 
 def _kill(pid: int, sig: int) -> None:
