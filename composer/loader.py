@@ -142,22 +142,29 @@ def validate(data: dict, where) -> None:
         return
     err = _deepest(errors[0])
     path = tuple(err.absolute_path)
-    dotted = _dotted(path)
-    raise StackFileError(f"{where(path)}: {dotted}: {_describe(err)}")
+    if err.validator == "additionalProperties":
+        extra = _extra_keys(err)
+        if extra:
+            path += (extra[0],)
+            raise StackFileError(f"{where(path)}: {_dotted(path)}: unknown attribute {extra[0]!r} "
+                                 "(a typo, or not part of the compose specification)")
+    raise StackFileError(f"{where(path)}: {_dotted(path)}: {_describe(err)}")
 
 
 def _deepest(err):
+    """The most telling error inside oneOf/anyOf: the deepest, preferring one that is not
+    a mere type mismatch (the branch whose type matched says what is really wrong)."""
     while err.context:
-        err = sorted(err.context, key=lambda e: -len(e.absolute_path))[0]
+        err = sorted(err.context, key=lambda e: (-len(e.absolute_path), e.validator == "type"))[0]
     return err
 
 
+def _extra_keys(err) -> list[str]:
+    extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+    return [k for k in extra if not any(re.match(p, k) for p in err.schema.get("patternProperties", {}))]
+
+
 def _describe(err) -> str:
-    if err.validator == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        extra = [k for k in extra if not any(re.match(p, k) for p in err.schema.get("patternProperties", {}))]
-        if extra:
-            return f"additional property {extra[0]!r} is not allowed"
     if err.validator == "type":
         want = err.validator_value
         want = " or ".join(want) if isinstance(want, list) else want

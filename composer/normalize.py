@@ -104,12 +104,24 @@ def _port_range(text: str) -> list[int]:
     return [int(text)]
 
 
+def _port_number(value: Any, loc: str) -> int:
+    try:
+        n = int(str(value))
+    except ValueError:
+        raise StackFileError(f"{loc}: invalid port {value!r}: not a number") from None
+    if not 0 <= n < 65536:
+        raise StackFileError(f"{loc}: invalid port {value!r}: out of range")
+    return n
+
+
 def normalize_ports(value: list, where) -> list[dict]:
     out: list[dict] = []
     for i, entry in enumerate(value or []):
         loc = where(i)
         if isinstance(entry, dict):
-            item = {"mode": entry.get("mode", "ingress"), "target": int(entry["target"]),
+            if "target" not in entry:
+                raise StackFileError(f"{loc}: a port in long syntax needs a target")
+            item = {"mode": entry.get("mode", "ingress"), "target": _port_number(entry["target"], loc),
                     "protocol": entry.get("protocol", "tcp")}
             if entry.get("host_ip"):
                 item["host_ip"] = entry["host_ip"]
