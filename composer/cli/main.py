@@ -178,13 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(e, "exit_code", 1)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return 0
     except Exception as e:  # noqa: BLE001 - the last resort: one line, never a traceback
         if args.debug:
             raise
         print(f"error: unexpected failure: {type(e).__name__}: {e} (run with --debug for details)", file=sys.stderr)
         return 1
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":
