@@ -149,7 +149,8 @@ def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
             gid = int(grp)
         else:
             raise InitError(f"unable to find group {grp}: no matching entries in group file")
-    extra = sorted({int(e[2]) for e in group if len(e) >= 4 and name and name in e[3].split(",")})
+    # like Docker, the primary group is also a supplementary one
+    extra = sorted({gid} | {int(e[2]) for e in group if len(e) >= 4 and name and name in e[3].split(",")})
     return uid, gid, extra, home
 
 

@@ -79,3 +79,67 @@ def test_volume_commands(cli, engine_root):
     assert bad.returncode != 0 and "nfs-magic" in bad.stderr
     cli("volume", "rm", "v1", project=False)
     assert "v1" not in cli("volume", "ls", project=False).stdout
+
+
+def test_image_load_then_run(cli, engine_root, rootfs_tar, tmp_path):
+    from tests.support.archives import docker_save
+
+    with open(rootfs_tar, "rb") as f:
+        base = f.read()
+    archive = str(tmp_path / "saved.tar")
+    docker_save(archive, [base], ["saved/app:3"], cmd=["sh", "-c", "echo loaded image runs"],
+                env=["PATH=/bin:/usr/bin", "FROM_IMAGE=yes"])
+    res = cli("image", "load", "-i", archive, project=False)
+    assert res.stdout.strip() == "Loaded image: saved/app:3"
+    assert cli("container", "run", "--rm", "saved/app:3", project=False).stdout == "loaded image runs\n"
+    missing = cli("image", "load", "-i", str(tmp_path / "nope.tar"), project=False, check=False)
+    assert missing.returncode != 0 and "nope.tar" in missing.stderr
+
+
+def test_entrypoint_command_user_workdir(cli, engine_root, rootfs_tar):
+    cli("image", "import", "--change", 'ENTRYPOINT ["echo", "ep"]', "--change", 'CMD ["default-arg"]',
+        "--change", "WORKDIR /srv/app", "--change", "USER nobody", rootfs_tar, "ep:1", project=False)
+    run = lambda *a: cli("container", "run", "--rm", *a, project=False).stdout  # noqa: E731
+    assert run("ep:1") == "ep default-arg\n"  # image entrypoint + image cmd
+    assert run("ep:1", "given") == "ep given\n"  # a command replaces the image's cmd only
+    # a new entrypoint drops the image's cmd, as Docker does
+    assert run("--entrypoint", "sh", "ep:1", "-c", "id -u; pwd") == "65534\n/srv/app\n"
+    assert run("--entrypoint", "id", "-u", "0:0", "ep:1") == "uid=0(root) gid=0(root) groups=0(root)\n"
+    assert run("--entrypoint", "pwd", "-w", "/made/for/you", "ep:1") == "/made/for/you\n"
+
+
+def test_two_roots_do_not_interfere(tmp_path, rootfs_tar):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, _force_clean
+    from tests.support.host import leftovers
+
+    roots = [str(tmp_path / "root-a"), str(tmp_path / "root-b")]
+    env = {**__import__("os").environ, "PYTHONPATH": REPO}
+
+    def composer(root, *args):
+        return subprocess.run([sys.executable, "-m", "composer", "--root", root, *args], capture_output=True,
+                              text=True, env=env, check=True).stdout
+
+    try:
+        infos = []
+        for root in roots:
+            composer(root, "image", "import", rootfs_tar, "base")
+            composer(root, "network", "create", "same-name")
+            infos.append(json.loads(composer(root, "network", "inspect", "same-name"))[0])
+        assert infos[0]["bridge"] != infos[1]["bridge"]
+        assert infos[0]["subnet"] != infos[1]["subnet"]
+        out = [composer(root, "container", "run", "--rm", "--network", "same-name", "base", "hostname", "-i")
+               for root in roots]
+        assert out[0].strip().startswith(infos[0]["subnet"].rsplit(".", 1)[0])
+        assert out[1].strip().startswith(infos[1]["subnet"].rsplit(".", 1)[0])
+        composer(roots[0], "network", "rm", "same-name")
+        # the other root's network is untouched
+        assert json.loads(composer(roots[1], "network", "inspect", "same-name"))[0]["bridge"] == infos[1]["bridge"]
+        composer(roots[1], "network", "rm", "same-name")
+    finally:
+        for root in roots:
+            _force_clean(root)
+    for root in roots:
+        assert leftovers(root) == []
