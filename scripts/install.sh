@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what composer needs on Debian 12 (as root): system packages, a virtualenv in .venv with
-# composer and its dependencies, and /usr/local/bin/composer. Safe to run again.
+# Installs what composer needs on Debian 12 (as root): system packages and a virtualenv in .venv with
+# composer and its dependencies; `install.sh` also links /usr/local/bin/composer, `install.sh test`
+# adds the test tools instead. Safe to run again.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extra="${1:-}"   # "test" also installs the test tools
@@ -22,8 +23,8 @@ if [ ! -x "$here/.venv/bin/python" ]; then
 fi
 pip=("$here/.venv/bin/pip" install -q --disable-pip-version-check)
 if [ "$extra" = "test" ]; then
-    "${pip[@]}" -e "$here[test]"
+    "${pip[@]}" -e "$here[test]" 2> >(grep -v "^WARNING: Location" >&2)
 else
-    "${pip[@]}" -e "$here"
+    "${pip[@]}" -e "$here" 2> >(grep -v "^WARNING: Location" >&2)
+    ln -sf "$here/.venv/bin/composer" /usr/local/bin/composer
 fi
-ln -sf "$here/.venv/bin/composer" /usr/local/bin/composer
