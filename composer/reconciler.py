@@ -210,7 +210,10 @@ class Reconciler:
         info = await self._call(self.engine.create_container, spec)
         created.containers.append(info.id)
         self.report(f" Container {info.name}  Created")
-        await self._call(self.engine.start_container, info.id)
+        try:
+            await self._call(self.engine.start_container, info.id)
+        except EngineError as e:
+            raise ComposerError(f"service {svc.name}: cannot start container {info.name}: {e}") from None
         self.report(f" Container {info.name}  Started")
 
     async def _undo(self, created: Created) -> None:

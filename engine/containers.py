@@ -54,6 +54,8 @@ class Records:
         except FileNotFoundError:
             return out
         for cid in ids:
+            if "." in cid:  # a half-made (".creating") or half-removed (".removing") leftover of a crash
+                continue
             rec = self.read(cid)
             if rec is not None:
                 out.append(rec)

@@ -261,3 +261,59 @@ volumes:
     line = one_line_error(cli("up", "-d", check=False))
     assert "nosuch-driver" in line
     assert_nothing_created(cli)
+
+
+def test_failed_start_leaves_nothing(cli, base_image):
+    cli.write("compose.yaml", """
+services:
+  db:
+    image: composer/busybox
+    command: ["sleep", "30"]
+    stop_signal: SIGKILL
+  app:
+    image: composer/busybox
+    depends_on: [db]
+    command: ["no-such-program"]
+volumes:
+  v: {}
+""")
+    line = one_line_error(cli("up", "-d", check=False))
+    assert "no-such-program" in line and "app" in line
+    assert_nothing_created(cli)
+
+
+def test_attached_up_streams_prefixed_logs_until_exit(cli, base_image):
+    cli.write("compose.yaml", """
+services:
+  one:
+    image: composer/busybox
+    command: ["sh", "-c", "echo first line; sleep 0.2; echo done"]
+  two:
+    image: composer/busybox
+    command: ["echo", "from two"]
+""")
+    try:
+        res = cli("up", timeout=30)
+        lines = res.stdout.splitlines()
+        assert "one-1  | first line" in lines and "one-1  | done" in lines
+        assert "two-1  | from two" in lines
+        states = {e["Service"]: (e["State"], e["ExitCode"]) for e in ps(cli, "-a")}
+        assert states == {"one": ("exited", 0), "two": ("exited", 0)}
+    finally:
+        cli("down", check=False)
+
+
+def test_logs_follow_ends_when_container_stops(cli, base_image):
+    cli.write("compose.yaml", """
+services:
+  ticker:
+    image: composer/busybox
+    command: ["sh", "-c", "for i in 1 2 3; do echo tick $$i; sleep 0.2; done"]
+""")
+    try:
+        cli("up", "-d")
+        res = cli("logs", "-f", "--no-log-prefix", "ticker", timeout=20)
+        assert res.stdout.splitlines() == ["tick 1", "tick 2", "tick 3"]
+        assert cli("logs", "-n", "1", "ticker").stdout.strip().endswith("tick 3")
+    finally:
+        cli("down", check=False)
