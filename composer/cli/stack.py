@@ -33,14 +33,22 @@ def dispatch(args) -> int | None:
 
 # -- up / down / stop / start ---------------------------------------------------------
 
-def cmd_up(args) -> int:
+def _converge(args, *steps):
+    """Load the project, check named services, and run each step (a coroutine function taking the
+    reconciler) under the project's lock."""
     import anyio
 
     rec = _reconciler(args)
-    for name in args.services:
+    for name in getattr(args, "services", None) or []:
         rec.project.service(name)
     with rec.lock():
-        anyio.run(rec.up, args.services or None)
+        for step in steps:
+            anyio.run(step, rec)
+    return rec
+
+
+def cmd_up(args) -> int:
+    rec = _converge(args, lambda r: r.up(args.services or None))
     if args.detach:
         return 0
     return _attach(rec, args.services)
@@ -62,45 +70,22 @@ def _attach(rec, services: list[str]) -> int:
 
 
 def cmd_down(args) -> int:
-    import anyio
-
-    rec = _reconciler(args)
-    with rec.lock():
-        anyio.run(lambda: rec.down(volumes=args.volumes, remove_orphans=args.remove_orphans, timeout=args.timeout))
+    _converge(args, lambda r: r.down(volumes=args.volumes, remove_orphans=args.remove_orphans, timeout=args.timeout))
     return 0
 
 
 def cmd_stop(args) -> int:
-    import anyio
-
-    rec = _reconciler(args)
-    for name in args.services:
-        rec.project.service(name)
-    with rec.lock():
-        anyio.run(lambda: rec.stop(args.services or None, args.timeout))
+    _converge(args, lambda r: r.stop(args.services or None, args.timeout))
     return 0
 
 
 def cmd_start(args) -> int:
-    import anyio
-
-    rec = _reconciler(args)
-    for name in args.services:
-        rec.project.service(name)
-    with rec.lock():
-        anyio.run(lambda: rec.start(args.services or None))
+    _converge(args, lambda r: r.start(args.services or None))
     return 0
 
 
 def cmd_restart(args) -> int:
-    import anyio
-
-    rec = _reconciler(args)
-    for name in args.services:
-        rec.project.service(name)
-    with rec.lock():
-        anyio.run(lambda: rec.stop(args.services or None, args.timeout))
-        anyio.run(lambda: rec.start(args.services or None))
+    _converge(args, lambda r: r.stop(args.services or None, args.timeout), lambda r: r.start(args.services or None))
     return 0
 
 

@@ -11,27 +11,28 @@ from engine.errors import InvalidArgument
 Opener = Callable[[], "contextlib.AbstractContextManager"]
 
 
+def _member(tar: tarfile.TarFile, name: str, archive: str):
+    """The archive's file *name* (with or without a leading ./) as a stream."""
+    for candidate in (name, "./" + name, name[2:] if name.startswith("./") else None):
+        if candidate is None:
+            continue
+        try:
+            f = tar.extractfile(candidate)
+        except KeyError:
+            continue
+        if f is not None:
+            return f
+    raise InvalidArgument(f"{archive}: missing {name} in the archive")
+
+
 def _member_bytes(tar: tarfile.TarFile, name: str, archive: str) -> bytes:
-    name = name.lstrip("./") if name.startswith("./") else name
-    try:
-        f = tar.extractfile(name)
-    except KeyError:
-        f = None
-    if f is None:
-        raise InvalidArgument(f"{archive}: missing {name} in the archive")
-    return f.read()
+    return _member(tar, name, archive).read()
 
 
 def _opener(tar: tarfile.TarFile, name: str, archive: str) -> Opener:
     @contextlib.contextmanager
     def open_member():
-        try:
-            f = tar.extractfile(name)
-        except KeyError:
-            f = None
-        if f is None:
-            raise InvalidArgument(f"{archive}: missing layer {name} in the archive")
-        yield f
+        yield _member(tar, name, archive)
 
     return open_member
 
