@@ -330,7 +330,8 @@ class Engine:
                 if not force:
                     raise Conflict(f"container {rec['name']} is running: stop it first or use -f")
                 launch.stop(cdir, 0, "SIGKILL")
-            # the leftovers of a crashed start, if any
+            # what a dead monitor or a crashed start left, if anything
+            launch.clean_after_monitor(cdir)
             from engine.network.netns import destroy_netns
 
             destroy_netns(os.path.join(self.paths.run, "netns", cid))

@@ -24,6 +24,12 @@ def parse_time(text: str) -> datetime | None:
         return None
 
 
+def docker_time(text: str) -> str:
+    """`2024-01-02 03:04:05 +0000 UTC`, the form Docker's JSON listings use."""
+    when = parse_time(text)
+    return when.strftime("%Y-%m-%d %H:%M:%S +0000 UTC") if when else ""
+
+
 def ago(text: str) -> str:
     """'3 seconds ago' style, like Docker's CREATED column."""
     when = parse_time(text)

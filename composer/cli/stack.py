@@ -7,7 +7,7 @@ import sys
 import threading
 
 from composer import desired
-from composer.cli.output import ago, table
+from composer.cli.output import ago, docker_time, table
 from composer.errors import ComposerError
 from composer.loader import LoadOptions, load
 from composer.model import Project
@@ -111,8 +111,8 @@ def _ports_text(c: ContainerInfo) -> str:
 
 def ps_entry(c: ContainerInfo, project: str) -> dict:
     return {
-        "ID": c.id, "Name": c.name, "Names": c.name, "Image": c.image, "Command": _command_text(c),
-        "Project": project, "Service": c.labels.get(desired.LABEL_SERVICE, ""), "CreatedAt": c.created,
+        "ID": c.id[:12], "Name": c.name, "Names": c.name, "Image": c.image, "Command": _command_text(c),
+        "Project": project, "Service": c.labels.get(desired.LABEL_SERVICE, ""), "CreatedAt": docker_time(c.created),
         "RunningFor": ago(c.created), "State": c.status, "Status": _status_text(c), "Health": "",
         "ExitCode": c.exit_code,
         "Publishers": [{"URL": p.host_ip, "TargetPort": p.container_port, "PublishedPort": p.host_port,

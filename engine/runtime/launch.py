@@ -91,6 +91,7 @@ def stop(cdir: str, timeout: float, signal: str | int = "SIGTERM") -> None:
     state = read_json(os.path.join(cdir, "state.json"), {}) or {}
     monitor = int(state.get("monitor_pid") or 0)
     if not _monitor_alive(monitor):
+        clean_after_monitor(cdir)
         return
     pid = int(state.get("pid") or 0)
     sig = _signal_number(signal)
@@ -104,6 +105,20 @@ def stop(cdir: str, timeout: float, signal: str | int = "SIGTERM") -> None:
     if not wait_gone(monitor, 10):
         _kill(monitor, _signal.SIGKILL)
         raise EngineError(f"the monitor of {cdir} did not exit; it was killed")
+
+
+def clean_after_monitor(cdir: str) -> None:
+    """Do what a monitor that died (kill -9, reboot) no longer can: end the container's processes and
+    remove its namespace, DNS entries and cgroups."""
+    from engine.runtime.monitor import Monitor
+
+    if not os.path.exists(os.path.join(cdir, "config.json")):
+        return
+    orphan = Monitor(cdir)
+    orphan.cgroup.kill_all()
+    orphan.cleanup()
+    if orphan.state.get("status") == "running":
+        orphan.save(status="exited", pid=0, exit_code=orphan.state.get("exit_code") or 255)
 
 
 def kill(cdir: str, signal: str | int = "SIGKILL") -> None:

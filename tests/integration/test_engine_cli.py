@@ -143,3 +143,26 @@ def test_two_roots_do_not_interfere(tmp_path, rootfs_tar):
             _force_clean(root)
     for root in roots:
         assert leftovers(root) == []
+
+
+def test_killed_monitor_is_cleaned_up_by_down(cli, base_image):
+    import os
+    import signal
+    import time
+
+    cli.write("compose.yaml", """
+services:
+  app:
+    image: composer/busybox
+    command: ["sleep", "600"]
+    ports: ["127.0.0.1:0:80"]
+""")
+    cli("up", "-d")
+    info = json.loads(cli("container", "inspect", f"{cli.project}-app-1", project=False).stdout)[0]
+    state = json.loads(open(os.path.join(cli.root, "containers", info["id"], "state.json")).read())
+    os.kill(state["monitor_pid"], signal.SIGKILL)
+    time.sleep(0.1)
+    assert json.loads(cli("ps", "-a", "--format", "json").stdout)["State"] == "exited"
+    cli("down")
+    # the container's process (still running after its monitor died) was ended by down
+    assert not os.path.exists(f"/proc/{state['pid']}") or open(f"/proc/{state['pid']}/cmdline").read() == ""
