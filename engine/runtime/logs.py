@@ -14,6 +14,18 @@ def _running(container_dir: str) -> bool:
     return read_state(container_dir).get("status") == "running"
 
 
+def _pause(container_dir: str, poll: float) -> None:
+    """Sleep up to *poll* seconds, waking at once if the container's monitor exits."""
+    from engine.procs import wait_gone
+    from engine.store.records import read_json
+
+    monitor = int((read_json(os.path.join(container_dir, "state.json"), {}) or {}).get("monitor_pid") or 0)
+    if monitor:
+        wait_gone(monitor, poll)
+    else:
+        time.sleep(poll)
+
+
 def read_log(container_dir: str, follow: bool = False, tail: int | None = None,
              poll: float = 0.05) -> Iterator[dict]:
     """Entries ``{"log", "stream", "time"}``; with *follow*, keeps reading until the container stops."""
@@ -45,4 +57,4 @@ def read_log(container_dir: str, follow: bool = False, tail: int | None = None,
                     if line.strip():
                         yield json.loads(line)
                 return
-            time.sleep(poll)
+            _pause(container_dir, poll)
