@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from composer.model import Project, Service
-from engine.types import ContainerSpec, Mount, NetworkAttachment, PortBinding
+from engine.api import ContainerSpec, Mount, NetworkAttachment, PortBinding
 
 LABEL_PROJECT = "com.docker.compose.project"
 LABEL_SERVICE = "com.docker.compose.service"

@@ -18,10 +18,7 @@ from composer import desired
 from composer.errors import ComposerError
 from composer.graph import Graph
 from composer.model import Project, Service
-from engine.api import Engine
-from engine.errors import EngineError, NotFound
-from engine.store.locks import file_lock
-from engine.types import ContainerInfo
+from engine.api import ContainerInfo, Engine, EngineError, NotFound
 
 Reporter = Callable[[str], None]
 
@@ -50,7 +47,7 @@ class Reconciler:
         return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self.limiter)
 
     def lock(self):
-        return file_lock(self.engine.paths.lock("project-" + self.project.name))
+        return self.engine.lock_project(self.project.name)
 
     # -- observed state ---------------------------------------------------------------
     def containers(self, service: str | None = None) -> list[ContainerInfo]:

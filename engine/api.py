@@ -15,7 +15,8 @@ from engine.containers import Records, new_id, now, spec_from_dict, spec_to_dict
 from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
 from engine.paths import Paths
 from engine.store.locks import file_lock
-from engine.types import ContainerInfo, ContainerSpec, ImageInfo, NetworkInfo, VolumeInfo
+from engine.types import (ContainerInfo, ContainerSpec, ImageInfo, Mount, NetworkAttachment, NetworkInfo,
+                          PortBinding, VolumeInfo)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -27,6 +28,10 @@ class Engine:
         self._images = None
         self._networks = None
         self._volumes = None
+
+    def lock_project(self, project: str):
+        """Serialises commands on one project: held for the whole of an up, down, stop..."""
+        return file_lock(self.paths.lock("project-" + project))
 
     # -- subsystems --------------------------------------------------------------
     @property
@@ -419,4 +424,5 @@ def _rmtree(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["Engine", "EngineError", "NotFound", "Conflict", "InvalidArgument"]
+__all__ = ["Engine", "EngineError", "NotFound", "Conflict", "InvalidArgument", "ContainerInfo", "ContainerSpec",
+           "ImageInfo", "Mount", "NetworkAttachment", "NetworkInfo", "PortBinding", "VolumeInfo"]

@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.root:
         os.environ["COMPOSER_ROOT"] = os.path.abspath(args.root)
     from composer.errors import ComposerError
-    from engine.errors import EngineError
+    from engine.api import EngineError
 
     try:
         if args.command == "version":

@@ -9,7 +9,7 @@ import sys
 
 from composer.cli.output import ago, human_size, short_id, table
 from composer.errors import ComposerError
-from engine.api import Engine
+from engine.api import Engine, EngineError
 
 
 def dispatch(args) -> int | None:
@@ -61,11 +61,7 @@ def image_inspect(engine: Engine, args) -> int:
     for ref in args.images:
         try:
             found.append(engine.inspect_image(ref))
-        except Exception as e:  # noqa: BLE001 - reported per image, like docker
-            from engine.errors import EngineError
-
-            if not isinstance(e, EngineError):
-                raise
+        except EngineError as e:  # reported per image, like docker
             print(f"error: {e}", file=sys.stderr)
             code = 1
     _dump(found)
@@ -137,7 +133,7 @@ def network_rm(engine: Engine, args) -> None:
 # -- container --------------------------------------------------------------------------
 
 def container_run(engine: Engine, args) -> int:
-    from engine.types import ContainerSpec, NetworkAttachment
+    from engine.api import ContainerSpec, NetworkAttachment
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":

@@ -11,7 +11,7 @@ from composer.cli.output import ago, docker_time, table
 from composer.errors import ComposerError
 from composer.loader import LoadOptions, load
 from composer.model import Project
-from engine.types import ContainerInfo
+from engine.api import ContainerInfo
 
 
 def load_project(args, interpolate: bool = True) -> Project:
