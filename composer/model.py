@@ -92,4 +92,6 @@ class Project:
         try:
             return self.services[name]
         except KeyError:
+            if not self.files:
+                raise ComposerError(f"no such service: {name} (no stack file was found to define it)") from None
             raise ComposerError(f"no such service: {name}") from None

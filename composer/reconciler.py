@@ -258,7 +258,7 @@ class Reconciler:
 
     async def down(self, volumes: bool = False, remove_orphans: bool = False, timeout: float | None = None) -> None:
         containers = self.containers()
-        if not remove_orphans:
+        if not remove_orphans and self.project.files:  # without a stack file, all the project's containers go
             orphans = [c for c in containers if c.labels.get(desired.LABEL_SERVICE) not in self.project.services]
             if orphans:
                 self._warn_orphans()

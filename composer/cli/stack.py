@@ -8,15 +8,24 @@ import threading
 
 from composer import desired
 from composer.cli.output import ago, docker_time, table
-from composer.errors import ComposerError
+from composer.errors import ComposerError, StackFileError
 from composer.loader import LoadOptions, load
 from composer.model import Project
 from engine.api import ContainerInfo
 
 
+FILELESS = {"down", "ps", "logs", "stop", "start", "restart"}
+
+
 def load_project(args, interpolate: bool = True) -> Project:
-    return load(LoadOptions(files=args.files, project_name=args.project_name, project_dir=args.project_dir,
-                            env_files=args.env_files, interpolate=interpolate))
+    try:
+        return load(LoadOptions(files=args.files, project_name=args.project_name, project_dir=args.project_dir,
+                                env_files=args.env_files, interpolate=interpolate))
+    except StackFileError as e:
+        # like Docker Compose, `-p NAME down|ps|logs|...` works on what the engine has, without a file
+        if args.project_name and not args.files and args.command in FILELESS and "no configuration file" in str(e):
+            return Project(args.project_name, os.getcwd(), [], {}, {}, {}, {})
+        raise
 
 
 def _reconciler(args):

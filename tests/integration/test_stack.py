@@ -317,3 +317,15 @@ services:
         assert cli("logs", "-n", "1", "ticker").stdout.strip().endswith("tick 3")
     finally:
         cli("down", check=False)
+
+
+def test_project_commands_without_the_stack_file(stack, tmp_path):
+    cli = stack
+    cli("up", "-d")
+    import os
+
+    os.unlink(os.path.join(cli.cwd, "compose.yaml"))
+    assert {e["Service"] for e in ps(cli)} == {"web", "worker"}
+    cli("down")
+    assert cli.project not in cli("container", "ls", "-a", project=False).stdout
+    assert f"{cli.project}_default" not in cli("network", "ls", project=False).stdout
