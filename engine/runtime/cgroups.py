@@ -5,8 +5,8 @@ per engine root, so two roots never share cgroups.
 """
 from __future__ import annotations
 
+import _signal as signal  # the C module: `signal` would import enum into the monitor
 import os
-import signal
 import time
 
 BASE = "/sys/fs/cgroup"

@@ -20,6 +20,10 @@ class StartError(EngineError):
         self.exit_code = exit_code
 
 
+# `-c` rather than `-m`: runpy alone would add almost 1 MB to every monitor
+MONITOR_MAIN = "import sys; from engine.runtime.monitor import main; sys.exit(main(sys.argv[1:]))"
+
+
 def _monitor_alive(pid: int) -> bool:
     return alive(pid, b"engine.runtime.monitor")
 
@@ -38,14 +42,19 @@ def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = ()) -> int:
         os.unlink(os.path.join(cdir, STOPPING))
     except FileNotFoundError:
         pass
+    import marshal
+
+    config = marshal.dumps(read_json(os.path.join(cdir, "config.json")))
     ready_r, ready_w = os.pipe()
     log = open(os.path.join(cdir, "monitor.log"), "ab")
     try:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": _package_root()}
         proc = subprocess.Popen(
-            [sys.executable, "-S", "-m", "engine.runtime.monitor", cdir, "--ready-fd", str(ready_w)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            [sys.executable, "-S", "-c", MONITOR_MAIN, cdir, "--ready-fd", str(ready_w)],
+            stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
             pass_fds=(ready_w, *pass_fds), cwd="/", env=env)
+        proc.stdin.write(config)
+        proc.stdin.close()
     finally:
         os.close(ready_w)
         log.close()
@@ -112,13 +121,15 @@ def clean_after_monitor(cdir: str) -> None:
     remove its namespace, DNS entries and cgroups."""
     from engine.runtime.monitor import Monitor
 
-    if not os.path.exists(os.path.join(cdir, "config.json")):
+    config = read_json(os.path.join(cdir, "config.json"))
+    if config is None:
         return
-    orphan = Monitor(cdir)
+    orphan = Monitor(cdir, config)
     orphan.cgroup.kill_all()
     orphan.cleanup()
-    if orphan.state.get("status") == "running":
-        orphan.save(status="exited", pid=0, exit_code=orphan.state.get("exit_code") or 255)
+    state = read_json(config["state"], {}) or {}
+    if state.get("status") == "running":
+        orphan.save(**{**state, "status": "exited", "pid": 0, "exit_code": state.get("exit_code") or 255})
 
 
 def kill(cdir: str, signal: str | int = "SIGKILL") -> None:

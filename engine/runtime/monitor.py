@@ -1,6 +1,6 @@
 """The per-container monitor (like conmon). Stdlib only: its memory is paid once per container.
 
-    python3 -m engine.runtime.monitor CONTAINER_DIR --ready-fd N
+    python3 -S -c "...from engine.runtime.monitor import main..." CONTAINER_DIR --ready-fd N  (config on stdin)
 
 Detached from the CLI, it starts the container's process in new namespaces, reports readiness (or
 the start error) on the ready fd, copies the process's output into the JSON-lines log, waits for
@@ -9,38 +9,40 @@ the host: its network namespace, its DNS entries and its cgroups.
 """
 from __future__ import annotations
 
-import json
+import _signal as signal  # the C module: `signal` itself would import enum (memory paid per container)
+import marshal
 import os
-import selectors
-import signal
+import select
 import sys
 import time
-from datetime import datetime, timezone
 
 from engine.runtime import syscalls as sc
 from engine.runtime.cgroups import Cgroup
-from engine.store.records import read_json, write_json
+from engine.store.records import encode_flat, write_atomic
 
 STOPPING = "stopping"  # a file in the container dir: the user asked it to stop; no restart
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % int((t % 1) * 1e6)
 
 
 class Monitor:
-    def __init__(self, cdir: str):
+    """*cfg* is the container's runtime config (config.json), handed over by the launcher."""
+
+    def __init__(self, cdir: str, cfg: dict):
         self.cdir = cdir
-        self.cfg = read_json(os.path.join(cdir, "config.json"))
-        self.state_path = self.cfg["state"]
-        self.state = read_json(self.state_path, {}) or {}
-        self.cgroup = Cgroup(self.cfg["cgroup_parent"], self.cfg["id"])
-        self.log = open(self.cfg["log"], "ab", buffering=0)
+        self.cfg = cfg
+        self.state_path = cfg["state"]
+        self.state: dict = {"status": "created", "restart_count": int(cfg.get("restart_count") or 0)}
+        self.cgroup = Cgroup(cfg["cgroup_parent"], cfg["id"])
+        self.log = open(cfg["log"], "ab", buffering=0)
         self.pid = 0
 
     def save(self, **changes) -> None:
         self.state.update(changes)
-        write_json(self.state_path, self.state)
+        write_atomic(self.state_path, encode_flat(self.state))
 
     # -- starting ------------------------------------------------------------------------
     def spawn(self) -> tuple[int, int, int]:
@@ -133,18 +135,17 @@ class Monitor:
     # -- running -------------------------------------------------------------------------
     def pump(self, out_r: int, err_r: int) -> None:
         """Copy output into the log until the process closes both pipes."""
-        sel = selectors.DefaultSelector()
+        poller = select.poll()
         names = {out_r: "stdout", err_r: "stderr"}
         partial = {out_r: b"", err_r: b""}
         for fd in names:
-            sel.register(fd, selectors.EVENT_READ)
+            poller.register(fd, select.POLLIN)
         open_fds = set(names)
         while open_fds:
-            for key, _ in sel.select():
-                fd = key.fd
+            for fd, _ in poller.poll():
                 data = os.read(fd, 65536)
                 if not data:
-                    sel.unregister(fd)
+                    poller.unregister(fd)
                     os.close(fd)
                     open_fds.discard(fd)
                     if partial[fd]:
@@ -157,11 +158,10 @@ class Monitor:
                 if len(partial[fd]) >= 16384:
                     self.write_log(names[fd], partial[fd])
                     partial[fd] = b""
-        sel.close()
 
     def write_log(self, stream: str, data: bytes) -> None:
         entry = {"log": data.decode(errors="replace"), "stream": stream, "time": now()}
-        self.log.write(json.dumps(entry).encode() + b"\n")
+        self.log.write(encode_flat(entry) + b"\n")
 
     def wait(self, pid: int) -> int:
         while True:
@@ -282,7 +282,13 @@ class Monitor:
 def main(argv: list[str]) -> int:
     cdir = argv[0]
     ready_fd = int(argv[argv.index("--ready-fd") + 1]) if "--ready-fd" in argv else -1
-    monitor = Monitor(cdir)
+    chunks = []
+    while chunk := os.read(0, 65536):  # the config, marshalled by the launcher (no json to import)
+        chunks.append(chunk)
+    monitor = Monitor(cdir, marshal.loads(b"".join(chunks)))
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     signal.signal(signal.SIGTERM, monitor.terminate)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

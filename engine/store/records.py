@@ -1,29 +1,59 @@
-"""Atomic JSON records on disk.
+"""Atomic records on disk.
 
-A record is written to a temporary file in the same directory, fsynced and renamed
-over the old one, so a reader (or a crash) never sees a half-written record.
-Stdlib only: the per-container monitor imports this.
+A record is written to a temporary file in the same directory, fsynced and renamed over the old
+one, so a reader (or a crash) never sees a half-written record. Stdlib only, and cheap to import:
+the per-container monitor uses it, so `json` (which pulls in `re` and `enum`) is imported only by
+the functions that need it; the monitor writes its flat records with `encode_flat` instead.
 """
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing would import re, collections and functools into the monitor
+    from typing import Any
+
+from _json import encode_basestring_ascii as _quote  # the C string encoder, without json's imports
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 def write_json(path: str, data: Any) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    import json
+
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
 def read_json(path: str, default: Any = None) -> Any:
     """The record at *path*, or *default* when it does not exist."""
+    import json
+
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
         return default
+
+
+def encode_flat(record: dict[str, str | int | float | bool | None]) -> bytes:
+    """JSON for a flat mapping of strings, numbers, booleans and None (what the monitor records)."""
+    parts = []
+    for key, value in record.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif value is None:
+            text = "null"
+        elif isinstance(value, (int, float)):
+            text = repr(value)
+        else:
+            text = _quote(str(value))
+        parts.append(f"{_quote(key)}: {text}")
+    return ("{" + ", ".join(parts) + "}").encode()
