@@ -13,7 +13,6 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$"}
 def parse(text: str, filename: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Variables of a dotenv file. Double-quoted and unquoted values see ``${}`` substitution
     (from earlier lines, then *env*); single-quoted ones are literal."""
-    from composer.interpolate import Interpolator, InterpolationError
 
     out: dict[str, str] = {}
     lines = text.splitlines()
