@@ -81,12 +81,23 @@ class Monitor:
         with os.fdopen(pid_r, "rb") as f:
             text = f.read()
         pid = int(text) if text.strip().isdigit() else 0
+        joined = False
         try:
             if pid:
                 self.cgroup.add(pid)
+                joined = True
+        except OSError as e:
+            cgroup_error = f"cannot put the container in its cgroup: {e.strerror or e}"
         finally:
-            os.write(sync_w, b"x")
+            if joined:
+                os.write(sync_w, b"x")  # go on; closing the pipe unsent makes the child give up
             os.close(sync_w)
+        if pid and not joined:
+            os.waitpid(pid, 0)
+            os.close(out_r)
+            os.close(err_r)
+            os.close(fail_r)
+            raise InitError(cgroup_error, 125)
         failure = b""
         while True:
             chunk = os.read(fail_r, 4096)
@@ -115,7 +126,8 @@ class Monitor:
             os.dup2(devnull, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            os.read(sync_r, 1)  # wait until the monitor has put us in our cgroups
+            if os.read(sync_r, 1) != b"x":  # wait until the monitor has put us in our cgroups
+                return 125
             from engine.runtime.container_init import enter_process, setup_root
 
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -226,13 +238,24 @@ class Monitor:
                     return code
                 if time.monotonic() - started > 10:
                     delay = 0.1
-                time.sleep(delay)
-                if os.path.exists(os.path.join(self.cdir, STOPPING)):
+                if self.stopped_during(delay):
                     return code
                 delay = min(delay * 2, 60)
                 restarts += 1
         finally:
             self.cleanup()
+
+    def stopped_during(self, delay: float) -> bool:
+        """Sleep out a restart back-off, returning early (True) as soon as the user stops the container."""
+        flag = os.path.join(self.cdir, STOPPING)
+        deadline = time.monotonic() + delay
+        while True:
+            if os.path.exists(flag):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, 0.05))
 
     def start_proxy(self) -> None:
         import socket
