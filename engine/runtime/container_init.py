@@ -127,12 +127,14 @@ def _read_db(path: str) -> list[list[str]]:
         return []
 
 
-def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
-    """uid, gid, supplementary groups and home for a Docker `user` (name, uid, name:group, uid:gid)."""
-    passwd = _read_db("/etc/passwd")
-    group = _read_db("/etc/group")
+def resolve_user(spec: str, root: str = "/") -> tuple[int, int, list[int], str]:
+    """uid, gid, supplementary groups and home for a Docker `user` (name, uid, name:group, uid:gid),
+    from the passwd and group files under *root* (the container's root once pivoted)."""
+    passwd = _read_db(os.path.join(root, "etc/passwd"))
+    group = _read_db(os.path.join(root, "etc/group"))
     user, _, grp = (spec or "").partition(":")
-    uid, gid, home, name = 0, 0, "/", "root"
+    user = user or "0"  # like Docker: no user is root, with root's home and groups from the image
+    uid, gid, home, name = 0, 0, "/", ""
     if user:
         entry = next((e for e in passwd if len(e) >= 7 and (e[0] == user or e[2] == user)), None)
         if entry:

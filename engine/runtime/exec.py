@@ -1,4 +1,9 @@
-"""Running another process inside a running container (`exec`)."""
+"""Running another process inside a running container (`exec`).
+
+Two forms: `exec_in` runs to completion and returns the exit code; `exec_start` returns an
+`ExecProcess` handle (pid, poll, wait, kill) so a caller can stream through the descriptors it
+passed (for instance the ends of its own pipes) while the process runs.
+"""
 from __future__ import annotations
 
 import os
@@ -15,51 +20,137 @@ NAMESPACES = (("ipc", sc.CLONE_NEWIPC), ("uts", sc.CLONE_NEWUTS), ("net", sc.CLO
               ("pid", sc.CLONE_NEWPID), ("mnt", sc.CLONE_NEWNS))
 
 
-def exec_in(cdir: str, args: list[str], env: list[str], user: str, cwd: str, stdin: int | None,
-            stdout: int | None, stderr: int | None) -> int:
-    """Run *args* in the container's namespaces and cgroups; returns the exit code (126/127 like Docker)."""
+def _exit_code(status: int) -> int:
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+class ExecProcess:
+    """A process started by `exec_start`: our direct child, which waits for the real process in the
+    container's pid namespace and exits with its code (126/127 when it could not be run)."""
+
+    def __init__(self, pid: int, container_pid: int):
+        self.pid = pid  # the helper, our child
+        self.container_pid = container_pid  # the process itself, as the host sees it (0 if it never ran)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = _exit_code(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        while self.returncode is None:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except InterruptedError:
+                continue
+            self.returncode = _exit_code(status)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        """Signal the process in the container (still unreaped while the helper lives, so the pid
+        cannot have been reused)."""
+        if self.poll() is None and self.container_pid:
+            try:
+                os.kill(self.container_pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def exec_start(cdir: str, args: list[str], env: list[str], user: str, cwd: str, stdin: int | None,
+               stdout: int | None, stderr: int | None) -> ExecProcess:
+    """Start *args* in the container's namespaces and cgroups with the given descriptors as its stdio
+    (None: /dev/null). The caller may close its copies of the descriptors once this returns."""
     state = read_state(cdir)
     if state.get("status") != "running" or not state.get("pid"):
-        raise EngineError("container is not running")
+        raise EngineError("container is not running; start it first")
     cfg = read_json(os.path.join(cdir, "config.json"))
     pid = int(state["pid"])
+    fds: list[tuple[int, int]] = []
     try:
-        fds = [(os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), kind) for name, kind in NAMESPACES]
+        for name, kind in NAMESPACES:
+            fds.append((os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), kind))
     except OSError as e:
-        raise EngineError(f"container is not running ({e.strerror})") from None
+        for fd, _ in fds:
+            os.close(fd)
+        raise EngineError(f"container is not running ({e.strerror}); start it first") from None
     cgroup = Cgroup(cfg["cgroup_parent"], cfg["id"])
-    child = os.fork()
-    if child == 0:
-        code = 126
+    pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        child = os.fork()
+        if child == 0:
+            os.close(pid_r)
+            _helper(fds, cgroup, pid_w, args, env, user, cwd, stdin, stdout, stderr)
+    finally:
+        for fd, _ in fds:
+            os.close(fd)
+        os.close(pid_w)
+    with os.fdopen(pid_r, "rb") as f:
+        text = f.read()
+    return ExecProcess(child, int(text) if text.isdigit() else 0)
+
+
+def _helper(fds, cgroup: Cgroup, pid_w: int, args, env, user, cwd, stdin, stdout, stderr) -> None:
+    """In the forked helper: join the container, fork into its pid namespace, relay the exit code."""
+    code = 126
+    try:
+        for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+            if fd is None:
+                fd = os.open("/dev/null", os.O_RDWR)
+            if fd != target:
+                os.dup2(fd, target)
+        cgroup.add(os.getpid())
+        for fd, kind in fds:
+            sc.setns(fd, kind)
+        grandchild = os.fork()  # only children enter the pid namespace
+        if grandchild == 0:
+            os.close(pid_w)
+            try:
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGHUP):
+                    signal.signal(sig, signal.SIG_DFL)
+                enter_process({"args": args, "env": env, "user": user, "cwd": cwd})
+            except InitError as e:
+                os.write(2, f"{e}\n".encode())
+                os._exit(e.code)
+            except BaseException as e:  # noqa: BLE001 - nothing may escape a forked child
+                os.write(2, f"exec failed: {e}\n".encode())
+                os._exit(126)
+
+        os.write(pid_w, str(grandchild).encode())
+        os.close(pid_w)
+
+        def forward(signum, frame):
+            try:
+                os.kill(grandchild, signum)
+            except ProcessLookupError:
+                pass
+
+        # ^C reaches the process directly (same process group); the helper just relays the exit code
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, forward)
+        while True:
+            try:
+                _, status = os.waitpid(grandchild, 0)
+                break
+            except InterruptedError:
+                continue
+        code = _exit_code(status)
+    except BaseException as e:  # noqa: BLE001 - nothing may escape the forked helper
         try:
-            for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
-                if fd is None:
-                    fd = os.open("/dev/null", os.O_RDWR)
-                if fd != target:
-                    os.dup2(fd, target)
-            cgroup.add(os.getpid())
-            for fd, kind in fds:
-                sc.setns(fd, kind)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            grandchild = os.fork()  # joins the pid namespace
-            if grandchild == 0:
-                try:
-                    enter_process({"args": args, "env": env, "user": user, "cwd": cwd})
-                except InitError as e:
-                    os.write(2, f"{e}\n".encode())
-                    os._exit(e.code)
-            _, status = os.waitpid(grandchild, 0)
-            code = os.waitstatus_to_exitcode(status)
-            code = 128 - code if code < 0 else code
-        except BaseException as e:  # noqa: BLE001 - nothing may escape the forked child
             os.write(2, f"exec failed: {e}\n".encode())
-        os._exit(code)
-    for fd, _ in fds:
-        os.close(fd)
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except InterruptedError:
-            continue
-    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+        except OSError:
+            pass
+    os._exit(code)
+
+
+def exec_in(cdir: str, args: list[str], env: list[str], user: str, cwd: str, stdin: int | None,
+            stdout: int | None, stderr: int | None) -> int:
+    """Run *args* in the container's namespaces and cgroups; returns the exit code (126/127 like Docker,
+    with the reason on *stderr*; 128+N when killed by signal N)."""
+    return exec_start(cdir, args, env, user, cwd, stdin, stdout, stderr).wait()

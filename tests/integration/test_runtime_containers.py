@@ -206,3 +206,33 @@ def test_exec_in_a_stopped_container_is_an_error(host):
     state, _ = run(host, "true")
     with pytest.raises(EngineError, match="not running"):
         exec_in(host.cdirs[-1], ["true"], [], "", "/", None, None, None)
+
+
+def test_exec_start_streams_through_a_pipe_and_forwards_signals(host):
+    from engine.runtime.exec import exec_start
+
+    cdir = host.container(["sleep", "300"])
+    launch.start(cdir)
+    r, w = os.pipe()
+    proc = exec_start(cdir, ["/bin/sh", "-c", "echo ready; trap 'echo got-term; exit 9' TERM; "
+                                              "while true; do sleep 0.05; done"],
+                      ["PATH=/bin"], "", "/", None, w, w)
+    os.close(w)
+    with os.fdopen(r, "rb") as out:
+        assert out.readline() == b"ready\n"
+        assert proc.poll() is None
+        proc.send_signal(15)
+        assert proc.wait() == 9
+        assert out.read() == b"got-term\n"
+    proc2 = exec_start(cdir, ["sleep", "300"], ["PATH=/bin"], "", "/", None, None, None)
+    time.sleep(0.1)
+    assert proc2.container_pid > 0
+    proc2.kill()
+    assert proc2.wait() == 137
+    assert not os.path.exists(f"/proc/{proc2.container_pid}")
+    launch.stop(cdir, 0)
+
+
+def test_home_defaults_from_the_image_passwd(host):
+    _, out = run(host, "echo $HOME; id -un")
+    assert out.split() == ["/root", "root"]
