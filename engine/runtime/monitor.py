@@ -39,6 +39,7 @@ class Monitor:
         self.cgroup = Cgroup(cfg["cgroup_parent"], cfg["id"])
         self.log = open(cfg["log"], "ab", buffering=0)
         self.pid = 0
+        self.terminating = False  # SIGTERM received: end the container, no restart
 
     def save(self, **changes) -> None:
         self.state.update(changes)
@@ -189,7 +190,7 @@ class Monitor:
         return os.WEXITSTATUS(status)
 
     def should_restart(self, code: int, count: int) -> bool:
-        if os.path.exists(os.path.join(self.cdir, STOPPING)):
+        if self.terminating or os.path.exists(os.path.join(self.cdir, STOPPING)):
             return False
         policy, _, limit = (self.cfg.get("restart") or "no").partition(":")
         if policy in ("always", "unless-stopped"):
@@ -219,6 +220,8 @@ class Monitor:
                         os.write(ready_fd, f"err {e.code} {e}\n".encode())
                     return e.code
                 self.pid = pid
+                if self.terminating:  # SIGTERM arrived while the process was being started
+                    os.kill(pid, signal.SIGKILL)
                 started = time.monotonic()
                 self.save(status="running", pid=pid, monitor_pid=os.getpid(), started_at=now(), error="",
                           exit_code=0, finished_at="", restart_count=restarts, oom_killed=False)
@@ -291,6 +294,7 @@ class Monitor:
 
     def terminate(self, signum, frame) -> None:
         """The monitor itself is being stopped: take the container down with it."""
+        self.terminating = True
         if self.pid:
             try:
                 os.kill(self.pid, signal.SIGKILL)

@@ -174,8 +174,9 @@ def test_missing_bind_source_is_a_start_error(host, tmp_path):
 
 
 def test_exec_runs_inside_with_exit_codes(host, tmp_path):
-    cdir = host.container(["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"])
+    cdir = host.container(["/bin/sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done"])
     launch.start(cdir)
+    wait_for(lambda: "ready" in output(cdir), what="the trap")
     cid = os.path.basename(cdir)
     out_path = tmp_path / "out"
     with open(out_path, "wb") as out:
@@ -214,7 +215,7 @@ def test_exec_start_streams_through_a_pipe_and_forwards_signals(host):
     cdir = host.container(["sleep", "300"])
     launch.start(cdir)
     r, w = os.pipe()
-    proc = exec_start(cdir, ["/bin/sh", "-c", "echo ready; trap 'echo got-term; exit 9' TERM; "
+    proc = exec_start(cdir, ["/bin/sh", "-c", "trap 'echo got-term; exit 9' TERM; echo ready; "
                                               "while true; do sleep 0.05; done"],
                       ["PATH=/bin"], "", "/", None, w, w)
     os.close(w)

@@ -37,8 +37,9 @@ def test_running_state_and_cgroup_membership(host):
 
 
 def test_stop_with_a_handler_exits_cleanly(host):
-    cdir = host.container(["/bin/sh", "-c", "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done"])
+    cdir = host.container(["/bin/sh", "-c", "trap 'echo bye; exit 0' TERM; echo ready; while true; do sleep 0.1; done"])
     launch.start(cdir)
+    wait_for(lambda: "ready" in output(cdir), what="the trap")
     started = time.monotonic()
     launch.stop(cdir, 10)
     assert time.monotonic() - started < 3
@@ -59,8 +60,9 @@ def test_stop_kills_a_process_ignoring_sigterm_after_the_timeout(host):
 
 
 def test_stop_with_another_signal(host):
-    cdir = host.container(["/bin/sh", "-c", "trap 'exit 4' USR1; while true; do sleep 0.1; done"])
+    cdir = host.container(["/bin/sh", "-c", "trap 'exit 4' USR1; echo ready; while true; do sleep 0.1; done"])
     launch.start(cdir)
+    wait_for(lambda: "ready" in output(cdir), what="the trap")
     launch.stop(cdir, 10, "SIGUSR1")
     assert launch.read_state(cdir)["exit_code"] == 4
 
@@ -175,3 +177,21 @@ def test_monitor_memory_and_start_latency(host, capsys):
         print(f"\n[runtime] start latency {latency * 1000:.0f} ms, monitor RSS {rss_kb / 1024:.1f} MB")
     assert latency < 2
     assert rss_kb < 20 * 1024
+
+
+def test_oom_kill_is_recorded(host):
+    cdir = host.container(["/bin/sh", "-c", "sleep 0.5; exec dd if=/dev/zero of=/big/fill bs=1M count=200"],
+                          mounts=[{"type": "tmpfs", "target": "/big", "options": "size=400m"}])
+    launch.start(cdir)
+    cg = Cgroup(host.paths.cgroup_parent, os.path.basename(cdir))
+    limits = [d for d in cg.dirs if os.path.exists(os.path.join(d, "memory.limit_in_bytes"))] or \
+             [d for d in cg.dirs if os.path.exists(os.path.join(d, "memory.max"))]
+    if not limits:
+        launch.stop(cdir, 0)
+        pytest.skip("no memory controller")
+    name = "memory.limit_in_bytes" if os.path.exists(os.path.join(limits[0], "memory.limit_in_bytes")) else "memory.max"
+    with open(os.path.join(limits[0], name), "w") as f:
+        f.write(str(32 * 1024 * 1024))
+    state = wait_exit(cdir, timeout=20)
+    assert state["oom_killed"] is True, (state, output(cdir))
+    assert state["exit_code"] == 137
