@@ -1,10 +1,13 @@
 """The resolver of one network: answers container names and aliases, forwards the rest. Stdlib only.
 
     python3 -m engine.network.dns --records FILE --listen IP [--port 53] [--pidfile FILE]
+                                  [--resolv-conf /etc/resolv.conf]
 
-Listens on the network's gateway address (UDP). Names come from the registry file, re-read when it
-changes; several addresses for one name (replicas) are rotated on every answer. Any other query is
-forwarded unchanged to the host's resolvers from /etc/resolv.conf.
+Listens on the network's gateway address (UDP and TCP). Names come from the registry file, re-read
+when its mtime changes; several addresses for one name (replicas) are rotated on every answer; a name
+also matches with one of the host's search domains appended. Known names get their A records, and an
+empty NOERROR answer for any other type (AAAA included). Any other query is forwarded unchanged to the
+host's resolvers (2 s per resolver, then SERVFAIL), each in a thread so a slow upstream blocks nobody.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import sys
 import threading
 
 TTL = 5
+UPSTREAM_TIMEOUT = 2.0  # seconds per upstream resolver
 TYPE_A, TYPE_AAAA, CLASS_IN = 1, 28, 1
 
 
@@ -69,20 +73,21 @@ def host_resolvers(path: str = "/etc/resolv.conf") -> tuple[list[str], list[str]
 
 
 class Resolver:
-    def __init__(self, records: str):
+    def __init__(self, records: str, resolv_conf: str = "/etc/resolv.conf"):
         self.records = records
-        self.mtime = -1.0
+        self.mtime: object = -1
         self.names: dict[str, list[str]] = {}
         self.turn: dict[str, int] = {}
-        self.upstream, self.search = host_resolvers()
+        self.upstream, self.search = host_resolvers(resolv_conf)
         self.lock = threading.Lock()
 
     def reload(self) -> None:
         try:
-            mtime = os.stat(self.records).st_mtime_ns
+            st = os.stat(self.records)
         except FileNotFoundError:
             self.names, self.mtime = {}, -1
             return
+        mtime = (st.st_mtime_ns, st.st_ino)  # records are replaced by rename: a new inode each time
         if mtime == self.mtime:
             return
         from engine.network.registry import name_map
@@ -116,54 +121,110 @@ class Resolver:
         k %= len(ips)
         return ips[k:] + ips[:k]
 
-    def forward(self, packet: bytes) -> bytes | None:
+    def forward(self, packet: bytes, tcp: bool = False) -> bytes | None:
+        """The first upstream answer to *packet*, asked the way it came (UDP or TCP), or None."""
         for server in self.upstream:
+            family = socket.AF_INET6 if ":" in server else socket.AF_INET
             try:
-                family = socket.AF_INET6 if ":" in server else socket.AF_INET
-                with socket.socket(family, socket.SOCK_DGRAM) as s:
-                    s.settimeout(2.0)
+                with socket.socket(family, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM) as s:
+                    s.settimeout(UPSTREAM_TIMEOUT)
+                    if tcp:
+                        s.connect((server, 53))
+                        s.sendall(struct.pack("!H", len(packet)) + packet)
+                        return _read_tcp_message(s)
                     s.sendto(packet, (server, 53))
                     return s.recv(65535)
             except OSError:
                 continue
         return None
 
-    def handle(self, sock: socket.socket, packet: bytes, peer) -> None:
+    def reply(self, packet: bytes, tcp: bool = False) -> bytes | None:
+        """The answer to one query, or None for a packet that is not one."""
         q = parse_question(packet)
         if q is None:
-            return
-        name, qtype, qclass, qend = q
+            return None
+        name, qtype, _qclass, qend = q
         ips = self.lookup(name)
         if ips is not None:
-            reply = answer(packet, qend, ips if qtype == TYPE_A else [])
-        else:
-            reply = self.forward(packet)
-            if reply is None:
-                reply = answer(packet, qend, [], rcode=2)  # SERVFAIL
+            return answer(packet, qend, ips if qtype == TYPE_A else [])
+        reply = self.forward(packet, tcp)
+        return reply if reply is not None else answer(packet, qend, [], rcode=2)  # SERVFAIL
+
+    def known(self, packet: bytes) -> bool:
+        q = parse_question(packet)
+        return q is not None and self.key(q[0]) is not None
+
+
+def _read_tcp_message(s: socket.socket) -> bytes | None:
+    head = _read_exact(s, 2)
+    return None if head is None else _read_exact(s, struct.unpack("!H", head)[0])
+
+
+def _read_exact(s: socket.socket, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def _udp_reply(resolver: Resolver, sock: socket.socket, packet: bytes, peer) -> None:
+    reply = resolver.reply(packet)
+    if reply is not None:
         try:
             sock.sendto(reply, peer)
         except OSError:
             pass
 
 
-def serve(records: str, listen: str, port: int, pidfile: str | None) -> int:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((listen, port))
-    if pidfile:
+def _tcp_client(resolver: Resolver, conn: socket.socket) -> None:
+    with conn:
+        conn.settimeout(10)
+        try:
+            while True:
+                packet = _read_tcp_message(conn)
+                if packet is None:
+                    return
+                reply = resolver.reply(packet, tcp=True)
+                if reply is None:
+                    return
+                conn.sendall(struct.pack("!H", len(reply)) + reply)
+        except OSError:
+            return
+
+
+def _tcp_loop(resolver: Resolver, listener: socket.socket) -> None:
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=_tcp_client, args=(resolver, conn), daemon=True).start()
+
+
+def serve(records: str, listen: str, port: int, pidfile: str | None, resolv_conf: str = "/etc/resolv.conf") -> int:
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind((listen, port))
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind((listen, udp.getsockname()[1]))
+    tcp.listen(64)
+    resolver = Resolver(records, resolv_conf)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    threading.Thread(target=_tcp_loop, args=(resolver, tcp), daemon=True).start()
+    if pidfile:  # written last: its presence tells the starter that we are serving
         tmp = pidfile + ".tmp"
         with open(tmp, "w") as f:
             f.write(str(os.getpid()))
         os.replace(tmp, pidfile)
-    resolver = Resolver(records)
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     while True:
-        packet, peer = sock.recvfrom(65535)
-        q = parse_question(packet)
-        if q is not None and resolver.key(q[0]) is None:
-            threading.Thread(target=resolver.handle, args=(sock, packet, peer), daemon=True).start()
-        else:
-            resolver.handle(sock, packet, peer)
+        packet, peer = udp.recvfrom(65535)
+        if resolver.known(packet):
+            _udp_reply(resolver, udp, packet, peer)  # answered at once, in order
+        else:  # forwarded (or dropped if malformed) without holding up the others
+            threading.Thread(target=_udp_reply, args=(resolver, udp, packet, peer), daemon=True).start()
 
 
 def main(argv: list[str]) -> int:
@@ -172,8 +233,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--listen", required=True)
     ap.add_argument("--port", type=int, default=53)
     ap.add_argument("--pidfile")
+    ap.add_argument("--resolv-conf", default="/etc/resolv.conf", help="where the upstream resolvers are listed")
     a = ap.parse_args(argv)
-    return serve(a.records, a.listen, a.port, a.pidfile)
+    return serve(a.records, a.listen, a.port, a.pidfile, a.resolv_conf)
 
 
 if __name__ == "__main__":

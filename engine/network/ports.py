@@ -6,31 +6,52 @@ to the container's address.
 """
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 
-from engine.errors import Conflict
+from engine.errors import Conflict, InvalidArgument
+
+TYPE_CHECKING = False  # not `typing`: the monitor imports this module and counts its memory
+if TYPE_CHECKING:
+    from engine.types import PortBinding
 
 
 def _family(host_ip: str) -> int:
     return socket.AF_INET6 if ":" in host_ip else socket.AF_INET
 
 
-def bind_published(bindings) -> list[socket.socket]:
-    """Bind each PortBinding's host side; host_port 0 picks a free port (written back into the binding)."""
+def bind_published(bindings: list[PortBinding]) -> list[socket.socket]:
+    """Bind and (TCP) listen on each PortBinding's host side, in order; one socket per binding.
+
+    host_port 0 picks a free port, written back into the binding's ``host_port``. On any failure every
+    socket opened so far is closed and Conflict (port in use) or InvalidArgument (bad address) raised.
+    """
     socks: list[socket.socket] = []
     try:
         for b in bindings:
             host_ip = b.host_ip or "0.0.0.0"
-            kind = socket.SOCK_DGRAM if b.protocol == "udp" else socket.SOCK_STREAM
+            proto = b.protocol or "tcp"
+            if proto not in ("tcp", "udp"):
+                raise InvalidArgument(f"cannot publish port {b.host_port}/{proto}: only tcp and udp are supported")
+            kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
             s = socket.socket(_family(host_ip), kind)
             socks.append(s)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if kind == socket.SOCK_STREAM:
+                # lets a port in TIME_WAIT be reused; two listeners still conflict. Not for UDP, where
+                # it would let two sockets share the port silently.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if s.family == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            shown = f"[{host_ip}]" if ":" in host_ip else host_ip
             try:
                 s.bind((host_ip, int(b.host_port)))
             except OSError as e:
-                raise Conflict(f"cannot publish port {host_ip}:{b.host_port}/{b.protocol}: it is already in use "
-                               f"({e.strerror})") from None
+                if e.errno == errno.EADDRINUSE:
+                    raise Conflict(f"port {shown}:{b.host_port}/{proto} is already in use: stop what holds it "
+                                   f"or publish another host port") from None
+                raise InvalidArgument(f"cannot publish port {shown}:{b.host_port}/{proto}: {e.strerror} "
+                                      f"(is {host_ip} an address of this host?)") from None
             if kind == socket.SOCK_STREAM:
                 s.listen(128)
             b.host_port = s.getsockname()[1]
