@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import time
 
 BUSYBOX = "/bin/busybox"
 
@@ -30,10 +29,15 @@ def applets() -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
-def build(out_path: str, extra_files: dict[str, bytes] | None = None) -> None:
+def build(out_path: str, extra_files: dict[str, bytes | str] | None = None) -> None:
+    """Write the rootfs tarball to *out_path*; *extra_files* maps paths (e.g. "var/www/index.html") to
+    contents, added as root-owned 0644 files (their missing parent dirs as 0755).
+
+    The tarball is reproducible: every entry carries busybox's own mtime, so building it twice on
+    one host gives the same bytes (the same layer, hence the same image id on import)."""
     if not os.path.exists(BUSYBOX):
         raise SystemExit(f"{BUSYBOX} not found: install Debian's busybox-static")
-    mtime = int(time.time())
+    mtime = int(os.stat(BUSYBOX).st_mtime)
 
     def info(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
         ti = tarfile.TarInfo(name)
@@ -42,9 +46,16 @@ def build(out_path: str, extra_files: dict[str, bytes] | None = None) -> None:
 
     files = {"etc/passwd": PASSWD.encode(), "etc/group": GROUP.encode(), "etc/hosts": b"", "etc/resolv.conf": b"",
              "etc/hostname": b""}
-    files.update(extra_files or {})
+    for name, content in (extra_files or {}).items():
+        files[name.strip("/")] = content.encode() if isinstance(content, str) else bytes(content)
+    dirs = dict(DIRS)
+    for name in files:
+        parent = os.path.dirname(name)
+        while parent and parent not in dirs:
+            dirs[parent] = 0o755
+            parent = os.path.dirname(parent)
     with tarfile.open(out_path, "w", format=tarfile.PAX_FORMAT) as tar:
-        for d, mode in DIRS.items():
+        for d, mode in sorted(dirs.items()):
             tar.addfile(info(d, tarfile.DIRTYPE, mode))
         with open(BUSYBOX, "rb") as f:
             data = f.read()
@@ -58,7 +69,7 @@ def build(out_path: str, extra_files: dict[str, bytes] | None = None) -> None:
             link = info(rel, tarfile.SYMTYPE, 0o777)
             link.linkname = "/bin/busybox"
             tar.addfile(link)
-        for name, content in files.items():
+        for name, content in sorted(files.items()):
             ti = info(name, tarfile.REGTYPE, 0o644)
             ti.size = len(content)
             tar.addfile(ti, io.BytesIO(content))

@@ -1,59 +1,53 @@
 """The image store: image records and tags over the blob store and the snapshot store.
 
-An image is its config blob (its id is the config's sha256) plus its layers, stored once as
-uncompressed blobs keyed by diff id and unpacked once into snapshots keyed by chain id.
+An image is its config blob (the image id is the sha256 of the config bytes as stored) plus its
+layers, each stored once as an *uncompressed* blob (so its digest is its diff id) and unpacked once
+into a snapshot keyed by chain id. On disk, under ``paths.images``::
+
+    <id hex>.json   one record per image: {"id", "size"}
+    tags.json       {"busybox:latest": "sha256:...", ...}  (familiar names, as `docker images` shows)
+
+Concurrency and crashes. Records and tags change under the `images` lock. Blobs and snapshots are
+written before the record that uses them, and are garbage-collected by a scan of the records, so
+the two must not overlap: every operation that adds content holds the `images-gc` lock *shared*
+for its whole length, and the collector holds it *exclusively* (lock order: images-gc, then
+images). A crash leaves at worst unreferenced blobs, snapshots or temporaries, which the next
+collection (after any rm, or any failed add) deletes.
 """
 from __future__ import annotations
 
-import gzip
-import io
+import fcntl
 import json
 import os
+import shutil
 import sys
-from typing import BinaryIO
+import tarfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
 
-from engine.errors import Conflict, InvalidArgument, NotFound
+from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
 from engine.images import reference
 from engine.paths import Paths
+from engine.snapshots.compression import decompressed
 from engine.snapshots.store import Snapshots, chain_ids
-from engine.store.blobs import BlobStore
+from engine.store.blobs import BlobStore, check_digest
 from engine.store.locks import file_lock
 from engine.store.records import read_json, write_json
 from engine.types import ImageInfo
 
-
-def _open_maybe_compressed(f: BinaryIO) -> BinaryIO:
-    """Uncompressed view of a gzip/zstd/plain stream (peeks at the magic bytes)."""
-    head = f.read(4)
-    rest = io.BufferedReader(_Prepend(head, f))
-    if head[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=rest)  # type: ignore[return-value]
-    if head == b"\x28\xb5\x2f\xfd":
-        try:
-            import zstandard  # type: ignore[import-not-found]
-        except ImportError:
-            raise InvalidArgument("zstd-compressed layers need the zstandard package") from None
-        return zstandard.ZstdDecompressor().stream_reader(rest)
-    return rest  # type: ignore[return-value]
+_HEX = frozenset("0123456789abcdef")
+MIN_PREFIX = 4
 
 
-class _Prepend(io.RawIOBase):
-    def __init__(self, head: bytes, f: BinaryIO):
-        self.head = head
-        self.f = f
+@dataclass
+class _Staged:
+    """An image whose blobs are stored, waiting for its snapshots and record."""
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        if self.head:
-            n = min(len(b), len(self.head))
-            b[:n] = self.head[:n]
-            self.head = self.head[n:]
-            return n
-        data = self.f.read(len(b))
-        b[:len(data)] = data
-        return len(data)
+    image_id: str
+    diff_ids: list[str]
+    size: int
+    tags: list[str]
 
 
 class ImageStore:
@@ -63,10 +57,43 @@ class ImageStore:
         self.snapshots = Snapshots(paths)
         self.dir = paths.images
         self.lock_path = paths.lock("images")
+        self.gc_lock_path = paths.lock("images-gc")
 
-    # -- records -----------------------------------------------------------------------
+    # -- locks -----------------------------------------------------------------------------
+    @contextmanager
+    def _gc_lock(self, shared: bool, wait: bool = True) -> Iterator[bool]:
+        """Holds the collector lock; yields False (holding nothing) if *wait* is off and it is busy."""
+        os.makedirs(os.path.dirname(self.gc_lock_path), exist_ok=True)
+        fd = os.open(self.gc_lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            flags = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB)
+            try:
+                fcntl.flock(fd, flags)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def _adding(self) -> Iterator[None]:
+        """Around any operation that stores content: if it fails, what it stored is collected."""
+        ok = False
+        try:
+            with self._gc_lock(shared=True):
+                yield
+            ok = True
+        finally:
+            if not ok:
+                try:
+                    self.gc(wait=False)
+                except (EngineError, OSError):
+                    pass  # the next collection will do it
+
+    # -- records ---------------------------------------------------------------------------
     def _record_path(self, image_id: str) -> str:
-        return os.path.join(self.dir, image_id.split(":", 1)[1] + ".json")
+        return os.path.join(self.dir, image_id[len("sha256:"):] + ".json")
 
     def _tags(self) -> dict[str, str]:
         return read_json(os.path.join(self.dir, "tags.json"), {}) or {}
@@ -75,153 +102,222 @@ class ImageStore:
         os.makedirs(self.dir, exist_ok=True)
         write_json(os.path.join(self.dir, "tags.json"), tags)
 
-    def _records(self) -> list[dict]:
-        if not os.path.isdir(self.dir):
-            return []
-        out = []
-        for entry in sorted(os.listdir(self.dir)):
-            if entry.endswith(".json") and entry != "tags.json":
-                rec = read_json(os.path.join(self.dir, entry))
-                if rec:
-                    out.append(rec)
-        return out
-
-    def _info(self, rec: dict, tags: dict[str, str]) -> ImageInfo:
-        config = json.loads(self.blobs.read(rec["id"]))
-        return ImageInfo(id=rec["id"], repo_tags=sorted(t for t, i in tags.items() if i == rec["id"]),
-                         created=config.get("created", ""), size=rec.get("size", 0),
-                         config=config.get("config") or {}, layers=list(config["rootfs"]["diff_ids"]))
-
-    def _resolve(self, ref: str) -> str:
-        """The image id that *ref* (name[:tag], full id, or a unique id prefix) names."""
-        tags = self._tags()
-        text = ref[7:] if ref.startswith("sha256:") else ref
-        if all(c in "0123456789abcdef" for c in text) and len(text) >= 4:
-            ids = [r["id"] for r in self._records() if r["id"][7:].startswith(text)]
-            if len(ids) == 1:
-                return ids[0]
-            if len(ids) > 1 and len(text) < 64:
-                raise Conflict(f"image id prefix {ref} is ambiguous: give more digits")
-        if ref.startswith("sha256:"):
-            raise NotFound(f"no such image: {ref}")
+    def _ids(self) -> list[str]:
         try:
-            name = reference.normalize(ref)
-        except InvalidArgument:
-            raise NotFound(f"no such image: {ref}") from None
-        if name not in tags:
-            raise NotFound(f"no such image: {ref}")
-        return tags[name]
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return []
+        return sorted("sha256:" + n[:-5] for n in names
+                      if n.endswith(".json") and len(n) == 69 and _HEX.issuperset(n[:-5]))
 
-    # -- queries -------------------------------------------------------------------------
-    def get(self, ref: str) -> ImageInfo:
-        image_id = self._resolve(ref)
+    def _info(self, image_id: str, tags: dict[str, str]) -> ImageInfo | None:
         rec = read_json(self._record_path(image_id))
         if rec is None:
+            return None
+        try:
+            config = json.loads(self.blobs.read(image_id))
+        except FileNotFoundError:
+            return None
+        return ImageInfo(id=image_id, repo_tags=sorted(t for t, i in tags.items() if i == image_id),
+                         created=config.get("created", ""), size=int(rec.get("size", 0)),
+                         config=config.get("config") or {}, layers=list(config["rootfs"]["diff_ids"]))
+
+    def _resolve(self, ref: str) -> tuple[str, bool]:
+        """(image id, named by id?) for *ref*: name[:tag], `sha256:<id>`, or an id prefix of 4+ hex digits.
+
+        As in Docker, a name wins over an id prefix that is spelled the same."""
+        text = ref.strip()
+        if not text.startswith("sha256:"):
+            try:
+                name = reference.normalize(text)
+            except InvalidArgument:
+                name = None
+            if name is not None:
+                image_id = self._tags().get(name)
+                if image_id is not None:
+                    return image_id, False
+        hexpart = text[len("sha256:"):] if text.startswith("sha256:") else text
+        if len(hexpart) >= MIN_PREFIX and _HEX.issuperset(hexpart):
+            ids = [i for i in self._ids() if i[7:].startswith(hexpart)]
+            if len(ids) == 1:
+                return ids[0], True
+            if len(ids) > 1:
+                raise Conflict(f"image id prefix {ref!r} matches {len(ids)} images: give more digits")
+        raise NotFound(f"no such image: {ref}")
+
+    # -- queries ---------------------------------------------------------------------------
+    def get(self, ref: str) -> ImageInfo:
+        """The image named by name[:tag] (default tag latest), full id `sha256:...`, or unique id prefix."""
+        image_id, _ = self._resolve(ref)
+        info = self._info(image_id, self._tags())
+        if info is None:
             raise NotFound(f"no such image: {ref}")
-        return self._info(rec, self._tags())
+        return info
 
     def list(self) -> list[ImageInfo]:
+        """Every image, newest first."""
         tags = self._tags()
-        out = [self._info(r, tags) for r in self._records()]
+        out = [i for i in (self._info(image_id, tags) for image_id in self._ids()) if i is not None]
         out.sort(key=lambda i: i.created, reverse=True)
         return out
 
     def lowerdirs(self, image_id: str) -> list[str]:
+        """Absolute snapshot dirs of the image, TOP layer first (the order of overlayfs `lowerdir=`).
+
+        A snapshot that has gone missing (a crash, a hand-deleted dir) is unpacked again from its blob."""
         info = self.get(image_id)
+        chains = chain_ids(info.layers)
+        if not all(self.snapshots.has(c) for c in chains):
+            with self._gc_lock(shared=True):
+                self._unpack(info.layers)
         return self.snapshots.lowerdirs(info.layers)
 
     # -- adding ----------------------------------------------------------------------------
     def _add_layer(self, stream: BinaryIO, expect_diff_id: str | None = None) -> tuple[str, int]:
         """Store a layer uncompressed (its digest is its diff id); returns (diff_id, size)."""
-        return self.blobs.put_stream(_open_maybe_compressed(stream), expect=expect_diff_id)
+        try:
+            with decompressed(stream) as plain:
+                return self.blobs.ingest(plain, expect=expect_diff_id)
+        except (OSError, EOFError, ValueError) as e:  # gzip/lzma/bz2 errors
+            raise InvalidArgument(f"cannot read a layer: {e}") from None
 
-    def _commit(self, config_bytes: bytes, diff_ids: list[str], sizes: list[int], tags: list[str]) -> str:
-        """Unpack missing snapshots, then record the image and its tags (under the store lock)."""
+    def _unpack(self, diff_ids: list[str]) -> None:
         from engine.snapshots.unpack import unpack
 
+        parent = None
         for chain_id, diff_id in zip(chain_ids(diff_ids), diff_ids):
-            def fill(target: str, diff_id=diff_id) -> None:
-                with open(self.blobs.path(diff_id), "rb") as f:
+            def fill(target: str, diff_id: str = diff_id) -> None:
+                with self.blobs.open(diff_id) as f:
                     unpack(f, target)
 
-            self.snapshots.prepare(chain_id, fill)
-        image_id = self.blobs.put_bytes(config_bytes)
+            self.snapshots.prepare(chain_id, fill, diff_id=diff_id, parent=parent)
+            parent = chain_id
+
+    def _commit(self, staged: list[_Staged]) -> None:
+        """Unpack missing snapshots, then record the images and their tags (records first)."""
+        for s in staged:
+            self._unpack(s.diff_ids)
         with file_lock(self.lock_path):
             os.makedirs(self.dir, exist_ok=True)
-            write_json(self._record_path(image_id), {"id": image_id, "size": sum(sizes)})
-            all_tags = self._tags()
-            for t in tags:
-                all_tags[t] = image_id
-            self._write_tags(all_tags)
-        return image_id
+            for s in staged:
+                write_json(self._record_path(s.image_id), {"id": s.image_id, "size": s.size})
+            tags = self._tags()
+            for s in staged:
+                for t in s.tags:
+                    tags[t] = s.image_id
+            self._write_tags(tags)
 
-    def import_tarball(self, src: str, ref: str | None, changes: list[str]) -> ImageInfo:
-        from engine.images.config import new_config
+    def import_tarball(self, src: str, ref: str | None = None, changes: list[str] | None = None) -> ImageInfo:
+        """`docker import`: the root filesystem tarball *src* (a path, or "-" for stdin; plain or
+        compressed) becomes a one-layer image, tagged *ref* if given, with Dockerfile-style *changes*."""
+        from engine.images.config import apply_changes, new_config
 
+        changes = list(changes or [])
         tag = reference.normalize(ref) if ref else None
-        config_probe: dict = {}
-        from engine.images.config import apply_changes
-
-        apply_changes(config_probe, changes)  # bad --change lines fail before any work
-        try:
-            f = sys.stdin.buffer if src == "-" else open(src, "rb")
-        except OSError as e:
-            raise InvalidArgument(f"cannot read {src}: {e.strerror}") from None
-        with f:
+        apply_changes({}, changes)  # bad --change lines fail before any work
+        with self._adding():
+            try:
+                f = sys.stdin.buffer if src == "-" else open(src, "rb")
+            except OSError as e:
+                raise InvalidArgument(f"cannot read {src}: {e.strerror}") from None
             try:
                 diff_id, size = self._add_layer(f)
-            except (OSError, EOFError) as e:
-                raise InvalidArgument(f"{src}: not a readable tarball: {e}") from None
-        self._check_tar(diff_id, src)
-        image_id = self._commit(new_config([diff_id], changes), [diff_id], [size], [tag] if tag else [])
+            finally:
+                if src != "-":
+                    f.close()
+            self._check_tar(diff_id, src)
+            config = new_config([diff_id], changes, comment=f"Imported from {src}")
+            image_id = self.blobs.put_bytes(config)
+            self._commit([_Staged(image_id, [diff_id], size, [tag] if tag else [])])
         return self.get(image_id)
 
     def _check_tar(self, diff_id: str, src: str) -> None:
-        import tarfile
-
-        path = self.blobs.path(diff_id)
         try:
-            with tarfile.open(path, "r:") as t:
+            with tarfile.open(self.blobs.path(diff_id), "r:") as t:
                 t.next()
-        except tarfile.TarError:
-            self.blobs.remove(diff_id)
-            raise InvalidArgument(f"{src}: not a tar archive") from None
+        except (tarfile.TarError, EOFError):
+            raise InvalidArgument(f"{src} is not a tar archive (plain, gzip, bzip2, xz or zstd): give a root "
+                                  "filesystem tarball") from None
 
     def load_archive(self, path: str) -> list[str]:
+        """`docker load -i`: every image of a `docker save` or OCI image-layout archive (a path, or "-"
+        for stdin). All or nothing: a bad archive raises InvalidArgument and stores nothing.
+        Returns Docker's lines: `Loaded image: name:tag`, or `Loaded image ID: sha256:...` if untagged."""
         from engine.images.archive import read_archive
 
-        lines = []
-        for config_bytes, layers, tags in read_archive(path):
-            config = json.loads(config_bytes)
-            want = list(config.get("rootfs", {}).get("diff_ids") or [])
-            if len(want) != len(layers):
-                raise InvalidArgument(f"{path}: the image config lists {len(want)} layers, the archive has {len(layers)}")
-            diff_ids, sizes = [], []
-            for opener, expect in zip(layers, want):
-                with opener() as stream:
-                    diff_id, size = self._add_layer(stream, expect_diff_id=expect)
-                diff_ids.append(diff_id)
-                sizes.append(size)
-            names = [reference.normalize(t) for t in tags]
-            image_id = self._commit(config_bytes, diff_ids, sizes, names)
-            lines += [f"Loaded image: {n}" for n in names] or [f"Loaded image ID: {image_id}"]
+        with self._adding():
+            spooled = self._spool_stdin() if path == "-" else None
+            try:
+                staged: list[_Staged] = []
+                for image in read_archive(spooled or path):
+                    staged.append(self._stage(image.config, image.layers, image.tags, path))
+                if not staged:
+                    raise InvalidArgument(f"{path}: the archive holds no image")
+                self._commit(staged)
+            finally:
+                if spooled:
+                    os.unlink(spooled)
+        lines: list[str] = []
+        for s in staged:
+            lines += [f"Loaded image: {t}" for t in s.tags] or [f"Loaded image ID: {s.image_id}"]
         return lines
+
+    def _spool_stdin(self) -> str:
+        os.makedirs(self.blobs.dir, exist_ok=True)
+        # named like a blob temporary, so a crash leaves nothing the collector does not remove
+        tmp = os.path.join(self.blobs.dir, f".tmp-load-{os.getpid()}-{os.urandom(4).hex()}")
+        with open(tmp, "wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        return tmp
+
+    def _stage(self, config_bytes: bytes, layers: list, tags: list[str], path: str) -> _Staged:
+        try:
+            config = json.loads(config_bytes)
+            diff_ids = config["rootfs"]["diff_ids"]
+            if not isinstance(diff_ids, list):
+                raise TypeError("diff_ids is not a list")
+            for d in diff_ids:
+                check_digest(d)
+        except (ValueError, KeyError, TypeError, InvalidArgument) as e:
+            raise InvalidArgument(f"{path}: an image config is not valid ({type(e).__name__}: {e})") from None
+        if len(diff_ids) != len(layers):
+            raise InvalidArgument(f"{path}: an image config lists {len(diff_ids)} layers but the archive has "
+                                  f"{len(layers)}: the archive is damaged")
+        try:
+            names = [reference.normalize(t) for t in tags]
+        except InvalidArgument as e:
+            raise InvalidArgument(f"{path}: {e}") from None
+        size = 0
+        for opener, expect in zip(layers, diff_ids):
+            with opener() as stream:
+                try:
+                    _, n = self._add_layer(stream, expect_diff_id=expect)
+                except InvalidArgument as e:
+                    raise InvalidArgument(f"{path}: layer {expect[7:19]}: {e}") from None
+            size += n
+        image_id = self.blobs.put_bytes(config_bytes)
+        return _Staged(image_id, list(diff_ids), size, names)
 
     # -- tags and removal ------------------------------------------------------------------
     def tag(self, src: str, new_ref: str) -> None:
-        image_id = self._resolve(src)
+        """Make *new_ref* (normalized) name the image *src* names; it stops naming any other image."""
         name = reference.normalize(new_ref)
+        if "@" in name:
+            raise InvalidArgument(f"cannot tag with a digest reference {new_ref!r}: give name[:tag]")
         with file_lock(self.lock_path):
+            image_id, _ = self._resolve(src)
             tags = self._tags()
             tags[name] = image_id
             self._write_tags(tags)
 
     def remove(self, ref: str, force: bool = False) -> list[str]:
+        """`docker rmi` semantics. By name: untag; the image is deleted with its last tag. By id: the
+        image is deleted with all its tags, which needs *force* if it has several.
+        Returns `Untagged: name` / `Deleted: sha256:...` lines."""
         with file_lock(self.lock_path):
-            image_id = self._resolve(ref)
+            image_id, by_id = self._resolve(ref)
             tags = self._tags()
             mine = sorted(t for t, i in tags.items() if i == image_id)
-            by_id = ref.startswith("sha256:") or image_id[7:].startswith(ref)
             lines: list[str] = []
             if not by_id:
                 name = reference.normalize(ref)
@@ -233,26 +329,40 @@ class ImageStore:
             else:
                 if len(mine) > 1 and not force:
                     raise Conflict(f"unable to delete {image_id[7:19]} (must be forced): image is referenced in "
-                                   "multiple repositories")
+                                   f"multiple repositories ({', '.join(mine)}); remove by name or use force")
                 for t in mine:
                     del tags[t]
                     lines.append(f"Untagged: {t}")
             self._write_tags(tags)
-            os.unlink(self._record_path(image_id))
+            try:
+                os.unlink(self._record_path(image_id))
+            except FileNotFoundError:
+                pass
             lines.append(f"Deleted: {image_id}")
-            self._prune_unused_blobs()
+        self.gc()
         return lines
 
-    def _prune_unused_blobs(self) -> None:
-        keep_blobs: set[str] = set()
-        keep_chains: set[str] = set()
-        for rec in self._records():
-            diff_ids = json.loads(self.blobs.read(rec["id"]))["rootfs"]["diff_ids"]
-            keep_blobs.add(rec["id"])
-            keep_blobs.update(diff_ids)
-            keep_chains.update(chain_ids(diff_ids))
-        if os.path.isdir(self.blobs.dir):
-            for entry in os.listdir(self.blobs.dir):
-                if not entry.startswith(".") and "sha256:" + entry not in keep_blobs:
-                    self.blobs.remove("sha256:" + entry)
-        self.snapshots.prune(keep_chains)
+    def gc(self, wait: bool = True) -> bool:
+        """Delete blobs and snapshots no image uses, and leftovers of writers that died.
+
+        Waits for operations that are adding content unless *wait* is off (then returns False if
+        one is running, having done nothing)."""
+        with self._gc_lock(shared=False, wait=wait) as held:
+            if not held:
+                return False
+            keep_blobs: set[str] = set()
+            keep_chains: set[str] = set()
+            for image_id in self._ids():
+                keep_blobs.add(image_id)
+                try:
+                    diff_ids = json.loads(self.blobs.read(image_id))["rootfs"]["diff_ids"]
+                except (FileNotFoundError, ValueError, KeyError, TypeError):
+                    continue  # its config is gone: its layers are unknown, they go with the rest
+                keep_blobs.update(diff_ids)
+                keep_chains.update(chain_ids(diff_ids))
+            for digest in self.blobs.list():
+                if digest not in keep_blobs:
+                    self.blobs.remove(digest)
+            self.blobs.remove_temp_files()
+            self.snapshots.prune(keep_chains, temporaries=True)
+        return True

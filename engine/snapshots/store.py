@@ -1,15 +1,29 @@
-"""One read-only directory per layer, keyed by chain id, shared by every image that has that layer."""
+"""One read-only directory per layer, keyed by chain id, shared by every image that has that layer.
+
+A layer's chain id names the layer *over its parents* (OCI image spec), so the same layer on the
+same parents is unpacked once, whatever image brought it. Layout::
+
+    snapshots/<chain hex>/fs          the unpacked layer (an overlayfs lowerdir)
+    snapshots/<chain hex>/meta.json   {"chain_id", "diff_id", "parent"}
+
+A snapshot is made in a temporary directory and renamed into place whole. Which snapshots are in
+use is decided by the image store (a scan of its records); `prune(keep)` deletes the rest.
+"""
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+from typing import Callable
 
 from engine.paths import Paths
+from engine.store.records import write_json
+
+TEMP_MARK = ".tmp-"
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
-    """The OCI chain id of each layer: the identity of a layer *over its parents*."""
+    """The OCI chain id of each layer, bottom first: ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n))."""
     out: list[str] = []
     for diff_id in diff_ids:
         if not out:
@@ -24,38 +38,65 @@ class Snapshots:
         self.dir = paths.snapshots
 
     def fs(self, chain_id: str) -> str:
+        """The snapshot's directory (what overlayfs mounts as a lowerdir)."""
         return os.path.join(self.dir, chain_id.split(":", 1)[1], "fs")
 
     def has(self, chain_id: str) -> bool:
         return os.path.isdir(self.fs(chain_id))
 
-    def prepare(self, chain_id: str, fill) -> None:
-        """Make the snapshot by calling ``fill(directory)`` on a temporary dir, then publish it whole."""
+    def prepare(self, chain_id: str, fill: Callable[[str], object], diff_id: str = "",
+                parent: str | None = None) -> str:
+        """Make the snapshot *chain_id* unless it exists: ``fill(dir)`` unpacks into a temporary
+        directory that is then published whole. Returns the snapshot's fs directory."""
         if self.has(chain_id):
-            return
+            return self.fs(chain_id)
         os.makedirs(self.dir, exist_ok=True)
         final = os.path.dirname(self.fs(chain_id))
-        tmp = f"{final}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
+        tmp = f"{final}{TEMP_MARK}{os.getpid()}-{os.urandom(4).hex()}"
         try:
             os.makedirs(os.path.join(tmp, "fs"))
             fill(os.path.join(tmp, "fs"))
+            write_json(os.path.join(tmp, "meta.json"), {"chain_id": chain_id, "diff_id": diff_id, "parent": parent})
             try:
                 os.rename(tmp, final)
             except OSError:
-                if not self.has(chain_id):  # lost a race to an identical unpack: fine
+                if not self.has(chain_id):  # otherwise another process published the same layer first: fine
                     raise
         finally:
-            if os.path.exists(tmp):
+            if os.path.lexists(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
+        return self.fs(chain_id)
 
     def lowerdirs(self, diff_ids: list[str]) -> list[str]:
-        """The snapshot dirs for an image, top layer first (overlayfs' lowerdir order)."""
+        """The snapshot dirs of an image with these layers (bottom first), TOP layer first."""
         return [self.fs(c) for c in reversed(chain_ids(diff_ids))]
 
-    def prune(self, keep: set[str]) -> None:
-        """Delete every snapshot whose chain id is not in *keep*."""
-        if not os.path.isdir(self.dir):
-            return
-        for entry in os.listdir(self.dir):
-            if "sha256:" + entry not in keep and ".tmp-" not in entry:
-                shutil.rmtree(os.path.join(self.dir, entry), ignore_errors=True)
+    def list(self) -> list[str]:
+        """Chain ids of the published snapshots."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return []
+        return ["sha256:" + n for n in names if TEMP_MARK not in n]
+
+    def remove(self, chain_id: str) -> None:
+        path = os.path.dirname(self.fs(chain_id))
+        if os.path.lexists(path):
+            # rename first, so a half-deleted snapshot is never taken for a whole one
+            doomed = f"{path}{TEMP_MARK}rm-{os.getpid()}-{os.urandom(4).hex()}"
+            os.rename(path, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+
+    def prune(self, keep: set[str], temporaries: bool = False) -> list[str]:
+        """Delete every snapshot whose chain id is not in *keep*; with *temporaries*, also the
+        temporary dirs of unpacks that died (only when no unpack can be running). Returns removed ids."""
+        removed = []
+        for chain_id in self.list():
+            if chain_id not in keep:
+                self.remove(chain_id)
+                removed.append(chain_id)
+        if temporaries and os.path.isdir(self.dir):
+            for name in os.listdir(self.dir):
+                if TEMP_MARK in name:
+                    shutil.rmtree(os.path.join(self.dir, name), ignore_errors=True)
+        return removed

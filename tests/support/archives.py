@@ -9,32 +9,76 @@ import tarfile
 
 
 def layer(entries: list[tuple]) -> bytes:
-    """A layer tar from (name, kind, payload) tuples: kind is file|dir|symlink|hardlink|whiteout|opaque|fifo."""
+    """A layer tar from (name, kind, payload[, attrs]) tuples.
+
+    kind: file | dir | symlink | hardlink | whiteout | opaque | fifo | chr | blk. payload is the
+    content (file), the link target (symlink, hardlink) or (major, minor) (chr, blk). attrs may set
+    mode, uid, gid, mtime and xattrs ({"user.k": "v"}). Names are written exactly as given, so
+    hostile names (`../x`, `/abs`) can be made."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, kind, payload in entries:
+        for entry in entries:
+            name, kind, payload = entry[:3]
+            attrs = entry[3] if len(entry) > 3 else {}
             ti = tarfile.TarInfo(name)
-            ti.mtime = 1_700_000_000
+            ti.mtime = attrs.get("mtime", 1_700_000_000)
+            ti.uid, ti.gid = attrs.get("uid", 0), attrs.get("gid", 0)
+            if attrs.get("xattrs"):
+                ti.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in attrs["xattrs"].items()}
+            data = None
             if kind == "file":
                 data = payload if isinstance(payload, bytes) else str(payload).encode()
                 ti.size, ti.mode = len(data), 0o644
-                tar.addfile(ti, io.BytesIO(data))
-                continue
-            if kind == "dir":
+            elif kind == "dir":
                 ti.type, ti.mode = tarfile.DIRTYPE, 0o755
             elif kind == "symlink":
-                ti.type, ti.linkname = tarfile.SYMTYPE, payload
+                ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, payload, 0o777
             elif kind == "hardlink":
-                ti.type, ti.linkname = tarfile.LNKTYPE, payload
+                ti.type, ti.linkname, ti.mode = tarfile.LNKTYPE, payload, 0o644
             elif kind == "fifo":
                 ti.type, ti.mode = tarfile.FIFOTYPE, 0o600
+            elif kind in ("chr", "blk"):
+                ti.type = tarfile.CHRTYPE if kind == "chr" else tarfile.BLKTYPE
+                ti.devmajor, ti.devminor = payload
+                ti.mode = 0o666
             elif kind == "whiteout":
                 head, _, base = name.rpartition("/")
                 ti.name = (head + "/" if head else "") + ".wh." + base
             elif kind == "opaque":
                 ti.name = name.rstrip("/") + "/.wh..wh..opq"
-            tar.addfile(ti)
+            else:
+                raise ValueError(f"unknown entry kind {kind}")
+            if "mode" in attrs:
+                ti.mode = attrs["mode"]
+            tar.addfile(ti, io.BytesIO(data) if data is not None else None)
     return buf.getvalue()
+
+
+def hostile_layers(outside: str) -> dict[str, bytes]:
+    """Layers that try to write, link or change something in the directory *outside* (an absolute
+    path next to the unpack target), keyed by what they try. Each must be refused or contained."""
+    return {
+        "dotdot": layer([("../escaped", "file", "x")]),
+        "dotdot-deep": layer([("a/b/../../../escaped", "file", "x")]),
+        "dotdot-dir": layer([("..", "dir", None)]),
+        "symlink-parent": layer([("link", "symlink", outside), ("link/planted", "file", "x")]),
+        "symlink-parent-relative": layer([("rel", "symlink", "../../../../../../.." + outside),
+                                          ("rel/planted", "file", "x")]),
+        "symlink-chain": layer([("a", "symlink", "b"), ("b", "symlink", outside), ("a/planted", "file", "x")]),
+        "symlink-then-file": layer([("victim", "symlink", outside + "/secret"), ("victim", "file", "x")]),
+        "symlink-then-dir": layer([("victim", "symlink", outside), ("victim", "dir", None, {"mode": 0o777})]),
+        "hardlink-outside": layer([("h", "hardlink", outside + "/secret")]),
+        "hardlink-dotdot": layer([("h", "hardlink", "../outside/secret")]),
+        "hardlink-through-symlink": layer([("l", "symlink", outside), ("h", "hardlink", "l/secret")]),
+        "hardlink-to-symlink-chmod": layer([("l", "symlink", outside + "/secret"),
+                                            ("h", "hardlink", "l", {"mode": 0o777, "uid": 4242})]),
+        "whiteout-dot": layer([("sub", "dir", None), ("sub/.wh..", "file", "")]),
+        "whiteout-dotdot": layer([(".wh...", "file", "")]),
+        "whiteout-through-symlink": layer([("l", "symlink", outside), ("l/.wh.secret", "file", "")]),
+        "opaque-through-symlink": layer([("l", "symlink", outside), ("l/.wh..wh..opq", "file", "")]),
+        "device-through-symlink": layer([("l", "symlink", outside), ("l/null", "chr", (1, 3))]),
+        "overlay-xattr": layer([("d", "dir", None, {"xattrs": {"trusted.overlay.redirect": "/etc"}})]),
+    }
 
 
 def _sha(data: bytes) -> str:
