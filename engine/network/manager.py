@@ -160,9 +160,20 @@ class Networks:
         from engine.network import firewall
         from engine.network.bridge import create_bridge
 
+        from engine.network.ipam import HOST_LOCK, host_networks
+
         with file_lock(self.paths.lock("net-" + name)):
             if not os.path.exists(f"/sys/class/net/{info.bridge}"):
-                create_bridge(info.bridge, info.gateway, ipaddress.ip_network(info.subnet).prefixlen)
+                subnet = ipaddress.ip_network(info.subnet)
+                with file_lock(HOST_LOCK):
+                    # while the bridge was gone its subnet looked free: someone may have taken it since
+                    clash = [str(n) for n in host_networks() if n.overlaps(subnet)]
+                    if clash:
+                        from engine.errors import Conflict
+
+                        raise Conflict(f"network {name} cannot come back: its subnet {info.subnet} now overlaps "
+                                       f"{clash[0]} on this host; remove the network and create it again")
+                    create_bridge(info.bridge, info.gateway, subnet.prefixlen)
                 firewall.allow_bridge(self.paths.root_id, info.bridge)
             if not self._dns_pid(name):
                 self._start_dns(name, info.gateway)
