@@ -11,7 +11,6 @@ host's resolvers (2 s per resolver, then SERVFAIL), each in a thread so a slow u
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -227,15 +226,26 @@ def serve(records: str, listen: str, port: int, pidfile: str | None, resolv_conf
             threading.Thread(target=_udp_reply, args=(resolver, udp, packet, peer), daemon=True).start()
 
 
+USAGE = "usage: python3 -m engine.network.dns --records FILE --listen IP [--port 53] [--pidfile FILE] " \
+        "[--resolv-conf FILE]"
+
+
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="engine.network.dns")
-    ap.add_argument("--records", required=True)
-    ap.add_argument("--listen", required=True)
-    ap.add_argument("--port", type=int, default=53)
-    ap.add_argument("--pidfile")
-    ap.add_argument("--resolv-conf", default="/etc/resolv.conf", help="where the upstream resolvers are listed")
-    a = ap.parse_args(argv)
-    return serve(a.records, a.listen, a.port, a.pidfile, a.resolv_conf)
+    # a hand-rolled parser: argparse would cost this long-lived process about a megabyte
+    opts = {"--records": None, "--listen": None, "--port": "53", "--pidfile": None,
+            "--resolv-conf": "/etc/resolv.conf"}
+    it = iter(argv)
+    for arg in it:
+        key, eq, value = arg.partition("=")
+        if key not in opts:
+            sys.stderr.write(f"{USAGE}\nunknown option {arg}\n")
+            return 2
+        opts[key] = value if eq else next(it, None)
+    if not opts["--records"] or not opts["--listen"] or not (opts["--port"] or "").isdigit():
+        sys.stderr.write(USAGE + "\n")
+        return 2
+    return serve(opts["--records"], opts["--listen"], int(opts["--port"]), opts["--pidfile"],
+                 opts["--resolv-conf"] or "/etc/resolv.conf")
 
 
 if __name__ == "__main__":
