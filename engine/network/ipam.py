@@ -1,15 +1,76 @@
 """Address management: a free /24 for each network, a free address for each container.
 
 Subnets come from a private pool (10.199.0.0/16, then 10.198.0.0/16, ... down to 10.190) and must
-not overlap any address or route the host already has, our own bridges of any engine root included;
-the choice and the bridge creation happen under one host-wide lock so two roots never pick the same.
+not overlap any address or route the host already has, nor a subnet reserved by any engine root on
+this host. Reservations live in RESERVED (one file per subnet naming the owner's network record), so a
+network whose bridge is missing for a while (deleted by hand, or before `ensure_running`) keeps its
+subnet; /run is emptied by a reboot, together with all bridges. A reservation whose owner record is
+gone, or records another subnet, is stale and ignored. Choosing, reserving and creating the bridge
+happen under one host-wide lock (HOST_LOCK), so two roots never pick the same subnet.
 """
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 
 POOLS = [ipaddress.ip_network(f"10.{b}.0.0/16") for b in range(199, 189, -1)]
 HOST_LOCK = "/run/composer/ipam.lock"
+RESERVED = "/run/composer/subnets"
+
+
+def _reservation(subnet: str) -> str:
+    return os.path.join(RESERVED, subnet.replace("/", "_"))
+
+
+def reserve(subnet: str, owner_record: str) -> None:
+    """Mark *subnet* as used by the network whose record is *owner_record* (hold HOST_LOCK)."""
+    from engine.store.records import write_json
+
+    os.makedirs(RESERVED, exist_ok=True)
+    write_json(_reservation(subnet), {"subnet": subnet, "record": owner_record})
+
+
+def release(subnet: str, owner_record: str) -> None:
+    """Drop the reservation of *subnet* if *owner_record* holds it (idempotent; hold HOST_LOCK)."""
+    from engine.store.records import read_json
+
+    path = _reservation(subnet)
+    rec = read_json(path)
+    if rec is not None and rec.get("record") == owner_record:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def reserved(exclude_record: str | None = None) -> list[ipaddress.IPv4Network]:
+    """The subnets live reservations hold (all but *exclude_record*'s); stale ones are removed."""
+    from engine.store.records import read_json
+
+    out: list[ipaddress.IPv4Network] = []
+    try:
+        entries = os.listdir(RESERVED)
+    except FileNotFoundError:
+        return out
+    for entry in entries:
+        path = os.path.join(RESERVED, entry)
+        rec = read_json(path)
+        if not rec or rec.get("record") == exclude_record:
+            continue
+        try:
+            with open(rec["record"]) as f:
+                live = json.load(f).get("subnet") == rec["subnet"]
+        except (OSError, ValueError, KeyError, AttributeError):
+            live = False
+        if live:
+            out.append(ipaddress.ip_network(rec["subnet"]))
+        else:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+    return out
 
 
 def host_networks() -> list[ipaddress.IPv4Network]:

@@ -61,7 +61,7 @@ class Networks:
             raise InvalidArgument(f"invalid network name {name!r}: use letters, digits, '_', '.' and '-'")
         from engine.network import firewall
         from engine.network.bridge import create_bridge, delete_bridge
-        from engine.network.ipam import HOST_LOCK, host_networks, pick_subnet
+        from engine.network.ipam import HOST_LOCK, host_networks, pick_subnet, release, reserve, reserved
 
         os.makedirs(self.paths.networks, exist_ok=True)
         with file_lock(self.paths.lock("net-" + name)):
@@ -70,10 +70,12 @@ class Networks:
                 return self._info(rec)
             net_id = hashlib.sha256(os.urandom(32)).hexdigest()
             bridge = f"cb{self.paths.root_id[:5]}{net_id[:8]}"
+            record = self._record_path(name)
             with file_lock(HOST_LOCK):
-                subnet = pick_subnet(host_networks())
+                subnet = pick_subnet(host_networks() + reserved())
                 gateway = str(next(subnet.hosts()))
                 try:
+                    reserve(str(subnet), record)
                     create_bridge(bridge, gateway, subnet.prefixlen)
                     firewall.allow_bridge(self.paths.root_id, bridge)
                     rec = {"name": name, "id": net_id, "subnet": str(subnet), "gateway": gateway, "bridge": bridge,
@@ -85,6 +87,7 @@ class Networks:
                     _quiet(lambda: os.unlink(self._record_path(name)))
                     _quiet(lambda: firewall.forget_bridge(self.paths.root_id, bridge))
                     _quiet(lambda: delete_bridge(bridge))
+                    _quiet(lambda: release(str(subnet), record))
                     raise
             return self._info(rec)
 
@@ -99,6 +102,10 @@ class Networks:
             self._stop_dns(name)
             delete_bridge(rec["bridge"])
             firewall.forget_bridge(self.paths.root_id, rec["bridge"])
+            from engine.network.ipam import HOST_LOCK, release
+
+            with file_lock(HOST_LOCK):
+                release(rec["subnet"], self._record_path(name))
             for path in (self.records_file(name), self.records_file(name) + ".lock", self._record_path(name)):
                 _quiet(lambda path=path: os.unlink(path))
         _quiet(lambda: os.unlink(self.paths.lock("net-" + name)))
@@ -160,19 +167,22 @@ class Networks:
         from engine.network import firewall
         from engine.network.bridge import create_bridge
 
-        from engine.network.ipam import HOST_LOCK, host_networks
+        from engine.network.ipam import HOST_LOCK, host_networks, reserve, reserved
 
         with file_lock(self.paths.lock("net-" + name)):
             if not os.path.exists(f"/sys/class/net/{info.bridge}"):
                 subnet = ipaddress.ip_network(info.subnet)
+                record = self._record_path(name)
                 with file_lock(HOST_LOCK):
-                    # while the bridge was gone its subnet looked free: someone may have taken it since
-                    clash = [str(n) for n in host_networks() if n.overlaps(subnet)]
+                    # after a reboot the reservations are gone too: someone may have taken the subnet since
+                    clash = [str(n) for n in host_networks() + reserved(exclude_record=record)
+                             if n.overlaps(subnet)]
                     if clash:
                         from engine.errors import Conflict
 
                         raise Conflict(f"network {name} cannot come back: its subnet {info.subnet} now overlaps "
                                        f"{clash[0]} on this host; remove the network and create it again")
+                    reserve(info.subnet, record)
                     create_bridge(info.bridge, info.gateway, subnet.prefixlen)
                 firewall.allow_bridge(self.paths.root_id, info.bridge)
             if not self._dns_pid(name):

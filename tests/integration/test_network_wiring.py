@@ -418,10 +418,18 @@ def test_ensure_running_refuses_a_subnet_taken_while_the_bridge_was_gone(engine_
     other = str(tmp_path / "composer-test-other-root")
     with lab(engine_root) as lb, lab(other) as thief:
         info = lb.network()
-        lb.nets._stop_dns(info.name)  # as after a reboot: no resolver, no bridge
+        # a bridge deleted by hand keeps its subnet reserved
         delete_bridge(info.bridge)
-        stolen = thief.network()  # the subnet looks free now
-        assert stolen.subnet == info.subnet
+        assert thief.network("other").subnet != info.subnet
+        lb.nets.ensure_running(info.name)
+        assert info.bridge in links()
+        # after a reboot: no resolver, no bridge, no reservations (/run is emptied)
+        from engine.network.ipam import _reservation
+
+        lb.nets._stop_dns(info.name)
+        delete_bridge(info.bridge)
+        os.unlink(_reservation(info.subnet))
+        thief.network()  # the subnet looks free now: this (or a concurrent test's network) takes it
         with pytest.raises(Conflict, match=f"subnet {info.subnet} now overlaps"):
             lb.nets.ensure_running(info.name)
         assert info.bridge not in links()
