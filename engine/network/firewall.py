@@ -29,7 +29,7 @@ def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     if exe is None:
         raise EngineError("bridged traffic is filtered by iptables on this host (br_netfilter), but the iptables "
                           "command is missing: install the iptables package")
-    res = subprocess.run([exe, "-w", *args], capture_output=True, text=True)
+    res = subprocess.run([exe, "-w", *args], capture_output=True, text=True, check=False)
     if check and res.returncode != 0:
         raise EngineError(f"iptables {' '.join(args)}: {res.stderr.strip() or res.returncode}")
     return res

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from engine.errors import EngineError, InvalidArgument, NotFound
 from engine.paths import Paths
@@ -61,7 +61,14 @@ class Networks:
             raise InvalidArgument(f"invalid network name {name!r}: use letters, digits, '_', '.' and '-'")
         from engine.network import firewall
         from engine.network.bridge import create_bridge, delete_bridge
-        from engine.network.ipam import HOST_LOCK, host_networks, pick_subnet, release, reserve, reserved
+        from engine.network.ipam import (
+            HOST_LOCK,
+            host_networks,
+            pick_subnet,
+            release,
+            reserve,
+            reserved,
+        )
 
         os.makedirs(self.paths.networks, exist_ok=True)
         with file_lock(self.paths.lock("net-" + name)):
@@ -79,7 +86,7 @@ class Networks:
                     create_bridge(bridge, gateway, subnet.prefixlen)
                     firewall.allow_bridge(self.paths.root_id, bridge)
                     rec = {"name": name, "id": net_id, "subnet": str(subnet), "gateway": gateway, "bridge": bridge,
-                           "labels": labels, "created": datetime.now(timezone.utc).isoformat()}
+                           "labels": labels, "created": datetime.now(UTC).isoformat()}
                     write_json(self._record_path(name), rec)
                     self._start_dns(name, gateway)
                 except BaseException:
@@ -126,18 +133,18 @@ class Networks:
         records = self.records_file(name)
         if not os.path.exists(records):
             write_json(records, {"containers": {}})
-        log = open(os.path.join(os.path.dirname(pidfile), name + ".log"), "ab")
+        log_path = os.path.join(os.path.dirname(pidfile), name + ".log")
         pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        proc = subprocess.Popen(
-            [sys.executable, "-S", "-m", "engine.network.dns", "--records", records, "--listen", gateway,
-             "--pidfile", pidfile],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/",
-            env={"PYTHONPATH": pkg, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        log.close()
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-m", "engine.network.dns", "--records", records, "--listen", gateway,
+                 "--pidfile", pidfile],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/",
+                env={"PYTHONPATH": pkg, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         deadline = time.monotonic() + 5
         while not os.path.exists(pidfile):
             if proc.poll() is not None:
-                raise EngineError(f"the resolver of network {name} failed to start (see {log.name})")
+                raise EngineError(f"the resolver of network {name} failed to start (see {log_path})")
             if time.monotonic() > deadline:
                 proc.kill()
                 raise EngineError(f"the resolver of network {name} did not start in time")
@@ -166,7 +173,6 @@ class Networks:
             return
         from engine.network import firewall
         from engine.network.bridge import create_bridge
-
         from engine.network.ipam import HOST_LOCK, host_networks, reserve, reserved
 
         with file_lock(self.paths.lock("net-" + name)):
