@@ -6,7 +6,6 @@ Subsystems are imported lazily so a command pays only for what it touches.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from typing import IO, Iterator
@@ -295,12 +294,12 @@ class Engine:
         dns = []
         if not nets:
             return netns, dns
-        from engine.network.attach import connect
+        from engine.network.attach import connect, host_ifname
         from engine.network.registry import register, unregister
 
         for i, (att, net) in enumerate(zip(spec.networks, nets)):
             self.networks.ensure_running(net.name)
-            host_if = "cv" + hashlib.sha256(f"{self.paths.root_id}{cid}{net.name}".encode()).hexdigest()[:13]
+            host_if = host_ifname(self.paths.root_id, cid, net.name)
             connect(netns, net.bridge, rec["addresses"][net.name], int(net.subnet.split("/")[1]),
                     net.gateway if i == 0 else None, ifname=f"eth{i}", host_ifname=host_if)
             records = self.networks.records_file(net.name)
