@@ -171,6 +171,9 @@ def _describe(err) -> str:
         return f"must be of type {want}, not {type(err.instance).__name__}"
     if err.validator == "enum":
         return f"must be one of {', '.join(map(str, err.validator_value))}"
+    if err.validator == "pattern":
+        hint = err.schema.get("description")
+        return f"{err.instance!r} is not valid" + (f": {hint}" if hint else "")
     return err.message.splitlines()[0]
 
 
@@ -242,7 +245,7 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
     for key, spec in (data.get("networks") or {}).items():
         spec = spec or {}
         ext = spec.get("external")
-        ext = ext if isinstance(ext, bool) else bool(ext)
+        ext = ext if isinstance(ext, bool) else (bool(ext) if isinstance(ext, dict) else norm.as_bool(ext))
         net_name = spec.get("name") or (key if ext else f"{name}_{key}")
         networks[key] = NetworkSpec(key, net_name, spec.get("driver", "bridge"), ext, dict(spec.get("labels") or {}))
         raw_networks[key] = {**spec, "name": net_name}
@@ -251,7 +254,8 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
     raw_volumes: dict[str, Any] = {}
     for key, spec in (data.get("volumes") or {}).items():
         spec = spec or {}
-        ext = bool(spec.get("external"))
+        ext = spec.get("external")
+        ext = bool(ext) if isinstance(ext, dict) else norm.as_bool(ext)
         vol_name = spec.get("name") or (key if ext else f"{name}_{key}")
         volumes[key] = VolumeSpec(key, vol_name, spec.get("driver", "local"), ext,
                                   norm.key_value_map(spec.get("labels")))  # type: ignore[arg-type]
@@ -332,8 +336,8 @@ def build_service(name: str, data: dict, project_dir: str, env: Mapping[str, str
                                       lambda i: f"{at('volumes', i)}: services.{name}.volumes[{i}]")
     if "volumes" in data:
         raw["volumes"] = vols_raw
-    mounts = [MountSpec(v.get("type", "volume"), v["target"], str(v.get("source") or ""), bool(v.get("read_only")),
-                        bool((v.get("bind") or {}).get("create_host_path")))
+    mounts = [MountSpec(v.get("type", "volume"), v["target"], str(v.get("source") or ""), norm.as_bool(v.get("read_only")),
+                        norm.as_bool((v.get("bind") or {}).get("create_host_path")))
               for v in vols_raw]
 
     networks_raw = norm.normalize_service_networks(data.get("networks") if "network_mode" not in data else {})
@@ -347,7 +351,8 @@ def build_service(name: str, data: dict, project_dir: str, env: Mapping[str, str
 
     grace = norm.parse_duration(data.get("stop_grace_period", 10), f"{at('stop_grace_period')}: "
                                 f"services.{name}.stop_grace_period")
-    restart = str(data.get("restart", "no"))
+    restart = data.get("restart", "no")
+    restart = "no" if restart is False else str(restart)  # YAML reads an unquoted `no` as false
     return Service(
         name=name, image=image, command=command, entrypoint=entrypoint, environment=environment,
         working_dir=data.get("working_dir"), user=None if data.get("user") is None else str(data["user"]),

@@ -28,6 +28,23 @@ def parse_duration(value: Any, where: str) -> float:
     return total
 
 
+_TRUE = {"true", "yes", "y", "on", "1"}
+_FALSE = {"false", "no", "n", "off", "0", ""}
+
+
+def as_bool(value: Any, where: str = "") -> bool:
+    """A boolean from YAML or from an interpolated string ("true", "no", "1"...)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise StackFileError(f"{where}: {value!r} is not a boolean (use true or false)" if where
+                         else f"{value!r} is not a boolean (use true or false)")
+
+
 def split_command(value: Any) -> list[str] | None:
     if value is None:
         return None
@@ -211,8 +228,8 @@ def normalize_depends_on(value: Any) -> dict[str, dict]:
     for name, opts in value.items():
         opts = opts or {}
         out[str(name)] = {"condition": opts.get("condition", "service_started"),
-                          "required": bool(opts.get("required", True)),
-                          **({"restart": bool(opts["restart"])} if "restart" in opts else {})}
+                          "required": as_bool(opts.get("required", True)),
+                          **({"restart": as_bool(opts["restart"])} if "restart" in opts else {})}
     return out
 
 

@@ -149,3 +149,21 @@ def test_reset_and_override_tags(tmp_path):
     p = load_dir(tmp_path)
     assert p.services["a"].ports == []
     assert p.services["a"].environment == {"C": "3"}
+
+
+def test_yaml_booleans_and_interpolated_booleans(tmp_path):
+    write(tmp_path, "compose.yaml", """
+services:
+  a:
+    image: x
+    restart: no
+    volumes:
+      - type: bind
+        source: ./d
+        target: /d
+        read_only: ${RO:-false}
+""")
+    svc = load_dir(tmp_path).services["a"]
+    assert svc.restart == "no"
+    assert svc.volumes[0].read_only is False
+    assert load_dir(tmp_path, environ={"RO": "true"}).services["a"].volumes[0].read_only is True
