@@ -12,7 +12,7 @@ changed outside the target.
 - the entry's own path is never followed: an existing symlink there is replaced, not written
   through; files are created with O_EXCL|O_NOFOLLOW;
 - hard links must name an existing non-directory of the layer (resolved the same way);
-- metadata of a symlink (or of a hard link to one) is set with the l-variants only;
+- metadata of a symlink is set with the l-variants only; a hard link changes no metadata;
 - whiteout names that are not plain names (`.wh.`, `.wh..`, `.wh...`) are refused.
 """
 from __future__ import annotations
@@ -142,6 +142,7 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: str, dirs: lis
             raise InvalidArgument(f"layer entry {member.name!r} is a hard link to {member.linkname!r}, which is not "
                                   "a file of this layer: refused")
         os.link(source, path, follow_symlinks=False)
+        return 0  # like GNU tar: the inode keeps the metadata of the entry that made it
     elif member.ischr() or member.isblk():
         kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
         os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))

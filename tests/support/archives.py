@@ -85,37 +85,63 @@ def _sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def image_config(diff_ids: list[str], cmd: list[str] | None = None, env: list[str] | None = None) -> bytes:
-    return json.dumps({"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+def image_config(diff_ids: list[str], cmd: list[str] | None = None, env: list[str] | None = None,
+                 arch: str = "amd64", created: str = "2024-01-01T00:00:00Z") -> bytes:
+    return json.dumps({"architecture": arch, "os": "linux", "created": created,
                        "config": {"Cmd": cmd or ["sh"], "Env": env or ["PATH=/bin"]},
                        "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
 
 
-def docker_save(path: str, layers: list[bytes], tags: list[str], gzip_layers: bool = False, **cfg) -> str:
-    """Write a `docker save` archive; returns the image id."""
-    diff_ids = [_sha(lay) for lay in layers]
-    config = image_config(diff_ids, **cfg)
+def _write_tar(path: str, files: list[tuple[str, bytes | str]]) -> None:
+    """A tar of (name, bytes) files; a str instead of bytes makes a symlink to that member."""
     with tarfile.open(path, "w") as tar:
-        def add(name: str, data: bytes) -> None:
+        for name, data in files:
             ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tar.addfile(ti, io.BytesIO(data))
+            if isinstance(data, str):
+                ti.type, ti.linkname = tarfile.SYMTYPE, data
+                tar.addfile(ti)
+            else:
+                ti.size = len(data)
+                tar.addfile(ti, io.BytesIO(data))
 
+
+def docker_save_images(path: str, images: list[tuple[list[bytes], list[str]]], gzip_layers: bool = False,
+                       **cfg) -> list[str]:
+    """Write a `docker save` archive of several images ((layers, tags) each); returns their ids.
+
+    A layer already written for an earlier image is linked (a symlink), as older Dockers do."""
+    files: list[tuple[str, bytes | str]] = []
+    seen: dict[str, str] = {}
+    manifest, ids = [], []
+    for n, (layers, tags) in enumerate(images):
+        diff_ids = [_sha(lay) for lay in layers]
+        config = image_config(diff_ids, **cfg)
         names = []
-        for i, lay in enumerate(layers):
-            name = f"layer{i}/layer.tar"
-            add(name, gzip.compress(lay) if gzip_layers else lay)
+        for lay in layers:
+            d = _sha(lay)[7:]
+            name = f"{d}/layer.tar"
+            if d not in seen:
+                files.append((name, gzip.compress(lay) if gzip_layers else lay))
+                seen[d] = name
             names.append(name)
         cfg_name = hashlib.sha256(config).hexdigest() + ".json"
-        add(cfg_name, config)
-        add("manifest.json", json.dumps([{"Config": cfg_name, "RepoTags": tags, "Layers": names}]).encode())
-    return _sha(config)
+        files.append((cfg_name, config))
+        manifest.append({"Config": cfg_name, "RepoTags": tags, "Layers": names})
+        ids.append(_sha(config))
+    files.append(("manifest.json", json.dumps(manifest).encode()))
+    _write_tar(path, files)
+    return ids
 
 
-def oci_layout(path: str, layers: list[bytes], name: str | None) -> str:
-    """Write an OCI image-layout archive with gzip layers; returns the image id."""
-    diff_ids = [_sha(lay) for lay in layers]
-    config = image_config(diff_ids)
+def docker_save(path: str, layers: list[bytes], tags: list[str], gzip_layers: bool = False, **cfg) -> str:
+    """Write a `docker save` archive of one image; returns the image id."""
+    return docker_save_images(path, [(layers, tags)], gzip_layers, **cfg)[0]
+
+
+def oci_layout(path: str, layers: list[bytes], name: str | None, annotation: str = "io.containerd.image.name",
+               platforms: list[str] | None = None) -> str:
+    """Write an OCI image-layout archive with gzip layers; returns the image id (of the host's platform
+    when *platforms*, e.g. ["arm64", "amd64"], asks for a multi-platform index)."""
     blobs: dict[str, bytes] = {}
     layer_descs = []
     for lay in layers:
@@ -123,24 +149,37 @@ def oci_layout(path: str, layers: list[bytes], name: str | None) -> str:
         blobs[_sha(gz)] = gz
         layer_descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": _sha(gz),
                             "size": len(gz)})
-    blobs[_sha(config)] = config
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                      "digest": _sha(config), "size": len(config)},
-                           "layers": layer_descs}).encode()
-    blobs[_sha(manifest)] = manifest
-    desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": _sha(manifest), "size": len(manifest)}
-    if name:
-        desc["annotations"] = {"io.containerd.image.name": name}
-    index = json.dumps({"schemaVersion": 2, "manifests": [desc]}).encode()
-    with tarfile.open(path, "w") as tar:
-        def add(n: str, data: bytes) -> None:
-            ti = tarfile.TarInfo(n)
-            ti.size = len(data)
-            tar.addfile(ti, io.BytesIO(data))
 
-        add("oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
-        add("index.json", index)
-        for digest, data in blobs.items():
-            add("blobs/sha256/" + digest[7:], data)
-    return _sha(config)
+    def manifest_for(arch: str) -> tuple[dict, str]:
+        config = image_config([_sha(lay) for lay in layers], arch=arch)
+        blobs[_sha(config)] = config
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": _sha(config), "size": len(config)},
+                               "layers": layer_descs}).encode()
+        blobs[_sha(manifest)] = manifest
+        return ({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": _sha(manifest),
+                 "size": len(manifest)}, _sha(config))
+
+    from engine.images.config import host_architecture
+
+    if platforms:
+        descs, image_id = [], ""
+        for arch in platforms:
+            desc, cid = manifest_for(arch)
+            descs.append({**desc, "platform": {"os": "linux", "architecture": arch}})
+            if arch == host_architecture():
+                image_id = cid
+        inner = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                            "manifests": descs}).encode()
+        blobs[_sha(inner)] = inner
+        top = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": _sha(inner), "size": len(inner)}
+    else:
+        top, image_id = manifest_for("amd64")
+    if name:
+        top["annotations"] = {annotation: name}
+    index = json.dumps({"schemaVersion": 2, "manifests": [top]}).encode()
+    files: list[tuple[str, bytes | str]] = [("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'), ("index.json", index)]
+    files += [("blobs/sha256/" + digest[7:], data) for digest, data in blobs.items()]
+    _write_tar(path, files)
+    return image_id
