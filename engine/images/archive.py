@@ -9,13 +9,14 @@ import contextlib
 import hashlib
 import json
 import tarfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, ContextManager, Iterator
+from typing import BinaryIO
 
 from engine.errors import InvalidArgument
 from engine.images.config import host_architecture
 
-Opener = Callable[[], ContextManager[BinaryIO]]
+Opener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

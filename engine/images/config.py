@@ -9,7 +9,7 @@ import json
 import platform
 import re
 import shlex
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from engine.errors import InvalidArgument
 
@@ -26,7 +26,7 @@ def host_architecture() -> str:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _words(rest: str, line: str) -> list[str]:

@@ -22,9 +22,10 @@ import os
 import shutil
 import sys
 import tarfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
 from engine.images import reference
@@ -136,7 +137,7 @@ class ImageStore:
                 image_id = self._tags().get(name)
                 if image_id is not None:
                     return image_id, False
-        hexpart = text[len("sha256:"):] if text.startswith("sha256:") else text
+        hexpart = text.removeprefix("sha256:")
         if len(hexpart) >= MIN_PREFIX and _HEX.issuperset(hexpart):
             ids = [i for i in self._ids() if i[7:].startswith(hexpart)]
             if len(ids) == 1:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from typing import Callable
+from collections.abc import Callable
 
 from engine.paths import Paths
 from engine.store.records import write_json

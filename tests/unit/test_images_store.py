@@ -38,6 +38,11 @@ def store(root):
     return ImageStore(Paths.open(root))
 
 
+def _read(path) -> str:
+    with open(path) as f:
+        return f.read()
+
+
 def _everything(store: ImageStore) -> tuple[list, list, list]:
     def ls(d):
         return sorted(os.listdir(d)) if os.path.isdir(d) else []
@@ -64,7 +69,7 @@ def test_import_with_changes(store, tmp_path):
     assert doc["rootfs"] == {"type": "layers", "diff_ids": info.layers}
     assert info.size == len(BASE) and info.created == doc["created"]
     (lower,) = store.lowerdirs(info.id)
-    assert open(os.path.join(lower, "bin/tool")).read() == "v1\n"
+    assert _read(os.path.join(lower, "bin/tool")) == "v1\n"
     assert store.get("example/app:1") == store.get(info.id) == store.get(info.id[7:11])
 
 
@@ -114,12 +119,13 @@ def test_busybox_rootfs_image_is_usable(store, tmp_path):
     assert stat.S_IMODE(st.st_mode) == 0o755 and st.st_uid == 0
     assert os.readlink(os.path.join(lower, "bin/sh")) == "/bin/busybox"
     assert stat.S_IMODE(os.stat(os.path.join(lower, "tmp")).st_mode) == 0o1777
-    assert "nobody:x:65534:65534" in open(os.path.join(lower, "etc/passwd")).read()
-    assert open(os.path.join(lower, "srv/www/index.html")).read() == "hi\n"
+    assert "nobody:x:65534:65534" in _read(os.path.join(lower, "etc/passwd"))
+    assert _read(os.path.join(lower, "srv/www/index.html")) == "hi\n"
     for d in ("proc", "sys", "dev", "root", "var"):
         assert os.path.isdir(os.path.join(lower, d))
     # it runs: chroot into the snapshot and ask busybox's sh for something
-    out = subprocess.run(["chroot", lower, "/bin/sh", "-c", "echo $((6*7))"], capture_output=True, text=True)
+    out = subprocess.run(["chroot", lower, "/bin/sh", "-c", "echo $((6*7))"], capture_output=True, text=True,
+                         check=True)
     assert out.stdout.strip() == "42"
     # reproducible: building again gives the same layer, so the same snapshot
     busybox_rootfs.build(str(tmp_path / "bb2.tar"), {"srv/www/index.html": "hi\n"})
@@ -136,8 +142,8 @@ def test_load_docker_save(store, tmp_path):
     assert info.id == image_id and info.repo_tags == ["example/app:1.0", "plain:latest"]
     assert info.size == len(BASE) + len(TOP)
     top, bottom = store.lowerdirs(image_id)
-    assert open(os.path.join(bottom, "bin/tool")).read() == "v1\n"
-    assert open(os.path.join(top, "bin/tool")).read() == "v2\n"
+    assert _read(os.path.join(bottom, "bin/tool")) == "v1\n"
+    assert _read(os.path.join(top, "bin/tool")) == "v2\n"
     assert top == store.snapshots.fs(chain_ids(info.layers)[1])
     # loading again is a no-op
     assert store.load_archive(path) == ["Loaded image: example/app:1.0", "Loaded image: plain:latest"]
@@ -198,7 +204,8 @@ def test_bad_archives_store_nothing(store, tmp_path, damage):
         oci_layout(path, [BASE, TOP], "x:1")
         _rewrite(path, lambda n, d: d.replace(b'"Cmd"', b'"Cmx"') if d and b'"rootfs"' in d else d)
     elif damage == "not-a-tar":
-        open(path, "wb").write(b"\x1f\x8b" + os.urandom(200))
+        with open(path, "wb") as f:
+            f.write(b"\x1f\x8b" + os.urandom(200))
     else:
         docker_save_images(path, [([OTHER], ["good:1"]), ([BASE, TOP], ["x:1"])])
         top = __import__("hashlib").sha256(TOP).hexdigest()
@@ -304,7 +311,8 @@ def test_list_newest_first(store, tmp_path):
 def test_gc_removes_crash_leftovers_and_lowerdirs_heals(store, tmp_path):
     image_id = _load(store, tmp_path, [BASE, TOP], ["x:1"])
     os.makedirs(os.path.join(store.snapshots.dir, "abc.tmp-1-2/fs"))
-    open(os.path.join(store.blobs.dir, ".tmp-1-2"), "wb").close()
+    with open(os.path.join(store.blobs.dir, ".tmp-1-2"), "wb"):
+        pass
     orphan = store.blobs.put_bytes(b"orphan")
     assert store.gc()
     blobs, snaps, _ = _everything(store)
@@ -365,9 +373,9 @@ def test_concurrent_imports_and_removals(store, root, tmp_path):
     tags = sorted(t for i in store.list() for t in i.repo_tags)
     assert tags == sorted(["keep:latest"] + [f"b:{i}" for i in range(8)])
     (lower,) = store.lowerdirs(keep.id)
-    assert open(os.path.join(lower, "bin/tool")).read() == "v1\n"  # the shared snapshot survived
+    assert _read(os.path.join(lower, "bin/tool")) == "v1\n"  # the shared snapshot survived
     for info in store.list():
         assert store.blobs.has(info.id) and all(store.blobs.has(d) for d in info.layers)
         if info.repo_tags[0].startswith("b:"):
-            assert open(os.path.join(store.lowerdirs(info.id)[0], "id")).read() == info.repo_tags[0].replace(":", "")
+            assert _read(os.path.join(store.lowerdirs(info.id)[0], "id")) == info.repo_tags[0].replace(":", "")
     assert len(os.listdir(store.snapshots.dir)) == 1 + 8

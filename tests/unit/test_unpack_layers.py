@@ -99,6 +99,5 @@ def test_damaged_zstd_is_an_error(tmp_path):
     from engine.errors import InvalidArgument
 
     data = _zstd(RICH)
-    with pytest.raises(InvalidArgument):
-        with decompressed(io.BytesIO(data[: len(data) // 2])) as f:
-            f.read()
+    with pytest.raises(InvalidArgument), decompressed(io.BytesIO(data[: len(data) // 2])) as f:
+        f.read()
