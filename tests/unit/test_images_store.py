@@ -379,3 +379,33 @@ def test_concurrent_imports_and_removals(store, root, tmp_path):
         if info.repo_tags[0].startswith("b:"):
             assert _read(os.path.join(store.lowerdirs(info.id)[0], "id")) == info.repo_tags[0].replace(":", "")
     assert len(os.listdir(store.snapshots.dir)) == 1 + 8
+
+
+def test_lowerdirs_mount_as_overlayfs_with_whiteouts(store, tmp_path):
+    image_id = _load(store, tmp_path, [BASE, TOP], ["x:1"])
+    lowers = store.lowerdirs(image_id)
+    assert all(os.path.isabs(d) for d in lowers)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", "lowerdir=" + ":".join(lowers), str(mnt)], check=True)
+    try:
+        assert _read(mnt / "bin/tool") == "v2\n"  # the top layer wins
+        assert not os.path.lexists(mnt / "etc/os-release")  # whited out
+        assert sorted(os.listdir(mnt / "data")) == ["new"]  # opaque: the lower data/old is hidden
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_load_from_stdin(store, tmp_path, monkeypatch):
+    path = str(tmp_path / "img.tar")
+    image_id = docker_save(path, [BASE], [])
+
+    class Stdin:
+        buffer = open(path, "rb")  # noqa: SIM115 - closed below
+
+    monkeypatch.setattr(sys, "stdin", Stdin)
+    try:
+        assert store.load_archive("-") == [f"Loaded image ID: {image_id}"]
+    finally:
+        Stdin.buffer.close()
+    assert not [n for n in os.listdir(store.blobs.dir) if n.startswith(".")]  # the spooled copy is gone
