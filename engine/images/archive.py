@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from engine.errors import InvalidArgument
 from engine.images.config import host_architecture
+from engine.snapshots.compression import DECOMPRESS_ERRORS
 
 Opener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
 
@@ -92,7 +93,7 @@ def read_archive(path: str) -> Iterator[ArchiveImage]:
     """Each image of the archive at *path*, in archive order. The archive stays open while iterating."""
     try:
         tar = tarfile.open(path, "r:*")
-    except (tarfile.TarError, OSError, EOFError) as e:
+    except (tarfile.TarError, *DECOMPRESS_ERRORS) as e:
         raise InvalidArgument(f"{path}: not an image archive ({e})") from None
     with tar:
         archive = _Archive(tar, path)
@@ -106,7 +107,7 @@ def read_archive(path: str) -> Iterator[ArchiveImage]:
                                       "index.json): make one with `docker save` or an OCI tool")
         except (KeyError, TypeError, AttributeError) as e:
             raise InvalidArgument(f"{path}: malformed image archive ({type(e).__name__}: {e})") from None
-        except (tarfile.TarError, EOFError, OSError) as e:
+        except (tarfile.TarError, *DECOMPRESS_ERRORS) as e:
             raise InvalidArgument(f"{path}: damaged image archive ({e})") from None
 
 

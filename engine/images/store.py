@@ -30,7 +30,7 @@ from typing import BinaryIO
 from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
 from engine.images import reference
 from engine.paths import Paths
-from engine.snapshots.compression import decompressed
+from engine.snapshots.compression import DECOMPRESS_ERRORS, decompressed
 from engine.snapshots.store import Snapshots, chain_ids
 from engine.store.blobs import BlobStore, check_digest
 from engine.store.locks import file_lock
@@ -179,7 +179,7 @@ class ImageStore:
         try:
             with decompressed(stream) as plain:
                 return self.blobs.ingest(plain, expect=expect_diff_id)
-        except (OSError, EOFError, ValueError) as e:  # gzip/lzma/bz2 errors
+        except (*DECOMPRESS_ERRORS, ValueError) as e:
             raise InvalidArgument(f"cannot read a layer: {e}") from None
 
     def _unpack(self, diff_ids: list[str]) -> None:

@@ -12,6 +12,7 @@ import lzma
 import shutil
 import subprocess
 import threading
+import zlib
 from typing import BinaryIO
 
 from engine.errors import InvalidArgument
@@ -20,6 +21,9 @@ GZIP = b"\x1f\x8b"
 BZIP2 = b"BZh"
 XZ = b"\xfd7zXZ\x00"
 ZSTD = b"\x28\xb5\x2f\xfd"
+
+# what reading a damaged compressed stream may raise (gzip.BadGzipFile and bz2's errors are OSErrors)
+DECOMPRESS_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
 
 class _Prepend(io.RawIOBase):

@@ -24,7 +24,7 @@ import tarfile
 from typing import BinaryIO
 
 from engine.errors import InvalidArgument
-from engine.snapshots.compression import decompressed
+from engine.snapshots.compression import DECOMPRESS_ERRORS, decompressed
 from engine.snapshots.safepath import PathEscape, safe_join
 
 WHITEOUT = ".wh."
@@ -77,7 +77,7 @@ def unpack(src: BinaryIO, target: str) -> int:
         raise InvalidArgument(f"not a valid layer archive: {e}") from None
     except PathEscape as e:
         raise InvalidArgument(f"layer refused: {e}") from None
-    except (OSError, EOFError) as e:
+    except DECOMPRESS_ERRORS as e:  # OSError included
         raise InvalidArgument(f"cannot unpack the layer: {e}") from None
     for path, mtime in reversed(dirs):  # directory times last: writing inside a directory changes its mtime
         os.utime(path, (mtime, mtime), follow_symlinks=False)

@@ -409,3 +409,22 @@ def test_load_from_stdin(store, tmp_path, monkeypatch):
     finally:
         Stdin.buffer.close()
     assert not [n for n in os.listdir(store.blobs.dir) if n.startswith(".")]  # the spooled copy is gone
+
+
+def test_import_of_a_damaged_gzip_stores_nothing(store, tmp_path):
+    data = gzip.compress(layer([("f", "file", os.urandom(1 << 16))]))
+    src = tmp_path / "bad.tar.gz"
+    src.write_bytes(data[:40] + bytes(b ^ 0x55 for b in data[40:200]) + data[200:])
+    with pytest.raises(InvalidArgument):
+        store.import_tarball(str(src), "x")
+    assert _everything(store) == ([], [], [])
+
+
+def test_load_of_a_damaged_compressed_archive_stores_nothing(store, tmp_path):
+    path = tmp_path / "img.tar"
+    docker_save(str(path), [layer([("f", "file", os.urandom(1 << 16))])], ["x:1"])
+    data = gzip.compress(path.read_bytes())
+    path.write_bytes(data[:40] + bytes(b ^ 0x55 for b in data[40:400]) + data[400:])
+    with pytest.raises(InvalidArgument):
+        store.load_archive(str(path))
+    assert _everything(store) == ([], [], [])

@@ -101,3 +101,13 @@ def test_damaged_zstd_is_an_error(tmp_path):
     data = _zstd(RICH)
     with pytest.raises(InvalidArgument), decompressed(io.BytesIO(data[: len(data) // 2])) as f:
         f.read()
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, lzma.compress, bz2.compress])
+def test_damaged_compressed_layers_are_errors(tmp_path, compress):
+    from engine.errors import InvalidArgument
+
+    data = compress(layer([("f", "file", os.urandom(1 << 16))]))
+    bad = data[:40] + bytes(b ^ 0x55 for b in data[40:200]) + data[200:]
+    with pytest.raises(InvalidArgument):
+        unpack(io.BytesIO(bad), str(tmp_path))
