@@ -76,9 +76,12 @@ class Engine:
     def remove_image(self, ref: str, force: bool = False) -> list[str]:
         image = self.images.get(ref)
         users = [r["name"] for r in self.records.all() if r["image_id"] == image.id]
-        if users and not force:
-            raise Conflict(f"unable to remove image {ref}: it is used by container(s) {', '.join(users)} "
-                           "(remove them, or use -f)")
+        untag_only = ref not in (image.id, image.id[7:]) and not image.id[7:].startswith(ref) \
+            and len(image.repo_tags) > 1
+        if users and not untag_only:
+            # even -f: deleting the layers would pull the root filesystem from under those containers
+            raise Conflict(f"unable to remove image {ref}: it is used by container(s) {', '.join(users)}: "
+                           "remove them first")
         return self.images.remove(ref, force=force)
 
     # -- volumes -------------------------------------------------------------------

@@ -166,3 +166,14 @@ services:
     cli("down")
     # the container's process (still running after its monitor died) was ended by down
     assert not os.path.exists(f"/proc/{state['pid']}") or open(f"/proc/{state['pid']}/cmdline").read() == ""
+
+
+def test_image_in_use_is_not_removed_even_with_force(cli, base_image):
+    cli("container", "run", "--name", "keeper", base_image, "true", project=False)
+    for args in (("image", "rm", base_image), ("image", "rm", "-f", base_image)):
+        res = cli(*args, project=False, check=False)
+        assert res.returncode != 0 and "keeper" in res.stderr
+    cli("image", "tag", base_image, "second:tag", project=False)
+    assert cli("image", "rm", "second:tag", project=False).stdout.strip() == "Untagged: second:tag"
+    cli("container", "rm", "keeper", project=False)
+    assert "Deleted:" in cli("image", "rm", base_image, project=False).stdout
