@@ -194,8 +194,10 @@ class ImageStore:
             self.snapshots.prepare(chain_id, fill, diff_id=diff_id, parent=parent)
             parent = chain_id
 
-    def _commit(self, staged: list[_Staged]) -> None:
-        """Unpack missing snapshots, then record the images and their tags (records first)."""
+    def _commit(self, staged: list[_Staged]) -> list[ImageInfo]:
+        """Unpack missing snapshots, then record the images and their tags (records first).
+        Returns the images as recorded: read under the lock, since another process may remove
+        them the moment it is released."""
         for s in staged:
             self._unpack(s.diff_ids)
         with file_lock(self.lock_path):
@@ -207,6 +209,7 @@ class ImageStore:
                 for t in s.tags:
                     tags[t] = s.image_id
             self._write_tags(tags)
+            return [info for s in staged if (info := self._info(s.image_id, tags)) is not None]
 
     def import_tarball(self, src: str, ref: str | None = None, changes: list[str] | None = None) -> ImageInfo:
         """`docker import`: the root filesystem tarball *src* (a path, or "-" for stdin; plain or
@@ -229,8 +232,8 @@ class ImageStore:
             self._check_tar(diff_id, src)
             config = new_config([diff_id], changes, comment=f"Imported from {src}")
             image_id = self.blobs.put_bytes(config)
-            self._commit([_Staged(image_id, [diff_id], size, [tag] if tag else [])])
-        return self.get(image_id)
+            (info,) = self._commit([_Staged(image_id, [diff_id], size, [tag] if tag else [])])
+        return info
 
     def _check_tar(self, diff_id: str, src: str) -> None:
         try:
