@@ -180,7 +180,7 @@ def test_exec_runs_inside_with_exit_codes(host, tmp_path):
     cid = os.path.basename(cdir)
     out_path = tmp_path / "out"
     with open(out_path, "wb") as out:
-        code = exec_in(cdir, ["hostname"], [f"PATH=/bin"], "", "/", None, out.fileno(), out.fileno())
+        code = exec_in(cdir, ["hostname"], ["PATH=/bin"], "", "/", None, out.fileno(), out.fileno())
         assert code == 0
         assert exec_in(cdir, ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo"], ["PATH=/bin"], "", "/", None,
                        out.fileno(), None) == 0
