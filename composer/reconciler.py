@@ -57,7 +57,7 @@ class Reconciler:
         return self.engine.list_containers(labels)
 
     # -- checks before any change -------------------------------------------------------
-    def preflight(self, services: list[str]) -> None:
+    def preflight(self, services: list[str], observed: list[ContainerInfo]) -> None:
         for name in services:
             svc = self.project.services[name]
             if svc.image is None:
@@ -68,7 +68,7 @@ class Reconciler:
             except NotFound:
                 raise ComposerError(f"service {name}: image {svc.image} not found (import or load it first: "
                                     "composer image import / composer image load)") from None
-        self._check_ports(services)
+        self._check_ports(services, observed)
         for vol in self.project.volumes.values():
             if vol.external:
                 self.engine.inspect_volume(vol.name)
@@ -87,11 +87,11 @@ class Reconciler:
             elif net.driver not in ("bridge", "default"):
                 raise ComposerError(f"network {net.key}: driver {net.driver!r} is not available (this engine has: bridge)")
 
-    def _check_ports(self, services: list[str]) -> None:
+    def _check_ports(self, services: list[str], observed: list[ContainerInfo]) -> None:
         """Published host ports must be free, unless our own running containers hold them."""
         import socket
 
-        held = {(p.host_ip, p.host_port, p.protocol) for c in self.containers() if c.status == "running"
+        held = {(p.host_ip, p.host_port, p.protocol) for c in observed if c.status == "running"
                 for p in c.ports}
         for name in services:
             for p in self.project.services[name].ports:
@@ -114,11 +114,12 @@ class Reconciler:
         wanted = sorted(graph.with_dependencies(services) if services else self.project.services)
         for name in services or []:
             self.project.service(name)
-        self.preflight(wanted)
+        observed = self.containers()  # read once: the plan below works from this picture
+        self.preflight(wanted, observed)
         created = Created()
         try:
             await self._ensure_networks(created)
-            await self._ensure_volumes(created)
+            self._ensure_volumes(created)
             done = {name: anyio.Event() for name in wanted}
             failed: dict[str, BaseException] = {}
 
@@ -132,7 +133,7 @@ class Reconciler:
                             done[name].set()
                             return
                 try:
-                    await self._converge_service(svc, created)
+                    await self._converge_service(svc, observed, created)
                 except BaseException as e:
                     failed[name] = e
                     raise
@@ -142,7 +143,7 @@ class Reconciler:
             async with anyio.create_task_group() as tg:
                 for name in wanted:
                     tg.start_soon(converge, name)
-            self._warn_orphans()
+            self._warn_orphans(observed)
         except BaseException as e:
             with anyio.CancelScope(shield=True):
                 await self._undo(created)
@@ -151,41 +152,37 @@ class Reconciler:
                 raise error from None
             raise
 
-    def _warn_orphans(self) -> None:
-        orphans = sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in self.containers()}
+    def _warn_orphans(self, observed: list[ContainerInfo]) -> None:
+        orphans = sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in observed}
                          - set(self.project.services))
         if orphans:
             self.report(f"WARN Found orphan containers for services {', '.join(orphans)} of project "
                         f"{self.project.name}. If you removed or renamed them, run down --remove-orphans.")
 
+    def _missing(self, specs, existing: set[str], key_label: str):
+        """The declared, non-external objects the engine lacks, each with the labels to create it with."""
+        for spec in specs:
+            if not spec.external and spec.name not in existing:
+                yield spec, {**spec.labels, desired.LABEL_PROJECT: self.project.name, key_label: spec.key}
+
     async def _ensure_networks(self, created: Created) -> None:
-        for net in self.project.networks.values():
-            if net.external:
-                continue
-            try:
-                self.engine.inspect_network(net.name)
-            except NotFound:
-                labels = {**net.labels, desired.LABEL_PROJECT: self.project.name, desired.LABEL_NETWORK: net.key}
-                await self._call(self.engine.create_network, net.name, labels)
-                created.networks.append(net.name)
-                self.report(f" Network {net.name}  Created")
+        existing = {n.name for n in self.engine.list_networks()}
+        for net, labels in self._missing(self.project.networks.values(), existing, desired.LABEL_NETWORK):
+            await self._call(self.engine.create_network, net.name, labels)
+            created.networks.append(net.name)
+            self.report(f" Network {net.name}  Created")
 
-    async def _ensure_volumes(self, created: Created) -> None:
-        for vol in self.project.volumes.values():
-            if vol.external:
-                continue
-            try:
-                self.engine.inspect_volume(vol.name)
-            except NotFound:
-                labels = {**vol.labels, desired.LABEL_PROJECT: self.project.name, desired.LABEL_VOLUME: vol.key}
-                self.engine.create_volume(vol.name, vol.driver, labels)
-                created.volumes.append(vol.name)
-                self.report(f" Volume {vol.name}  Created")
+    def _ensure_volumes(self, created: Created) -> None:
+        existing = {v.name for v in self.engine.list_volumes()}
+        for vol, labels in self._missing(self.project.volumes.values(), existing, desired.LABEL_VOLUME):
+            self.engine.create_volume(vol.name, vol.driver, labels)
+            created.volumes.append(vol.name)
+            self.report(f" Volume {vol.name}  Created")
 
-    async def _converge_service(self, svc: Service, created: Created) -> None:
+    async def _converge_service(self, svc: Service, observed: list[ContainerInfo], created: Created) -> None:
         spec = desired.container_spec(self.project, svc)
         want_hash = spec.labels[desired.LABEL_HASH]
-        existing = self.containers(svc.name)
+        existing = [c for c in observed if c.labels.get(desired.LABEL_SERVICE) == svc.name]
         current = [c for c in existing if c.labels.get(desired.LABEL_HASH) == want_hash
                    and c.name == spec.name]
         stale = [c for c in existing if c not in current]
@@ -261,7 +258,7 @@ class Reconciler:
         if not remove_orphans and self.project.files:  # without a stack file, all the project's containers go
             orphans = [c for c in containers if c.labels.get(desired.LABEL_SERVICE) not in self.project.services]
             if orphans:
-                self._warn_orphans()
+                self._warn_orphans(orphans)
             containers = [c for c in containers if c not in orphans]
 
         async def stop_and_remove(c: ContainerInfo) -> None:
@@ -280,19 +277,17 @@ class Reconciler:
                 await self._call(self.engine.remove_volume, vol)
                 self.report(f" Volume {vol}  Removed")
 
+    def _owned(self, specs, listing) -> list[str]:
+        """Names of the existing objects this project owns: declared (not external) or labelled with it."""
+        declared = {s.name for s in specs if not s.external}
+        return sorted(o.name for o in listing
+                      if o.name in declared or o.labels.get(desired.LABEL_PROJECT) == self.project.name)
+
     def _project_networks(self) -> list[str]:
-        names = {n.name for n in self.project.networks.values() if not n.external}
-        names |= {n.name for n in self.engine.list_networks()
-                  if n.labels.get(desired.LABEL_PROJECT) == self.project.name}
-        existing = {n.name for n in self.engine.list_networks()}
-        return sorted(names & existing)
+        return self._owned(self.project.networks.values(), self.engine.list_networks())
 
     def _project_volumes(self) -> list[str]:
-        names = {v.name for v in self.project.volumes.values() if not v.external}
-        names |= {v.name for v in self.engine.list_volumes()
-                  if v.labels.get(desired.LABEL_PROJECT) == self.project.name}
-        existing = {v.name for v in self.engine.list_volumes()}
-        return sorted(names & existing)
+        return self._owned(self.project.volumes.values(), self.engine.list_volumes())
 
     async def stop(self, services: list[str] | None = None, timeout: float | None = None) -> None:
         targets = [c for c in self.containers() if c.status == "running"

@@ -76,8 +76,8 @@ class Engine:
     def remove_image(self, ref: str, force: bool = False) -> list[str]:
         image = self.images.get(ref)
         users = [r["name"] for r in self.records.all() if r["image_id"] == image.id]
-        untag_only = ref not in (image.id, image.id[7:]) and not image.id[7:].startswith(ref) \
-            and len(image.repo_tags) > 1
+        by_id = image.id.startswith(ref) or image.id[7:].startswith(ref)
+        untag_only = not by_id and len(image.repo_tags) > 1
         if users and not untag_only:
             # even -f: deleting the layers would pull the root filesystem from under those containers
             raise Conflict(f"unable to remove image {ref}: it is used by container(s) {', '.join(users)}: "
@@ -121,7 +121,7 @@ class Engine:
 
     # -- containers: records --------------------------------------------------------
     def _info(self, rec: dict) -> ContainerInfo:
-        from engine.runtime.launch import read_state
+        from engine.runtime.state import read_state
 
         state = read_state(self.paths.container_dir(rec["id"]))
         spec = spec_from_dict(rec["spec"])

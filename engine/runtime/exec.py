@@ -13,7 +13,7 @@ from engine.errors import EngineError
 from engine.runtime import syscalls as sc
 from engine.runtime.cgroups import Cgroup
 from engine.runtime.container_init import InitError, enter_process
-from engine.runtime.launch import read_state
+from engine.runtime.state import read_state
 from engine.store.records import read_json
 
 NAMESPACES = (("ipc", sc.CLONE_NEWIPC), ("uts", sc.CLONE_NEWUTS), ("net", sc.CLONE_NEWNET),

@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 from engine.errors import EngineError
-from engine.procs import alive, wait_gone
-from engine.runtime.monitor import STOPPING
+from engine.procs import wait_gone
+from engine.runtime.state import STOPPING, read_state
+from engine.runtime.state import monitor_alive as _monitor_alive
 from engine.store.records import read_json
 
 
@@ -22,18 +23,6 @@ class StartError(EngineError):
 
 # `-c` rather than `-m`: runpy alone would add almost 1 MB to every monitor
 MONITOR_MAIN = "import sys; from engine.runtime.monitor import main; sys.exit(main(sys.argv[1:]))"
-
-
-def _monitor_alive(pid: int) -> bool:
-    return alive(pid, b"engine.runtime.monitor")
-
-
-def read_state(cdir: str) -> dict:
-    """The container's state; a running state whose monitor is gone reads as exited."""
-    state = read_json(os.path.join(cdir, "state.json"), {}) or {}
-    if state.get("status") == "running" and not _monitor_alive(int(state.get("monitor_pid") or 0)):
-        state = {**state, "status": "exited", "exit_code": state.get("exit_code") or 255, "pid": 0}
-    return state
 
 
 def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = ()) -> int:

@@ -9,7 +9,7 @@ from typing import Iterator
 
 
 def _running(container_dir: str) -> bool:
-    from engine.runtime.launch import read_state
+    from engine.runtime.state import read_state
 
     return read_state(container_dir).get("status") == "running"
 

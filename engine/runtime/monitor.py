@@ -18,9 +18,9 @@ import time
 
 from engine.runtime import syscalls as sc
 from engine.runtime.cgroups import Cgroup
+from engine.runtime.state import STOPPING
 from engine.store.records import encode_flat, write_atomic
 
-STOPPING = "stopping"  # a file in the container dir: the user asked it to stop; no restart
 
 
 def now() -> str:
