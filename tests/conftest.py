@@ -12,6 +12,7 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE_IMAGE = "composer/busybox:latest"
+SESSION = os.environ.setdefault("COMPOSER_TEST_SESSION", uuid.uuid4().hex[:8])
 
 
 def pytest_collection_modifyitems(config, items):
@@ -88,8 +89,9 @@ def engine_root():
     """A fresh engine root; after the test, anything it still holds on the host fails the test."""
     from tests.support.host import leftovers
 
-    root = tempfile.mkdtemp(prefix="composer-test-")
+    root = tempfile.mkdtemp(prefix=f"composer-test-{SESSION}-")
     yield root
+    _record_root(root)
     left = leftovers(root)
     _force_clean(root)
     still = leftovers(root)
@@ -113,40 +115,63 @@ def cli(engine_root, tmp_path) -> CLI:
 
 
 # -- the session-end leak check ---------------------------------------------------------------
+# Scoped to this session's engine roots (their paths and ids are recorded as tests finish), so test
+# runs of other checkouts on the same host neither hide nor fake a leak.
 
-def _host_snapshot() -> set[str]:
+def _roots_file() -> str:
+    return os.path.join(tempfile.gettempdir(), f"composer-test-{SESSION}.roots")
+
+
+def _record_root(root: str) -> None:
+    from engine.paths import Paths
+
+    try:
+        paths = Paths.open(root, create=False)
+        line = f"{root} {paths.root_id or '-'} {paths.cgroup_parent}\n"
+    except (OSError, ValueError):
+        line = f"{root} - -\n"
+    with open(_roots_file(), "a") as f:
+        f.write(line)
+
+
+def _session_leftovers() -> list[str]:
     from tests.support.host import _cmdlines, _links
 
-    items: set[str] = set()
-    for link in _links():
-        if link.startswith(("cb", "cv")):
-            items.add(f"link {link}")
+    try:
+        with open(_roots_file()) as f:
+            roots = [line.split() for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+    found: set[str] = set()
+    marker = f"composer-test-{SESSION}"
     with open("/proc/self/mountinfo") as f:
         for line in f:
-            if "composer-test-" in line or " - overlay " in line or "/netns/" in line:
-                items.add("mount " + line.split()[4])
-    for ctrl in os.listdir("/sys/fs/cgroup") if os.path.isdir("/sys/fs/cgroup") else []:
-        base = os.path.join("/sys/fs/cgroup", ctrl)
-        if os.path.isdir(base):
-            for d in os.listdir(base):
-                if d.startswith("composer-") and os.path.isdir(os.path.join(base, d)):
-                    items.add(f"cgroup {base}/{d}")
+            if marker in line:
+                found.add("mount " + line.split()[4])
+    ids = {rid[:5] for _, rid, _ in roots if rid != "-"}
+    for link in _links():
+        if link.startswith(("cb", "cv")) and any(i in link for i in ids):
+            found.add(f"link {link}")
+    parents = {cg for _, _, cg in roots if cg != "-"}
+    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        for ctrl in [base, *[os.path.join(base, c) for c in os.listdir(base)]] if os.path.isdir(base) else []:
+            for cg in parents:
+                if os.path.isdir(os.path.join(ctrl, cg)):
+                    found.add(f"cgroup {os.path.join(ctrl, cg)}")
     for pid, cmd in _cmdlines():
-        if "composer-test-" in cmd:
-            items.add(f"process {pid}: {cmd[:100]}")
-    return items
-
-
-def pytest_sessionstart(session):
-    if not hasattr(session.config, "workerinput"):
-        session.config._host_before = _host_snapshot()
+        if marker in cmd and pid != os.getpid():
+            found.add(f"process {pid}: {cmd[:100]}")
+    return sorted(found)
 
 
 def pytest_sessionfinish(session, exitstatus):
-    before = getattr(session.config, "_host_before", None)
-    if before is None:
+    if hasattr(session.config, "workerinput"):
         return
-    leaked = sorted(_host_snapshot() - before)
+    leaked = _session_leftovers()
+    try:
+        os.unlink(_roots_file())
+    except FileNotFoundError:
+        pass
     if leaked:
         sys.stderr.write("\nLEAK CHECK FAILED: the test session left these on the host:\n  "
                          + "\n  ".join(leaked) + "\n")

@@ -1,176 +1,120 @@
-"""The `composer` command: argument parsing and dispatch. Subcommand modules are imported lazily."""
+"""The `composer` command: global options, then one module per command under composer/cli/commands/.
+
+A command module defines HELP, configure(parser) and run(args); a group (image, volume, ...) is a
+package there whose modules are its actions. Only the module of the command being run is imported,
+so adding commands costs nothing at start-up.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import pkgutil
 import sys
 
+COMMANDS_PACKAGE = "composer.cli.commands"
 
-def _stack_options(p: argparse.ArgumentParser) -> None:
+
+def global_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="composer", add_help=False,
+                                description="Multi-container stacks on an embedded engine.")
+    p.add_argument("-h", "--help", action="store_true", help="show this help")
+    p.add_argument("--root", help="engine root directory (env COMPOSER_ROOT, default /var/lib/composer)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     p.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE",
                    help="stack file(s), merged in order (default: compose.yaml and its override)")
     p.add_argument("-p", "--project-name", dest="project_name", help="project name")
     p.add_argument("--project-directory", dest="project_dir", help="project directory (default: the first file's)")
     p.add_argument("--env-file", dest="env_files", action="append", default=[], help="environment file(s)")
+    p.add_argument("--profile", dest="profiles", action="append", default=[], help="enable a profile")
+    p.add_argument("--ansi", choices=["never", "always", "auto"], default="auto", help="control characters")
+    p.add_argument("--progress", choices=["auto", "tty", "plain", "json", "quiet"], default="auto",
+                   help="how progress is shown")
+    p.add_argument("--dry-run", action="store_true", help="show what would be done, change nothing")
+    p.add_argument("command", nargs="?", metavar="COMMAND")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="composer", description="Multi-container stacks on an embedded engine.")
-    parser.add_argument("--root", help="engine root directory (env COMPOSER_ROOT, default /var/lib/composer)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    _stack_options(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("up", help="create and start the stack's containers")
-    p.add_argument("-d", "--detach", action="store_true", help="run in the background")
-    p.add_argument("services", nargs="*", metavar="SERVICE")
-
-    p = sub.add_parser("down", help="stop and remove containers and networks")
-    p.add_argument("-v", "--volumes", action="store_true", help="also remove named volumes")
-    p.add_argument("--remove-orphans", action="store_true")
-    p.add_argument("-t", "--timeout", type=float, help="seconds to wait for a container to stop")
-
-    p = sub.add_parser("ps", help="list the stack's containers")
-    p.add_argument("-a", "--all", action="store_true", help="also stopped containers")
-    p.add_argument("-q", "--quiet", action="store_true", help="only IDs")
-    p.add_argument("--services", action="store_true", help="only service names")
-    p.add_argument("--format", default="table", help="table or json")
-    p.add_argument("services_filter", nargs="*", metavar="SERVICE")
-
-    p = sub.add_parser("logs", help="show the containers' output")
-    p.add_argument("-f", "--follow", action="store_true")
-    p.add_argument("-n", "--tail", default="all")
-    p.add_argument("--no-log-prefix", action="store_true")
-    p.add_argument("services", nargs="*", metavar="SERVICE")
-
-    p = sub.add_parser("exec", help="run a command in a running service container")
-    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true", help="no pseudo-terminal")
-    p.add_argument("-d", "--detach", action="store_true")
-    p.add_argument("-u", "--user")
-    p.add_argument("-w", "--workdir")
-    p.add_argument("-e", "--env", action="append", default=[])
-    p.add_argument("--index", type=int, default=1)
-    p.add_argument("service")
-    p.add_argument("cmd", nargs=argparse.REMAINDER)
-
-    for name, text in (("stop", "stop services"), ("start", "start stopped services"),
-                       ("restart", "restart services")):
-        p = sub.add_parser(name, help=text)
-        if name != "start":
-            p.add_argument("-t", "--timeout", type=float)
-        p.add_argument("services", nargs="*", metavar="SERVICE")
-
-    p = sub.add_parser("config", help="print the resolved stack")
-    p.add_argument("--format", default="yaml", choices=["yaml", "json"])
-    p.add_argument("--services", action="store_true")
-    p.add_argument("--volumes", action="store_true")
-    p.add_argument("--networks", action="store_true")
-    p.add_argument("--images", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--no-interpolate", action="store_true")
-
-    sub.add_parser("version", help="show the version")
-
-    # engine object groups
-    img = sub.add_parser("image", help="manage images").add_subparsers(dest="action", metavar="ACTION")
-    p = img.add_parser("import", help="make an image from a root filesystem tarball")
-    p.add_argument("source", help="tarball path, or - for standard input")
-    p.add_argument("reference", nargs="?")
-    p.add_argument("-c", "--change", action="append", default=[], help="a Dockerfile instruction to apply")
-    p = img.add_parser("load", help="load images from a `docker save` or OCI archive")
-    p.add_argument("-i", "--input", required=True)
-    p.add_argument("-q", "--quiet", action="store_true")
-    p = img.add_parser("ls", help="list images")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--format", default="table")
-    p = img.add_parser("inspect", help="show an image's details")
-    p.add_argument("images", nargs="+")
-    p = img.add_parser("rm", help="remove images")
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("images", nargs="+")
-    p = img.add_parser("tag", help="give an image another name")
-    p.add_argument("source")
-    p.add_argument("target")
-
-    vol = sub.add_parser("volume", help="manage volumes").add_subparsers(dest="action", metavar="ACTION")
-    p = vol.add_parser("ls", help="list volumes")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--format", default="table")
-    p = vol.add_parser("create", help="create a volume")
-    p.add_argument("name")
-    p.add_argument("-d", "--driver", default="local")
-    p = vol.add_parser("inspect", help="show a volume's details")
-    p.add_argument("names", nargs="+")
-    p = vol.add_parser("rm", help="remove volumes")
-    p.add_argument("names", nargs="+")
-
-    net = sub.add_parser("network", help="manage networks").add_subparsers(dest="action", metavar="ACTION")
-    p = net.add_parser("ls", help="list networks")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p = net.add_parser("create", help="create a network")
-    p.add_argument("name")
-    p = net.add_parser("inspect", help="show a network's details")
-    p.add_argument("names", nargs="+")
-    p = net.add_parser("rm", help="remove networks")
-    p.add_argument("names", nargs="+")
-
-    ctr = sub.add_parser("container", help="manage single containers").add_subparsers(dest="action", metavar="ACTION")
-    p = ctr.add_parser("run", help="run a command in a new container, in the foreground")
-    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
-    p.add_argument("--name")
-    p.add_argument("-e", "--env", action="append", default=[])
-    p.add_argument("-w", "--workdir")
-    p.add_argument("-u", "--user")
-    p.add_argument("--entrypoint")
-    p.add_argument("--network", help="an existing network to join (default: none but loopback)")
-    p.add_argument("image")
-    p.add_argument("cmd", nargs=argparse.REMAINDER)
-    p = ctr.add_parser("ls", help="list containers")
-    p.add_argument("-a", "--all", action="store_true")
-    p = ctr.add_parser("rm", help="remove containers")
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("containers", nargs="+")
-    p = ctr.add_parser("logs", help="show a container's output")
-    p.add_argument("-f", "--follow", action="store_true")
-    p.add_argument("container")
-    p = ctr.add_parser("inspect", help="show a container's details")
-    p.add_argument("containers", nargs="+")
-    p = ctr.add_parser("stop", help="stop containers")
-    p.add_argument("-t", "--timeout", type=float)
-    p.add_argument("containers", nargs="+")
-    return parser
+def _module_name(word: str) -> str:
+    return word.replace("-", "_")
 
 
-STACK_COMMANDS = {"up", "down", "ps", "logs", "exec", "stop", "start", "restart", "config"}
-ENGINE_GROUPS = {"image", "volume", "network", "container"}
+def _find(package: str, word: str):
+    """The module for a command or action word, or None. Keywords are spelled with a trailing _."""
+    if not word or word.startswith(("_", "-")) or not word.replace("-", "").isalnum():
+        return None
+    for name in (_module_name(word), _module_name(word) + "_"):
+        try:
+            return importlib.import_module(f"{package}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{package}.{name}":
+                raise
+    return None
+
+
+def _listing(package: str) -> list[tuple[str, str]]:
+    pkg = importlib.import_module(package)
+    rows = []
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{package}.{info.name}")
+        rows.append((info.name.rstrip("_").replace("_", "-"), getattr(mod, "HELP", "")))
+    return sorted(rows)
+
+
+def _print_help(parser: argparse.ArgumentParser, package: str, title: str) -> None:
+    parser.print_help()
+    print(f"\n{title}:")
+    for name, text in _listing(package):
+        print(f"  {name:<12} {text}")
+
+
+def _command_parser(prog: str, module) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=getattr(module, "HELP", None))
+    module.configure(p)
+    return p
+
+
+def resolve(argv: list[str]):
+    """Parse *argv* into (args, run function); prints help and exits for --help and unknown words."""
+    top = global_parser()
+    args = top.parse_args(argv)
+    if args.help or args.command is None:
+        _print_help(top, COMMANDS_PACKAGE, "Commands")
+        sys.exit(0)
+    module = _find(COMMANDS_PACKAGE, args.command)
+    if module is None:
+        top.error(f"unknown command {args.command!r} (see composer --help)")
+    prog = f"composer {args.command}"
+    rest = args.rest
+    if hasattr(module, "__path__"):  # a group: the next word is the action
+        group_parser = argparse.ArgumentParser(prog=prog, description=getattr(module, "HELP", None), add_help=False)
+        if not rest or rest[0] in ("-h", "--help"):
+            _print_help(group_parser, module.__name__, "Actions")
+            sys.exit(0 if rest else 2)
+        action = _find(module.__name__, rest[0])
+        if action is None:
+            group_parser.error(f"unknown action {rest[0]!r} (see {prog} --help)")
+        args.action = rest[0]
+        prog, module, rest = f"{prog} {rest[0]}", action, rest[1:]
+    sub = _command_parser(prog, module).parse_args(rest)
+    for key, value in vars(sub).items():
+        setattr(args, key, value)
+    del args.rest, args.help
+    return args, module.run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    if args.command in ENGINE_GROUPS and getattr(args, "action", None) is None:
-        parser.parse_args([args.command, "--help"])
+    args, run = resolve(sys.argv[1:] if argv is None else argv)
     if args.root:
         os.environ["COMPOSER_ROOT"] = os.path.abspath(args.root)
     from composer.errors import ComposerError
     from engine.api import EngineError
 
     try:
-        if args.command == "version":
-            from composer import __version__
-
-            print(f"composer version {__version__}")
-            return 0
-        if args.command in STACK_COMMANDS:
-            from composer.cli import stack
-
-            return stack.dispatch(args) or 0
-        from composer.cli import objects
-
-        return objects.dispatch(args) or 0
+        return run(args) or 0
     except (ComposerError, EngineError) as e:
         if args.debug:
             raise

@@ -70,3 +70,11 @@ def human_size(n: int) -> str:
 
 def short_id(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
+
+
+def dump_json(items) -> None:
+    """Print dataclass records as an indented JSON array, the way `inspect` commands do."""
+    import dataclasses
+    import json
+
+    print(json.dumps([dataclasses.asdict(i) for i in items], indent=2, default=str))

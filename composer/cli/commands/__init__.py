@@ -1,0 +1,1 @@
+"""One module per `composer` command; a package is a group whose modules are its actions."""

@@ -1,0 +1,2 @@
+"""`composer container ACTION`: manage single containers."""
+HELP = "manage single containers"

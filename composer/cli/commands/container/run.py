@@ -1,0 +1,38 @@
+"""`composer container run`: run a command in a new container, in the foreground."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "run a command in a new container, in the foreground"
+
+
+def configure(p) -> None:
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("--name")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("-w", "--workdir")
+    p.add_argument("-u", "--user")
+    p.add_argument("--entrypoint")
+    p.add_argument("--network", help="an existing network to join (default: none but loopback)")
+    p.add_argument("image")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+
+
+def run(args) -> int | None:
+    import os
+    import shlex
+    import sys
+
+    from engine.api import ContainerSpec, Engine, NetworkAttachment
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    env = dict(item.split("=", 1) if "=" in item else (item, os.environ.get(item, "")) for item in args.env)
+    name = args.name or "run-" + os.urandom(4).hex()
+    spec = ContainerSpec(
+        name=name, image=args.image, command=cmd or None,
+        entrypoint=shlex.split(args.entrypoint) if args.entrypoint is not None else None,
+        env=env, working_dir=args.workdir, user=args.user, auto_remove=args.rm,
+        networks=[NetworkAttachment(args.network)] if args.network else [])
+    return Engine().run_container(spec, sys.stdout.buffer, sys.stderr.buffer)

@@ -1,0 +1,2 @@
+"""`composer image ACTION`: manage images."""
+HELP = "manage images"

@@ -1,0 +1,2 @@
+"""`composer network ACTION`: manage networks."""
+HELP = "manage networks"

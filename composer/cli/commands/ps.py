@@ -1,0 +1,74 @@
+"""`composer ps`: list the stack's containers."""
+from __future__ import annotations
+
+import json
+
+from composer import desired
+from composer.cli.output import ago, docker_time, table
+from composer.errors import ComposerError
+from engine.api import ContainerInfo
+
+HELP = "list the stack's containers"
+
+
+def configure(p) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="also stopped containers")
+    p.add_argument("-q", "--quiet", action="store_true", help="only IDs")
+    p.add_argument("--services", action="store_true", help="only service names")
+    p.add_argument("--format", default="table", help="table or json")
+    p.add_argument("services_filter", nargs="*", metavar="SERVICE")
+
+
+def command_text(c: ContainerInfo) -> str:
+    args = (c.spec.entrypoint or []) + (c.spec.command or [])
+    text = " ".join(args)
+    return f'"{text[:20]}…"' if len(text) > 20 else f'"{text}"'
+
+
+def status_text(c: ContainerInfo) -> str:
+    if c.status == "running":
+        return "Up " + ago(c.started_at).removesuffix(" ago")
+    if c.status == "exited":
+        return f"Exited ({c.exit_code}) {ago(c.finished_at)}".rstrip()
+    return c.status.capitalize()
+
+
+def ports_text(c: ContainerInfo) -> str:
+    return ", ".join(f"{p.host_ip}:{p.host_port}->{p.container_port}/{p.protocol}" for p in c.ports)
+
+
+def ps_entry(c: ContainerInfo, project: str) -> dict:
+    return {
+        "ID": c.id[:12], "Name": c.name, "Names": c.name, "Image": c.image, "Command": command_text(c),
+        "Project": project, "Service": c.labels.get(desired.LABEL_SERVICE, ""), "CreatedAt": docker_time(c.created),
+        "RunningFor": ago(c.created), "State": c.status, "Status": status_text(c), "Health": "",
+        "ExitCode": c.exit_code,
+        "Publishers": [{"URL": p.host_ip, "TargetPort": p.container_port, "PublishedPort": p.host_port,
+                        "Protocol": p.protocol} for p in c.ports],
+        "Ports": ports_text(c), "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
+        "Networks": ",".join(sorted(c.networks)), "LocalVolumes": str(sum(1 for m in c.spec.mounts if m.type == "volume")),
+        "Mounts": ",".join(m.source for m in c.spec.mounts if m.type == "volume"), "Size": "0B",
+    }
+
+
+def run(args) -> int:
+    from composer.cli.project import reconciler, selected
+
+    rec = reconciler(args)
+    containers = [c for c in selected(rec, args.services_filter) if args.all or c.status == "running"]
+    if args.services:
+        for name in sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in containers}):
+            print(name)
+    elif args.quiet:
+        for c in containers:
+            print(c.id)
+    elif args.format == "json":
+        for c in containers:
+            print(json.dumps(ps_entry(c, rec.project.name)))
+    elif args.format == "table":
+        rows = [[c.name, c.image, command_text(c), c.labels.get(desired.LABEL_SERVICE, ""), ago(c.created),
+                 status_text(c), ports_text(c)] for c in containers]
+        print(table(["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows))
+    else:
+        raise ComposerError(f"unknown --format {args.format!r}: use table or json")
+    return 0

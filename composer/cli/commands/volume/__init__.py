@@ -1,0 +1,2 @@
+"""`composer volume ACTION`: manage volumes."""
+HELP = "manage volumes"

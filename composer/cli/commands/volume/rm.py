@@ -1,0 +1,18 @@
+"""`composer volume rm`: remove volumes."""
+from __future__ import annotations
+
+HELP = "remove volumes"
+
+
+def configure(p) -> None:
+    p.add_argument("names", nargs="+")
+
+
+def run(args) -> int | None:
+    from engine.api import Engine
+
+    engine = Engine()
+    for n in args.names:
+        engine.remove_volume(n)
+        print(n)
+    return 0

@@ -1,0 +1,52 @@
+"""Loading the project a stack command works on, and running reconciler steps under its lock."""
+from __future__ import annotations
+
+import os
+
+from composer.errors import StackFileError
+from composer.loader import LoadOptions, load
+from composer.model import Project
+
+# like Docker Compose, `-p NAME down|ps|logs|...` works on what the engine has, without a file
+FILELESS = {"down", "ps", "logs", "stop", "start", "restart", "kill", "rm", "pause", "unpause", "top", "port",
+            "wait", "images", "events"}
+
+
+def load_project(args, interpolate: bool = True) -> Project:
+    try:
+        return load(LoadOptions(files=args.files, project_name=args.project_name, project_dir=args.project_dir,
+                                env_files=args.env_files, interpolate=interpolate))
+    except StackFileError as e:
+        if args.project_name and not args.files and args.command in FILELESS and "no configuration file" in str(e):
+            return Project(args.project_name, os.getcwd(), [], {}, {}, {}, {})
+        raise
+
+
+def reconciler(args):
+    from composer.reconciler import Reconciler
+    from engine.api import Engine
+
+    return Reconciler(Engine(), load_project(args))
+
+
+def converge(args, *steps):
+    """Load the project, check named services, and run each step (a coroutine function taking the
+    reconciler) under the project's lock."""
+    import anyio
+
+    rec = reconciler(args)
+    for name in getattr(args, "services", None) or []:
+        rec.project.service(name)
+    with rec.lock():
+        for step in steps:
+            anyio.run(step, rec)
+    return rec
+
+
+def selected(rec, services: list[str]):
+    """The project's containers of *services* (all when empty), after checking the names exist."""
+    from composer import desired
+
+    for name in services:
+        rec.project.service(name)
+    return [c for c in rec.containers() if not services or c.labels.get(desired.LABEL_SERVICE) in services]
