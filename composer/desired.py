@@ -15,6 +15,11 @@ LABEL_NETWORK = "com.docker.compose.network"
 LABEL_VOLUME = "com.docker.compose.volume"
 
 
+def image_name(project: Project, svc: Service) -> str:
+    """The image a service's containers run: its `image:`, or the one `build:` makes for it."""
+    return svc.image or f"{project.name}-{svc.name}"
+
+
 def container_name(project: Project, svc: Service, number: int = 1) -> str:
     return svc.container_name or f"{project.name}-{svc.name}-{number}"
 
@@ -42,7 +47,7 @@ def container_spec(project: Project, svc: Service, number: int = 1) -> Container
                 for key, aliases in svc.networks.items()]
     ports = [PortBinding(p.target, p.published or 0, p.host_ip or "0.0.0.0", p.protocol) for p in svc.ports]
     return ContainerSpec(
-        name=container_name(project, svc, number), image=svc.image or f"{project.name}-{svc.name}",
+        name=container_name(project, svc, number), image=image_name(project, svc),
         entrypoint=svc.entrypoint, command=svc.command, env=dict(svc.environment),
         working_dir=svc.working_dir, user=svc.user, hostname=svc.hostname, labels=labels, mounts=mounts,
         networks=networks, ports=ports, stop_signal=svc.stop_signal, stop_timeout=svc.stop_grace_period,

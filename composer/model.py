@@ -31,6 +31,9 @@ class Dependency:
     restart: bool = False
 
 
+HASH_EXCLUDED = frozenset({"build", "pull_policy", "scale", "depends_on", "profiles"})
+
+
 @dataclass
 class Service:
     name: str
@@ -54,7 +57,11 @@ class Service:
 
     def config_hash(self) -> str:
         """Changes exactly when the service's resolved configuration changes."""
-        blob = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
+        # like Docker Compose, what only decides how many containers or how they are made is left out
+        raw = {k: v for k, v in self.raw.items() if k not in HASH_EXCLUDED}
+        if isinstance(raw.get("deploy"), dict):
+            raw["deploy"] = {k: v for k, v in raw["deploy"].items() if k != "replicas"}
+        blob = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -1,30 +1,34 @@
-"""Converging a project: compare what the engine has with the model, then act with anyio.
+"""Converging a project: observe the engine once, plan (composer/plan.py), execute (composer/executor.py).
 
-Services start in dependency order, independent ones in parallel. Everything `up` checks that can
-fail on bad input is checked before anything is created, and what one `up` created is removed again
-when a later step of it fails, so a failed `up` leaves nothing half-made.
+This module says what each planned action does with the engine and reports it. Everything `up`
+checks that can fail on bad input is checked before anything is created, and when an operation of
+an `up` fails, what that `up` created is removed again, so a failed `up` leaves nothing half-made.
+A dependency that is merely unhealthy or failed (a condition, not an error of ours) stays, so its
+logs can be read, as Docker Compose does.
 """
 from __future__ import annotations
 
 import os
-import sys
+import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import anyio
 import anyio.to_thread
 
 from composer import desired
 from composer.errors import ComposerError
+from composer.executor import DependencyFailed, PlanFailed, execute
 from composer.graph import Graph
-from composer.model import Project, Service
+from composer.model import Project
+from composer.plan import Observed, Operation, Plan, UpOptions, plan_down, plan_up, stop_order
+from composer.progress import DONE, FAILED, Progress
 from engine.api import ContainerInfo, Engine, EngineError, NotFound
 
-Reporter = Callable[[str], None]
+POLL = 0.1
 
 
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+class ConditionFailed(ComposerError):
+    """A dependency did not reach the state its dependents asked for (unhealthy, failed, ...)."""
 
 
 @dataclass
@@ -36,15 +40,25 @@ class Created:
     volumes: list[str] = field(default_factory=list)
 
 
+WORDS = {  # action -> (while, after), as Docker Compose words them
+    "create": ("Creating", "Created"), "start": ("Starting", "Started"), "recreate": ("Recreate", "Recreated"),
+    "remove": ("Removing", "Removed"), "stop": ("Stopping", "Stopped"), "kill": ("Killing", "Killed"),
+    "wait_healthy": ("Waiting", "Healthy"), "wait_completed": ("Waiting", "Exited"),
+}
+
+
 class Reconciler:
-    def __init__(self, engine: Engine, project: Project, report: Reporter = _stderr, limit: int = 8):
+    def __init__(self, engine: Engine, project: Project, progress: Progress | None = None, limit: int = 8):
         self.engine = engine
         self.project = project
-        self.report = report
-        self.limiter = anyio.CapacityLimiter(limit)
+        self.progress = progress or Progress("quiet")
+        self.limit = limit
+        self.dry_run = False  # plans are printed instead of carried out
+        self.created = Created()
+        self.ids: dict[str, str] = {}  # container name -> id, for containers made by this run
 
     async def _call(self, fn, *args, **kwargs):
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self.limiter)
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
 
     def lock(self):
         return self.engine.lock_project(self.project.name)
@@ -56,22 +70,39 @@ class Reconciler:
             labels[desired.LABEL_SERVICE] = service
         return self.engine.list_containers(labels)
 
+    def observe(self, with_images: bool = True) -> Observed:
+        image_ids = {}
+        if with_images:
+            for svc in self.project.services.values():
+                ref = desired.image_name(self.project, svc)
+                try:
+                    image_ids[ref] = self.engine.inspect_image(ref).id
+                except NotFound:
+                    pass
+        return Observed(self.containers(), {n.name for n in self.engine.list_networks()},
+                        {v.name for v in self.engine.list_volumes()}, image_ids)
+
     # -- checks before any change -------------------------------------------------------
-    def preflight(self, services: list[str], observed: list[ContainerInfo]) -> None:
+    def preflight(self, plan: Plan, observed: Observed) -> None:
+        services = sorted({op.params["service"] for op in plan.ops.values()
+                           if op.kind == "Container" and op.action in ("create", "recreate")})
         for name in services:
             svc = self.project.services[name]
-            if svc.image is None:
-                raise ComposerError(f"service {name}: building images (build:) is not supported yet; "
-                                    "set image: to an image you imported or loaded")
-            try:
-                self.engine.inspect_image(svc.image)
-            except NotFound:
+            ref = desired.image_name(self.project, svc)
+            if ref not in observed.image_ids:
+                if svc.image is None:
+                    raise ComposerError(f"service {name}: building images (build:) is not supported yet; "
+                                        "set image: to an image you imported or loaded")
                 raise ComposerError(f"service {name}: image {svc.image} not found (import or load it first: "
-                                    "composer image import / composer image load)") from None
-        self._check_ports(services, observed)
+                                    "composer image import / composer image load)")
+        self._check_ports(services, observed.containers)
         for vol in self.project.volumes.values():
             if vol.external:
-                self.engine.inspect_volume(vol.name)
+                try:
+                    self.engine.inspect_volume(vol.name)
+                except NotFound:
+                    raise ComposerError(f"volume {vol.key} declared as external, but could not be found "
+                                        f"(create it: composer volume create {vol.name})") from None
             else:
                 try:
                     self.engine.check_volume_driver(vol.driver)
@@ -108,174 +139,207 @@ class Reconciler:
                         raise ComposerError(f"service {name}: cannot publish port {host_ip}:{p.published}/"
                                             f"{p.protocol}: it is already in use ({e.strerror})") from None
 
-    # -- up ------------------------------------------------------------------------
-    async def up(self, services: list[str] | None = None) -> None:
-        graph = Graph(self.project)
-        wanted = sorted(graph.with_dependencies(services) if services else self.project.services)
-        for name in services or []:
-            self.project.service(name)
-        observed = self.containers()  # read once: the plan below works from this picture
-        self.preflight(wanted, observed)
-        created = Created()
+    # -- planning --------------------------------------------------------------------
+    def plan_up(self, opts: UpOptions, observed: Observed | None = None) -> tuple[Plan, Observed]:
+        observed = observed or self.observe()
+        return plan_up(self.project, observed, opts), observed
+
+    def plan_down(self, volumes: bool = False, remove_orphans: bool = False, rmi: str | None = None) -> Plan:
+        observed = Observed(self.containers(), set(), set(), {})
+        images = []
+        if rmi in ("local", "all"):
+            for svc in self.project.services.values():
+                if rmi == "all" or svc.image is None:
+                    ref = desired.image_name(self.project, svc)
+                    if ref not in images:
+                        images.append(ref)
+        images = [ref for ref in images if self._has_image(ref)]
+        return plan_down(self.project, observed, remove_orphans, volumes, self._project_networks(),
+                         self._project_volumes(), images)
+
+    def _has_image(self, ref: str) -> bool:
         try:
-            await self._ensure_networks(created)
-            self._ensure_volumes(created)
-            done = {name: anyio.Event() for name in wanted}
-            failed: dict[str, BaseException] = {}
+            self.engine.inspect_image(ref)
+            return True
+        except NotFound:
+            return False
 
-            async def converge(name: str) -> None:
-                svc = self.project.services[name]
-                for dep in svc.depends_on:
-                    if dep in done:
-                        await done[dep].wait()
-                        if dep in failed:
-                            failed[name] = failed[dep]
-                            done[name].set()
-                            return
-                try:
-                    await self._converge_service(svc, observed, created)
-                except BaseException as e:
-                    failed[name] = e
-                    raise
-                finally:
-                    done[name].set()
+    # -- up / create -------------------------------------------------------------------
+    async def up(self, opts: UpOptions | None = None, plan: Plan | None = None,
+                 observed: Observed | None = None) -> None:
+        opts = opts or UpOptions()
+        if plan is None:
+            plan, observed = self.plan_up(opts, observed)
+        for w in plan.warnings:
+            self.progress.warn(w)
+        self.preflight(plan, observed)
+        touched = {op.target for op in plan.ops.values() if op.kind == "Container"}
+        for c in observed.containers:
+            if c.status == "running" and c.name not in touched and c.labels.get(desired.LABEL_SERVICE) in \
+                    set(opts.services or self.project.services):
+                self.progress.update("Container", c.name, "Running", DONE)
+        await self.run(plan, undo_on_failure=True)
 
-            async with anyio.create_task_group() as tg:
-                for name in wanted:
-                    tg.start_soon(converge, name)
-            self._warn_orphans(observed)
-        except BaseException as e:
-            with anyio.CancelScope(shield=True):
-                await self._undo(created)
-            error = _unwrap(e)
-            if error is not e:
-                raise error from None
-            raise
-
-    def _warn_orphans(self, observed: list[ContainerInfo]) -> None:
-        orphans = sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in observed}
-                         - set(self.project.services))
-        if orphans:
-            self.report(f"WARN Found orphan containers for services {', '.join(orphans)} of project "
-                        f"{self.project.name}. If you removed or renamed them, run down --remove-orphans.")
-
-    def _missing(self, specs, existing: set[str], key_label: str):
-        """The declared, non-external objects the engine lacks, each with the labels to create it with."""
-        for spec in specs:
-            if not spec.external and spec.name not in existing:
-                yield spec, {**spec.labels, desired.LABEL_PROJECT: self.project.name, key_label: spec.key}
-
-    async def _ensure_networks(self, created: Created) -> None:
-        existing = {n.name for n in self.engine.list_networks()}
-        for net, labels in self._missing(self.project.networks.values(), existing, desired.LABEL_NETWORK):
-            await self._call(self.engine.create_network, net.name, labels)
-            created.networks.append(net.name)
-            self.report(f" Network {net.name}  Created")
-
-    def _ensure_volumes(self, created: Created) -> None:
-        existing = {v.name for v in self.engine.list_volumes()}
-        for vol, labels in self._missing(self.project.volumes.values(), existing, desired.LABEL_VOLUME):
-            self.engine.create_volume(vol.name, vol.driver, labels)
-            created.volumes.append(vol.name)
-            self.report(f" Volume {vol.name}  Created")
-
-    async def _converge_service(self, svc: Service, observed: list[ContainerInfo], created: Created) -> None:
-        spec = desired.container_spec(self.project, svc)
-        want_hash = spec.labels[desired.LABEL_HASH]
-        existing = [c for c in observed if c.labels.get(desired.LABEL_SERVICE) == svc.name]
-        current = [c for c in existing if c.labels.get(desired.LABEL_HASH) == want_hash
-                   and c.name == spec.name]
-        stale = [c for c in existing if c not in current]
-        for c in stale:
-            await self._call(self.engine.stop_container, c.id)
-            await self._call(self.engine.remove_container, c.id, True)
-            self.report(f" Container {c.name}  Removed")
-        if current:
-            c = current[0]
-            if c.status != "running":
-                await self._call(self.engine.start_container, c.id)
-                self.report(f" Container {c.name}  Started")
-            else:
-                self.report(f" Container {c.name}  Running")
+    async def run(self, plan: Plan, undo_on_failure: bool = False) -> None:
+        if self.dry_run:
+            print(plan.render(), flush=True)
             return
+        try:
+            await execute(plan, self._perform, self.limit)
+        except PlanFailed as e:
+            real = [(op, err) for op, err in e.errors if not isinstance(err, (DependencyFailed, ConditionFailed))]
+            if undo_on_failure and real:
+                with anyio.CancelScope(shield=True):
+                    await self._undo()
+            op, err = (real or e.errors)[0]
+            if isinstance(err, (ComposerError, EngineError)):
+                raise err from None
+            raise ComposerError(f"{op.kind.lower()} {op.target}: {err}") from None
+        finally:
+            self.progress.close()
+
+    async def _perform(self, op: Operation) -> None:
+        while_, after = WORDS.get(op.action, (op.action, op.action))
+        self.progress.update(op.kind, op.target, while_)
+        try:
+            await getattr(self, f"_{op.kind.lower()}_{op.action}")(op)
+        except ConditionFailed as e:
+            if op.params.get("required", True):
+                self.progress.update(op.kind, op.target, "Error", FAILED)
+                raise
+            self.progress.update(op.kind, op.target, "Skipped", DONE)
+            self.progress.warn(f"optional dependency {op.target} is not ready ({e}); going on without it")
+            return
+        except BaseException:
+            self.progress.update(op.kind, op.target, "Error", FAILED)
+            raise
+        self.progress.update(op.kind, op.target, after, DONE)
+
+    async def _network_create(self, op: Operation) -> None:
+        net = self.project.networks[op.params["network"]]
+        labels = {**net.labels, desired.LABEL_PROJECT: self.project.name, desired.LABEL_NETWORK: net.key}
+        await self._call(self.engine.create_network, net.name, labels)
+        self.created.networks.append(net.name)
+
+    async def _volume_create(self, op: Operation) -> None:
+        vol = self.project.volumes[op.params["volume"]]
+        labels = {**vol.labels, desired.LABEL_PROJECT: self.project.name, desired.LABEL_VOLUME: vol.key}
+        await self._call(self.engine.create_volume, vol.name, vol.driver, labels)
+        self.created.volumes.append(vol.name)
+
+    async def _container_create(self, op: Operation) -> None:
+        svc = self.project.services[op.params["service"]]
+        spec = desired.container_spec(self.project, svc, op.params["number"])
         for m in svc.volumes:
             if m.type == "bind" and m.create_host_path and not os.path.exists(m.source):
                 os.makedirs(m.source, exist_ok=True)
         info = await self._call(self.engine.create_container, spec)
-        created.containers.append(info.id)
-        self.report(f" Container {info.name}  Created")
-        try:
-            await self._call(self.engine.start_container, info.id)
-        except EngineError as e:
-            raise ComposerError(f"service {svc.name}: cannot start container {info.name}: {e}") from None
-        self.report(f" Container {info.name}  Started")
+        self.created.containers.append(info.id)
+        self.ids[info.name] = info.id
 
-    async def _undo(self, created: Created) -> None:
-        for cid in reversed(created.containers):
+    async def _container_recreate(self, op: Operation) -> None:
+        await self._call(self.engine.stop_container, op.params["id"], self._timeout(op.params["service"]))
+        await self._call(self.engine.remove_container, op.params["id"], True)
+        await self._container_create(op)
+
+    async def _container_start(self, op: Operation) -> None:
+        cid = op.params.get("id") or self.ids[op.target]
+        try:
+            await self._call(self.engine.start_container, cid)
+        except EngineError as e:
+            service = op.params.get("service") or "?"
+            raise ComposerError(f"service {service}: cannot start container {op.target}: {e}") from None
+
+    async def _container_stop(self, op: Operation) -> None:
+        await self._call(self.engine.stop_container, op.params["id"], op.params.get("timeout"))
+
+    async def _container_kill(self, op: Operation) -> None:
+        await self._call(self.engine.kill_container, op.params["id"], op.params.get("signal", "SIGKILL"))
+
+    async def _container_remove(self, op: Operation) -> None:
+        await self._call(self.engine.stop_container, op.params["id"], op.params.get("timeout"))
+        await self._call(self.engine.remove_container, op.params["id"], True)
+
+    async def _network_remove(self, op: Operation) -> None:
+        await self._call(self.engine.remove_network, op.target)
+
+    async def _volume_remove(self, op: Operation) -> None:
+        await self._call(self.engine.remove_volume, op.target)
+
+    async def _image_remove(self, op: Operation) -> None:
+        await self._call(self.engine.remove_image, op.target)
+
+    async def _service_wait_healthy(self, op: Operation) -> None:
+        await self._wait_for(op.target, healthy=True)
+
+    async def _service_wait_completed(self, op: Operation) -> None:
+        await self._wait_for(op.target, healthy=False)
+
+    async def _wait_for(self, service: str, healthy: bool, deadline: float | None = None) -> None:
+        while True:
+            states = [readiness(c, healthy) for c in self.containers(service)]
+            if not states:
+                raise ConditionFailed(f"service {service} has no container")
+            failures = [s for s in states if s not in ("ready", "waiting")]
+            if failures:
+                raise ConditionFailed(f"dependency failed to start: {failures[0]}")
+            if all(s == "ready" for s in states):
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                raise ConditionFailed(f"service {service} is not ready yet")
+            await anyio.sleep(POLL)
+
+    def _timeout(self, service: str) -> float | None:
+        svc = self.project.services.get(service)
+        return svc.stop_grace_period if svc else None
+
+    async def _undo(self) -> None:
+        for cid in reversed(self.created.containers):
             await self._quiet(self.engine.remove_container, cid, True)
-        for name in created.networks:
+        for name in self.created.networks:
             await self._quiet(self.engine.remove_network, name)
-        for name in created.volumes:
+        for name in self.created.volumes:
             await self._quiet(self.engine.remove_volume, name)
 
     async def _quiet(self, fn, *args) -> None:
         try:
             await self._call(fn, *args)
         except (EngineError, OSError) as e:
-            self.report(f"WARN cleanup after failure: {e}")
+            self.progress.warn(f"cleanup after failure: {e}")
 
-    # -- down / stop / start ---------------------------------------------------------
-    async def _in_reverse_order(self, containers: list[ContainerInfo], action) -> None:
-        """Run *action* on containers, dependents before their dependencies."""
-        by_service: dict[str, list[ContainerInfo]] = {}
-        for c in containers:
-            by_service.setdefault(c.labels.get(desired.LABEL_SERVICE, ""), []).append(c)
-        deps = {s: set(self.project.services[s].depends_on) if s in self.project.services else set()
-                for s in by_service}
-        dependents: dict[str, set[str]] = {s: set() for s in by_service}
-        for s, ds in deps.items():
-            for d in ds:
-                if d in dependents:
-                    dependents[d].add(s)
-        done = {s: anyio.Event() for s in by_service}
+    # -- waiting for the stack (up --wait) -----------------------------------------------
+    async def wait_ready(self, services: list[str], timeout: float | None) -> None:
+        """Until every container of *services* runs (and is healthy where it has a healthcheck)."""
+        deadline = time.monotonic() + timeout if timeout else None
+        completed_ok = {d for s in self.project.services.values() for d, dep in s.depends_on.items()
+                        if dep.condition == "service_completed_successfully"}
+        pending = set(services)
+        while pending:
+            for name in sorted(pending):
+                states = [running_state(c, name in completed_ok) for c in self.containers(name)]
+                bad = [s for s in states if s not in ("ready", "waiting")]
+                if bad:
+                    raise ComposerError(bad[0])
+                if states and all(s == "ready" for s in states):
+                    pending.discard(name)
+                    for c in self.containers(name):
+                        self.progress.update("Container", c.name, "Healthy" if c_health(c) else "Running", DONE)
+            if not pending:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise ComposerError(f"timeout waiting for services to be ready: {', '.join(sorted(pending))}")
+            await anyio.sleep(POLL)
+        self.progress.close()
 
-        async def run(service: str) -> None:
-            for d in dependents[service]:
-                await done[d].wait()
-            try:
-                async with anyio.create_task_group() as tg:
-                    for c in by_service[service]:
-                        tg.start_soon(action, c)
-            finally:
-                done[service].set()
-
-        async with anyio.create_task_group() as tg:
-            for s in by_service:
-                tg.start_soon(run, s)
-
-    async def down(self, volumes: bool = False, remove_orphans: bool = False, timeout: float | None = None) -> None:
-        containers = self.containers()
-        if not remove_orphans and self.project.files:  # without a stack file, all the project's containers go
-            orphans = [c for c in containers if c.labels.get(desired.LABEL_SERVICE) not in self.project.services]
-            if orphans:
-                self._warn_orphans(orphans)
-            containers = [c for c in containers if c not in orphans]
-
-        async def stop_and_remove(c: ContainerInfo) -> None:
-            if c.status == "running":
-                await self._call(self.engine.stop_container, c.id, timeout)
-                self.report(f" Container {c.name}  Stopped")
-            await self._call(self.engine.remove_container, c.id, True)
-            self.report(f" Container {c.name}  Removed")
-
-        await self._in_reverse_order(containers, stop_and_remove)
-        for net in self._project_networks():
-            await self._call(self.engine.remove_network, net)
-            self.report(f" Network {net}  Removed")
-        if volumes:
-            for vol in self._project_volumes():
-                await self._call(self.engine.remove_volume, vol)
-                self.report(f" Volume {vol}  Removed")
+    # -- down / stop / start / rm --------------------------------------------------------
+    async def down(self, volumes: bool = False, remove_orphans: bool = False, timeout: float | None = None,
+                   rmi: str | None = None) -> None:
+        plan = self.plan_down(volumes, remove_orphans, rmi)
+        for w in plan.warnings:
+            self.progress.warn(w)
+        for op in plan.ops.values():
+            op.params["timeout"] = timeout
+        await self.run(plan)
 
     def _owned(self, specs, listing) -> list[str]:
         """Names of the existing objects this project owns: declared (not external) or labelled with it."""
@@ -289,39 +353,88 @@ class Reconciler:
     def _project_volumes(self) -> list[str]:
         return self._owned(self.project.volumes.values(), self.engine.list_volumes())
 
+    def _selected(self, services: list[str] | None, where) -> list[ContainerInfo]:
+        return [c for c in self.containers() if where(c)
+                and (not services or c.labels.get(desired.LABEL_SERVICE) in services)]
+
     async def stop(self, services: list[str] | None = None, timeout: float | None = None) -> None:
-        targets = [c for c in self.containers() if c.status == "running"
-                   and (not services or c.labels.get(desired.LABEL_SERVICE) in services)]
+        plan = Plan()
+        stop_order(self.project, self._selected(services, lambda c: c.status == "running"), "stop",
+                   lambda c: "asked to stop", plan)
+        for op in plan.ops.values():
+            op.params["timeout"] = timeout
+        await self.run(plan)
 
-        async def stop_one(c: ContainerInfo) -> None:
-            await self._call(self.engine.stop_container, c.id, timeout)
-            self.report(f" Container {c.name}  Stopped")
-
-        await self._in_reverse_order(targets, stop_one)
+    async def kill(self, services: list[str] | None = None, signal: str = "SIGKILL") -> None:
+        plan = Plan()
+        for c in self._selected(services, lambda c: c.status == "running"):
+            plan.add(Operation(f"kill:{c.id}", "kill", "Container", c.name, f"asked to send {signal}",
+                               params={"id": c.id, "signal": signal}))
+        await self.run(plan)
 
     async def start(self, services: list[str] | None = None) -> None:
-        graph = Graph(self.project)
-        order = graph.order()
         containers = self.containers()
         if not containers:
             raise ComposerError(f"service(s) not created in project {self.project.name}: run up first")
-        for name in order:
+        plan = Plan()
+        keys: dict[str, list[str]] = {}
+        for name in Graph(self.project).order():
+            deps = {k for d in self.project.services[name].depends_on for k in keys.get(d, [])}
+            keys[name] = []
             if services and name not in services:
                 continue
             for c in containers:
                 if c.labels.get(desired.LABEL_SERVICE) == name and c.status != "running":
-                    await self._call(self.engine.start_container, c.id)
-                    self.report(f" Container {c.name}  Started")
+                    keys[name].append(plan.add(Operation(f"start:{c.name}", "start", "Container", c.name,
+                                                         f"it is {c.status}", deps=deps,
+                                                         params={"id": c.id, "service": name})).key)
+        await self.run(plan)
+
+    async def remove(self, services: list[str] | None = None, stop_first: bool = False,
+                     timeout: float | None = None) -> list[str]:
+        """`rm`: remove stopped containers (running ones too, stopped first, with *stop_first*)."""
+        plan = Plan()
+        for c in self._selected(services, lambda c: stop_first or c.status != "running"):
+            plan.add(Operation(f"remove:{c.id}", "remove", "Container", c.name, "asked to remove",
+                               params={"id": c.id, "timeout": timeout}))
+        await self.run(plan)
+        return [op.target for op in plan.ops.values()]
 
 
-def _unwrap(e: BaseException) -> BaseException:
-    """The first real error inside (nested) exception groups from task groups."""
-    while isinstance(e, BaseExceptionGroup):
-        inner = [x for x in e.exceptions if not isinstance(x, anyio.get_cancelled_exc_class())]
-        e = (inner or list(e.exceptions))[0]
-    return e
+def c_health(c: ContainerInfo) -> str:
+    """The container's health status ('' when it has no healthcheck)."""
+    health = getattr(c, "health", None)
+    status = getattr(health, "status", health)
+    return status if isinstance(status, str) else ""
 
 
-def run(coro_fn, *args):
-    return anyio.run(coro_fn, *args)
+def readiness(c: ContainerInfo, healthy: bool) -> str:
+    """'ready', 'waiting' or why the container will never be ready (for depends_on conditions)."""
+    if healthy:
+        status = c_health(c)
+        if c.status == "exited":
+            return f"container {c.name} exited ({c.exit_code})"
+        if not status:
+            return f"container {c.name} has no healthcheck configured"
+        if status == "unhealthy":
+            return f"container {c.name} is unhealthy"
+        return "ready" if status == "healthy" else "waiting"
+    if c.status == "exited":
+        if c.exit_code == 0:
+            return "ready"
+        return f"service {c.labels.get(desired.LABEL_SERVICE)} didn't complete successfully: exit {c.exit_code}"
+    return "waiting"
 
+
+def running_state(c: ContainerInfo, may_complete: bool) -> str:
+    """'ready', 'waiting' or why not, for `up --wait`."""
+    if c.status == "exited":
+        if may_complete and c.exit_code == 0:
+            return "ready"
+        return f"container {c.name} exited ({c.exit_code})"
+    if c.status != "running":
+        return "waiting"
+    status = c_health(c)
+    if status == "unhealthy":
+        return f"container {c.name} is unhealthy"
+    return "waiting" if status == "starting" else "ready"

@@ -1,11 +1,15 @@
-"""Printing containers' output, one thread per container, prefixed with the container's short name."""
+"""Printing containers' output, one thread per container, prefixed with the container's short name
+(in a colour of its own on a terminal, as Docker Compose does)."""
 from __future__ import annotations
 
 import sys
 import threading
+from typing import Callable
 
 from composer import desired
 from engine.api import ContainerInfo
+
+COLOURS = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"]
 
 
 def short_name(c: ContainerInfo) -> str:
@@ -13,26 +17,71 @@ def short_name(c: ContainerInfo) -> str:
     return c.name[len(project) + 1:] if project and c.name.startswith(project + "-") else c.name
 
 
-def follow(engine, containers: list[ContainerInfo], follow: bool, tail: int | None, prefix: bool) -> None:
-    width = max((len(short_name(c)) for c in containers), default=0)
-    lock = threading.Lock()
-    out = sys.stdout.buffer
+def use_colour(ansi: str = "auto", no_color: bool = False) -> bool:
+    if no_color or ansi == "never":
+        return False
+    return ansi == "always" or sys.stdout.isatty()
+
+
+class Printer:
+    """Writes whole lines from several threads; each container keeps its colour."""
+
+    def __init__(self, containers: list[ContainerInfo], prefix: bool = True, colour: bool = False,
+                 timestamps: bool = False):
+        self.width = max((len(short_name(c)) for c in containers), default=0)
+        self.prefix, self.colour, self.timestamps = prefix, colour, timestamps
+        self.lock = threading.Lock()
+        self.out = sys.stdout.buffer
+        self.colours: dict[str, str] = {}
+
+    def head(self, c: ContainerInfo) -> bytes:
+        if not self.prefix:
+            return b""
+        text = short_name(c).ljust(self.width) + "  | "
+        if self.colour:
+            code = self.colours.setdefault(c.name, COLOURS[len(self.colours) % len(COLOURS)])
+            text = f"\x1b[{code}m{text}\x1b[0m"
+        return text.encode()
+
+    def line(self, c: ContainerInfo, entry: dict) -> None:
+        data = entry["log"].encode()
+        if self.timestamps:
+            data = entry.get("time", "").encode() + b" " + data
+        with self.lock:
+            self.out.write(self.head(c) + (data if data.endswith(b"\n") else data + b"\n"))
+            self.out.flush()
+
+    def note(self, text: str) -> None:
+        with self.lock:
+            self.out.write(text.encode() + b"\n")
+            self.out.flush()
+
+
+def follow(engine, containers: list[ContainerInfo], follow: bool, tail: int | None, prefix: bool,
+           printer: Printer | None = None, on_end: Callable[[ContainerInfo], None] | None = None,
+           wait: bool = True) -> list[threading.Thread]:
+    """Print each container's log; with *follow*, until it stops (then *on_end* is called for it)."""
+    printer = printer or Printer(containers, prefix)
 
     def pump(c: ContainerInfo) -> None:
-        head = (short_name(c).ljust(width) + "  | ").encode() if prefix else b""
         for entry in engine.logs(c.id, follow=follow, tail=tail):
-            data = entry["log"].encode()
-            with lock:
-                out.write(head + data if data.endswith(b"\n") else head + data + b"\n")
-                out.flush()
+            printer.line(c, entry)
+        if on_end:
+            on_end(c)
 
+    if not wait:
+        threads = [threading.Thread(target=pump, args=(c,), daemon=True) for c in containers]
+        for t in threads:
+            t.start()
+        return threads
     if len(containers) == 1 or not follow:
         for c in containers:
             pump(c)
-        return
+        return []
     threads = [threading.Thread(target=pump, args=(c,), daemon=True) for c in containers]
     for t in threads:
         t.start()
     for t in threads:
         while t.is_alive():
             t.join(0.2)
+    return []

@@ -74,6 +74,8 @@ def _print_help(parser: argparse.ArgumentParser, package: str, title: str) -> No
 def _command_parser(prog: str, module) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=getattr(module, "HELP", None))
     module.configure(p)
+    # Docker Compose takes --dry-run after the command too
+    p.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 

@@ -22,11 +22,13 @@ def load_project(args, interpolate: bool = True) -> Project:
         raise
 
 
-def reconciler(args):
+def reconciler(args, progress=None):
     from composer.reconciler import Reconciler
     from engine.api import Engine
 
-    return Reconciler(Engine(), load_project(args))
+    rec = Reconciler(Engine(), load_project(args), progress)
+    rec.dry_run = bool(getattr(args, "dry_run", False))
+    return rec
 
 
 def converge(args, *steps):
@@ -34,7 +36,9 @@ def converge(args, *steps):
     reconciler) under the project's lock."""
     import anyio
 
-    rec = reconciler(args)
+    from composer.progress import from_args
+
+    rec = reconciler(args, from_args(args))
     for name in getattr(args, "services", None) or []:
         rec.project.service(name)
     with rec.lock():
