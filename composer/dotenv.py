@@ -10,9 +10,14 @@ _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(.*))
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$"}
 
 
-def parse(text: str, filename: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+def parse(text: str, filename: str, env: Mapping[str, str] | None = None, raw: bool = False,
+          bare_from: Mapping[str, str] | None = None) -> dict[str, str]:
     """Variables of a dotenv file. Double-quoted and unquoted values see ``${}`` substitution
-    (from earlier lines, then *env*); single-quoted ones are literal."""
+    (from earlier lines, then *env*); single-quoted ones are literal. With *raw* (env_file's
+    ``format: raw``) values are taken as written. A line with a bare ``KEY`` takes its value from
+    *bare_from* when given and set there, and is skipped otherwise."""
+    if raw:
+        return _parse_raw(text, filename, bare_from)
 
     out: dict[str, str] = {}
     lines = text.splitlines()
@@ -28,6 +33,8 @@ def parse(text: str, filename: str, env: Mapping[str, str] | None = None) -> dic
             raise StackFileError(f"{filename}:{lineno}: invalid line in env file: {raw.strip()!r}")
         key, value = m.group(1), m.group(2)
         if value is None:
+            if bare_from is not None and key in bare_from:
+                out[key] = bare_from[key]
             continue
         lookup = {**(env or {}), **out}
         if value[:1] in ("'", '"'):
@@ -47,6 +54,22 @@ def parse(text: str, filename: str, env: Mapping[str, str] | None = None) -> dic
         else:
             value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
             out[key] = _subst(value, lookup, filename, lineno)
+    return out
+
+
+def _parse_raw(text: str, filename: str, bare_from: Mapping[str, str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not key:
+            raise StackFileError(f"{filename}:{lineno}: invalid line in env file: {line.strip()!r}")
+        if sep:
+            out[key] = value
+        elif bare_from is not None and key in bare_from:
+            out[key] = bare_from[key]
     return out
 
 
@@ -75,9 +98,15 @@ def _subst(value: str, env: Mapping[str, str], filename: str, lineno: int) -> st
         raise StackFileError(f"{filename}:{lineno}: {e}") from None
 
 
-def read(path: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
+         bare_from: Mapping[str, str] | None = None) -> dict[str, str]:
     try:
         with open(path, encoding="utf-8") as f:
-            return parse(f.read(), path, env)
+            text = f.read()
     except FileNotFoundError:
         raise StackFileError(f"{path}: env file not found") from None
+    except IsADirectoryError:
+        raise StackFileError(f"{path}: env file is a directory") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StackFileError(f"{path}: cannot read env file: {e}") from None
+    return parse(text, path, env, raw=raw, bare_from=bare_from)

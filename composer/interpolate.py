@@ -128,26 +128,37 @@ class Interpolator:
         raise InterpolationError(f"missing closing brace in {s!r}")
 
 
+MAX_NODES = 1_000_000  # YAML aliases can make a small file a huge tree ("billion laughs")
+
+
 def interpolate_tree(data: Any, env: Mapping[str, str], where: Callable[[tuple], str] | None = None,
-                     path: tuple = ()) -> Any:
+                     path: tuple = (), warn: Callable[[str], None] | None = None) -> Any:
     """A copy of *data* with every string value interpolated (mapping keys are left alone)."""
-    interp = Interpolator(env)
+    interp = Interpolator(env) if warn is None else Interpolator(env, warn)
+    count = [0]
+
+    def fail(p: tuple, message: str) -> StackFileError:
+        loc = where(p) if where else ""
+        dotted = _dotted(p)
+        return StackFileError(f"{loc}: {dotted}: {message}" if loc else f"{dotted}: {message}")
 
     def walk(node: Any, p: tuple) -> Any:
+        count[0] += 1
+        if count[0] > MAX_NODES:
+            raise fail((), f"the file expands to more than {MAX_NODES} values (YAML aliases?)")
         if isinstance(node, str):
+            if "$" not in node:
+                return node
             try:
                 return interp.text(node)
             except InterpolationError as e:
-                loc = where(p) if where else ""
-                dotted = _dotted(p)
-                raise StackFileError(f"{loc}: {dotted}: {e}" if loc else f"{dotted}: {e}") from None
+                raise fail(p, str(e)) from None
         if isinstance(node, dict):
             return {k: walk(v, p + (k,)) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, p + (i,)) for i, v in enumerate(node)]
-        tagged_value = getattr(node, "value", None)
-        if tagged_value is not None and hasattr(node, "tag"):
-            node.value = walk(tagged_value, p)
+        if hasattr(node, "tag") and hasattr(node, "value"):
+            return type(node)(node.tag, walk(node.value, p))
         return node
 
     return walk(data, path)

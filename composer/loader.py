@@ -1,22 +1,24 @@
-"""Loading a stack: discover -> read -> interpolate -> merge -> validate -> normalize -> model.
+"""Loading a stack, one pass after another over plain trees:
 
-Each pass works on a plain tree, so each can be read (and tested) on its own.
+discover files -> environment -> per file: read, interpolate, validate, include -> merge files
+-> extends -> profiles -> normalize (composer.longform) -> model (composer.model).
 """
 from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from composer import normalize as norm
 from composer.errors import StackFileError
 from composer.model import Dependency, MountSpec, NetworkSpec, PortSpec, Project, Service, VolumeSpec
+from composer.validate import dotted
 from composer.yamlsource import Source
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas",
-                           "compose-spec.json")
+RESOURCES = ("networks", "volumes", "configs", "secrets")
 
 
 @dataclass
@@ -27,17 +29,22 @@ class LoadOptions:
     env_files: list[str] = field(default_factory=list)
     environ: Mapping[str, str] | None = None
     interpolate: bool = True
+    profiles: list[str] | None = None  # None: COMPOSE_PROFILES
+    all_profiles: bool = False  # keep every service whatever its profiles (config --profiles)
 
 
 # -- discover -----------------------------------------------------------------
 
-def discover(opts: LoadOptions, cwd: str) -> list[str]:
+def discover(opts: LoadOptions, cwd: str, env: Mapping[str, str] | None = None) -> list[str]:
+    """The stack files: -f, else COMPOSE_FILE, else compose.yaml (and its override) here or above."""
+    env = env if env is not None else (opts.environ or {})
     if opts.files:
-        return [os.path.abspath(os.path.join(cwd, f)) if f != "-" else f for f in opts.files]
-    env_files = (opts.environ or {}).get("COMPOSE_FILE")
-    if env_files:
-        return [os.path.abspath(os.path.join(cwd, f)) for f in env_files.split(os.pathsep) if f]
-    directory = os.path.abspath(cwd)
+        return [f if f == "-" else os.path.abspath(os.path.join(cwd, os.path.expanduser(f))) for f in opts.files]
+    listed = env.get("COMPOSE_FILE")
+    if listed:
+        sep = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        return [os.path.abspath(os.path.join(cwd, os.path.expanduser(f))) for f in listed.split(sep) if f]
+    directory = os.path.abspath(opts.project_dir or cwd)
     while True:
         for name in DEFAULT_FILES:
             candidate = os.path.join(directory, name)
@@ -49,7 +56,7 @@ def discover(opts: LoadOptions, cwd: str) -> list[str]:
                     found.append(override)
                 return found
         parent = os.path.dirname(directory)
-        if parent == directory:
+        if parent == directory or opts.project_dir:
             break
         directory = parent
     raise StackFileError(
@@ -74,288 +81,392 @@ def check_project_name(name: str, origin: str) -> str:
     return name
 
 
-# -- merge --------------------------------------------------------------------
-
-def merge(base: Any, over: Any) -> Any:
-    """Merge an override file onto a base: mappings merged key by key, sequences appended,
-    scalars replaced; `!reset` removes, `!override` replaces whole."""
-    from composer.yamlsource import Tagged
-
-    if isinstance(over, Tagged):
-        return None if over.tag == "reset" else over.value
-    if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
-        for k, v in over.items():
-            if isinstance(v, Tagged) and v.tag == "reset":
-                out.pop(k, None)
-            elif k in out:
-                out[k] = merge(out[k], v)
-            else:
-                out[k] = strip_tags(v)
-        return out
-    if isinstance(base, list) and isinstance(over, list):
-        return base + [x for x in strip_tags(over) if x not in base]
-    return strip_tags(over)
+def project_name(opts: LoadOptions, env: Mapping[str, str], data: dict, project_dir: str) -> str:
+    if opts.project_name:
+        return check_project_name(opts.project_name, "-p")
+    if env.get("COMPOSE_PROJECT_NAME"):
+        return check_project_name(env["COMPOSE_PROJECT_NAME"], "COMPOSE_PROJECT_NAME")
+    if data.get("name"):
+        return check_project_name(norm.scalar(data["name"]), "the top-level name")
+    name = normalize_project_name(os.path.basename(project_dir))
+    if not name:
+        raise StackFileError(f"cannot make a project name from the directory {project_dir!r}: use -p NAME")
+    return name
 
 
-def strip_tags(node: Any) -> Any:
-    from composer.yamlsource import Tagged
+# -- environment ------------------------------------------------------------------
 
-    if isinstance(node, Tagged):
-        return None if node.tag == "reset" else strip_tags(node.value)
-    if isinstance(node, dict):
-        return {k: strip_tags(v) for k, v in node.items() if not (isinstance(v, Tagged) and v.tag == "reset")}
-    if isinstance(node, list):
-        return [strip_tags(v) for v in node]
-    return node
-
-
-def stringify_keys(node: Any) -> Any:
-    """YAML reads keys like `80` or `yes` as numbers/booleans; the spec means strings."""
-    if isinstance(node, dict):
-        return {norm._scalar(k) if not isinstance(k, str) else k: stringify_keys(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [stringify_keys(v) for v in node]
-    return node
-
-
-# -- validate -------------------------------------------------------------------
-
-_validator = None
-
-
-def validate(data: dict, where) -> None:
-    global _validator
-    if not os.path.exists(SCHEMA_PATH):
-        return
-    if _validator is None:
-        import json
-
-        import jsonschema
-
-        with open(SCHEMA_PATH, encoding="utf-8") as f:
-            schema = json.load(f)
-        cls = jsonschema.validators.validator_for(schema)
-        _validator = cls(schema)
-    errors = sorted(_validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if not errors:
-        return
-    err = _deepest(errors[0])
-    path = tuple(err.absolute_path)
-    if err.validator == "additionalProperties":
-        extra = _extra_keys(err)
-        if extra:
-            path += (extra[0],)
-            raise StackFileError(f"{where(path)}: {_dotted(path)}: unknown attribute {extra[0]!r} "
-                                 "(a typo, or not part of the compose specification)")
-    raise StackFileError(f"{where(path)}: {_dotted(path)}: {_describe(err)}")
-
-
-def _deepest(err):
-    """The most telling error inside oneOf/anyOf: the deepest, preferring one that is not
-    a mere type mismatch (the branch whose type matched says what is really wrong)."""
-    while err.context:
-        err = sorted(err.context, key=lambda e: (-len(e.absolute_path), e.validator == "type"))[0]
-    return err
-
-
-def _extra_keys(err) -> list[str]:
-    extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-    return [k for k in extra if not any(re.match(p, k) for p in err.schema.get("patternProperties", {}))]
-
-
-def _describe(err) -> str:
-    if err.validator == "type":
-        want = err.validator_value
-        want = " or ".join(want) if isinstance(want, list) else want
-        return f"must be of type {want}, not {type(err.instance).__name__}"
-    if err.validator == "enum":
-        return f"must be one of {', '.join(map(str, err.validator_value))}"
-    if err.validator == "pattern":
-        hint = err.schema.get("description")
-        return f"{err.instance!r} is not valid" + (f": {hint}" if hint else "")
-    return err.message.splitlines()[0]
-
-
-def _dotted(path: tuple) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-# -- load -----------------------------------------------------------------------
-
-def load(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
+def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapping[str, str]) -> dict[str, str]:
+    """Variables for interpolation: .env in the project directory (or --env-file), process env winning."""
     from composer import dotenv
-    from composer.interpolate import interpolate_tree
-    from composer.yamlsource import read
 
-    opts = opts or LoadOptions()
-    cwd = cwd or os.getcwd()
-    process_env = dict(os.environ if opts.environ is None else opts.environ)
-    files = discover(LoadOptions(files=opts.files, environ=process_env), cwd)
-    project_dir = os.path.abspath(opts.project_dir or os.path.dirname(files[0]))
-
-    # the environment: .env (or --env-file), then the process environment wins
     env: dict[str, str] = {}
-    env_files = opts.env_files or ([os.path.join(project_dir, ".env")]
-                                   if os.path.isfile(os.path.join(project_dir, ".env")) else [])
-    for path in env_files:
-        env.update(dotenv.read(os.path.join(project_dir, path), {**env, **process_env}))
+    if opts.env_files:
+        paths = [os.path.join(cwd, p) for p in opts.env_files]
+    else:
+        default = os.path.join(project_dir, ".env")
+        paths = [default] if os.path.isfile(default) else []
+    for path in paths:
+        env.update(dotenv.read(path, {**env, **process_env}))
     env.update(process_env)
+    return env
 
-    sources: list[Source] = [read(f) for f in files]
-    merged: dict = {}
-    for src in sources:
-        data = stringify_keys(src.data)
-        if opts.interpolate:
-            data = interpolate_tree(data, env, src.where)
-        merged = merge(merged, data) if merged else strip_tags(data)
 
-    def where(path: tuple) -> str:
-        for src in reversed(sources):
+# -- the load --------------------------------------------------------------------------
+
+class _Session:
+    """What the passes of one load share: the environment, the files read, warnings given."""
+
+    def __init__(self, env: Mapping[str, str], interpolate: bool):
+        self.env = env
+        self.interpolate = interpolate
+        self.sources: list[Source] = []
+        self.warned: set[str] = set()
+        self.including: list[str] = []
+
+    def warn(self, name: str) -> None:
+        if name not in self.warned:
+            self.warned.add(name)
+            print(f'WARN[0000] The "{name}" variable is not set. Defaulting to a blank string.', file=sys.stderr)
+
+    def where(self, path: tuple) -> str:
+        for src in reversed(self.sources):
             probe = tuple(path)
             while probe:
                 if probe in src.lines:
                     return src.where(probe)
                 probe = probe[:-1]
-        return sources[0].filename
+        return self.sources[0].filename if self.sources else "(stack)"
 
-    validate(merged, where)
+    def at(self, *path) -> str:
+        return f"{self.where(path)}: {dotted(path)}"
 
-    name = opts.project_name or env.get("COMPOSE_PROJECT_NAME")
-    origin = "-p" if opts.project_name else "COMPOSE_PROJECT_NAME"
-    if not name and merged.get("name"):
-        name, origin = str(merged["name"]), "the top-level name"
-    if not name:
-        name, origin = normalize_project_name(os.path.basename(project_dir)), "the project directory"
-    check_project_name(name, origin)
-    return build_project(merged, name, project_dir, files, env, where)
+
+def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None) -> dict:
+    """One stack file read, interpolated and validated (merge tags kept)."""
+    from composer import merge
+    from composer.interpolate import interpolate_tree
+    from composer.validate import validate
+    from composer.yamlsource import parse, read
+
+    if path == "-":
+        src = parse(sys.stdin.read(), "(stdin)")
+    else:
+        src = read(path)
+    session.sources.append(src)
+    data = src.data
+    env = session.env if env is None else env
+    if session.interpolate:
+        data = interpolate_tree(data, env, src.where, warn=session.warn)
+    if session.interpolate:
+        validate(merge.plain(data), src.where)
+    return data
+
+
+def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
+    """The files merged in order, includes and extends applied: one plain tree."""
+    from composer import merge
+
+    merged: dict = {}
+    for i, path in enumerate(files):
+        data = read_file(path, session)
+        base = os.path.dirname(path) if path != "-" else project_dir
+        data = _apply_includes(data, base, session)
+        merged = merge.merge_files(merged, data) if i else merge.plain(data)
+    merged = merge.plain(merged)
+    services = merged.get("services")
+    if isinstance(services, dict):
+        merged["services"] = _apply_extends(services, project_dir, session, files[0])
+    return merged
+
+
+def _apply_includes(data: dict, base_dir: str, session: _Session) -> dict:
+    from composer import merge
+
+    entries = merge.plain(data.get("include"))
+    if not entries:
+        return data
+    data = {k: v for k, v in data.items() if k != "include"}
+    for i, entry in enumerate(entries):
+        entry = {"path": entry} if isinstance(entry, str) else entry
+        paths = norm.string_list(entry.get("path"))
+        files = [norm.abs_path(p, base_dir) for p in paths]
+        project_dir = norm.abs_path(str(entry["project_directory"]), base_dir) if entry.get("project_directory") \
+            else os.path.dirname(files[0])
+        for f in files:
+            key = os.path.realpath(f)
+            if key in session.including:
+                chain = " -> ".join(session.including[session.including.index(key):] + [key])
+                raise StackFileError(f"{session.at('include', i)}: include cycle: {chain}")
+        env_paths = [norm.abs_path(p, base_dir) for p in norm.string_list(entry.get("env_file"))]
+        if not env_paths and os.path.isfile(os.path.join(project_dir, ".env")):
+            env_paths = [os.path.join(project_dir, ".env")]
+        from composer import dotenv
+
+        inc_env: dict[str, str] = {}
+        for p in env_paths:
+            inc_env.update(dotenv.read(p, {**inc_env, **session.env}))
+        inc_env.update(session.env)
+        inner = _Session(inc_env, session.interpolate)
+        inner.sources, inner.warned = session.sources, session.warned
+        inner.including = session.including + [os.path.realpath(f) for f in files]
+        for f in files:
+            if not os.path.isfile(f):
+                raise StackFileError(f"{session.at('include', i)}: included file {f} not found")
+        tree = load_tree(files, project_dir, inner)
+        tree = _relocate_tree(tree, project_dir)
+        for kind in ("services",) + RESOURCES:
+            theirs = tree.get(kind) or {}
+            if not theirs:
+                continue
+            ours = data.get(kind)
+            ours = dict(ours) if isinstance(ours, dict) else {}
+            for name, value in theirs.items():
+                if name in ours and merge.plain(ours[name]) != value:
+                    raise StackFileError(f"{session.at(kind, name)}: {kind}.{name} is also defined by the "
+                                         f"included {files[0]}; rename one of them")
+                ours[name] = value
+            data[kind] = ours
+    return data
+
+
+def _relocate_tree(tree: dict, base_dir: str) -> dict:
+    from composer.longform import relocate_service
+
+    out = dict(tree)
+    if isinstance(out.get("services"), dict):
+        out["services"] = {k: relocate_service(v, base_dir) if isinstance(v, dict) else v
+                           for k, v in out["services"].items()}
+    for kind in ("configs", "secrets"):
+        if isinstance(out.get(kind), dict):
+            out[kind] = {k: ({**v, "file": norm.abs_path(str(v["file"]), base_dir)}
+                             if isinstance(v, dict) and v.get("file") else v)
+                         for k, v in out[kind].items()}
+    return out
+
+
+def _apply_extends(services: dict, base_dir: str, session: _Session, filename: str) -> dict:
+    from composer import merge
+    from composer.longform import relocate_service
+
+    resolved: dict[str, dict] = {}
+    file_cache: dict[str, dict] = {}
+
+    def resolve(name: str, pool: dict, pool_dir: str, chain: list[str], origin: str) -> dict:
+        key = f"{origin}#{name}"
+        if key in resolved:
+            return resolved[key]
+        svc = pool.get(name)
+        if not isinstance(svc, dict):
+            return svc
+        ext = svc.get("extends")
+        if ext is None:
+            resolved[key] = svc
+            return svc
+        if key in chain:
+            cycle = [c.split("#", 1)[1] for c in chain[chain.index(key):]] + [name]
+            raise StackFileError(f"{session.at('services', name, 'extends')}: services.{name}.extends: "
+                                 f"extends cycle: {' -> '.join(cycle)}")
+        ext = {"service": ext} if isinstance(ext, str) else ext
+        target = str(ext.get("service"))
+        if ext.get("file"):
+            path = norm.abs_path(str(ext["file"]), pool_dir)
+            if path not in file_cache:
+                if not os.path.isfile(path):
+                    raise StackFileError(f"{session.at('services', name, 'extends', 'file')}: "
+                                         f"services.{name}.extends.file: {path} not found")
+                other = merge.plain(read_file(path, session))
+                file_cache[path] = other.get("services") or {}
+            other_pool, other_dir, other_origin = file_cache[path], os.path.dirname(path), path
+        else:
+            other_pool, other_dir, other_origin = pool, pool_dir, origin
+        if target not in other_pool or not isinstance(other_pool.get(target), dict):
+            raise StackFileError(f"{session.at('services', name, 'extends')}: services.{name}.extends: "
+                                 f"cannot extend service {target!r}: not defined"
+                                 + (f" in {other_origin}" if other_origin != origin else ""))
+        parent = resolve(target, other_pool, other_dir, chain + [key], other_origin)
+        if other_dir != pool_dir:
+            parent = relocate_service(parent, other_dir)
+        child = {k: v for k, v in svc.items() if k != "extends"}
+        result = merge.merge_service({k: v for k, v in parent.items() if k != "extends"}, child)
+        resolved[key] = result
+        return result
+
+    return {name: resolve(name, services, base_dir, [], filename) for name in services}
+
+
+def load(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
+    """The project of the stack files *opts* name (see the module docstring for the passes)."""
+    opts = opts or LoadOptions()
+    cwd = cwd or os.getcwd()
+    process_env = dict(os.environ if opts.environ is None else opts.environ)
+    # COMPOSE_FILE and friends may come from the .env of the working (or project) directory
+    pre_dir = os.path.abspath(os.path.join(cwd, opts.project_dir)) if opts.project_dir else cwd
+    pre_env = process_env if opts.files else environment(opts, cwd, pre_dir, process_env)
+    files = discover(opts, cwd, pre_env)
+    first = files[0] if files[0] != "-" else os.path.join(cwd, "-")
+    project_dir = os.path.abspath(os.path.join(cwd, opts.project_dir)) if opts.project_dir \
+        else os.path.dirname(first)
+    env = environment(opts, cwd, project_dir, process_env)
+    session = _Session(env, opts.interpolate)
+    tree = load_tree(files, project_dir, session)
+    name = project_name(opts, env, tree, project_dir)
+    profiles = opts.profiles
+    if profiles is None:
+        profiles = [p for p in (env.get("COMPOSE_PROFILES") or "").split(",") if p.strip()]
+    return build_project(tree, name, project_dir, files, env, session, profiles, opts.all_profiles)
+
+
+# -- profiles and the project --------------------------------------------------------------
+
+def active_services(services: dict, profiles: list[str]) -> set[str]:
+    """Services enabled by *profiles* (those without profiles always are), plus what they depend on."""
+    wanted = {p.strip() for p in profiles}
+    enabled = set()
+    for name, svc in services.items():
+        own = set(norm.string_list((svc or {}).get("profiles")))
+        if not own or "*" in wanted or own & wanted:
+            enabled.add(name)
+    todo = list(enabled)
+    while todo:
+        svc = services.get(todo.pop()) or {}
+        for dep in _dependency_names(svc):
+            if dep in services and dep not in enabled:
+                enabled.add(dep)
+                todo.append(dep)
+    return enabled
+
+
+def _dependency_names(svc: dict) -> list[str]:
+    deps = svc.get("depends_on") or {}
+    names = [str(d) for d in (deps if isinstance(deps, list) else deps)]
+    names += [str(link).split(":", 1)[0] for link in svc.get("links") or []]
+    mode = str(svc.get("network_mode") or "")
+    if mode.startswith("service:"):
+        names.append(mode[8:])
+    for entry in svc.get("volumes_from") or []:
+        entry = str(entry)
+        if not entry.startswith("container:"):
+            names.append(entry.removeprefix("service:").split(":", 1)[0])
+    return names
+
+
+def all_profiles(tree: dict) -> list[str]:
+    seen: list[str] = []
+    for svc in (tree.get("services") or {}).values():
+        for p in norm.string_list((svc or {}).get("profiles")):
+            if p not in seen:
+                seen.append(p)
+    return sorted(seen)
 
 
 def build_project(data: dict, name: str, project_dir: str, files: list[str], env: Mapping[str, str],
-                  where) -> Project:
+                  session: _Session, profiles: list[str] | None = None, every_profile: bool = False) -> Project:
+    from composer import longform
+
     services_in = data.get("services") or {}
     if not isinstance(services_in, dict):
-        raise StackFileError(f"{where(('services',))}: services must be a mapping")
+        raise StackFileError(f"{session.at('services')}: services must be a mapping")
+    enabled = set(services_in) if every_profile else active_services(services_in, profiles or [])
 
-    networks: dict[str, NetworkSpec] = {}
-    raw_networks: dict[str, Any] = {}
-    for key, spec in (data.get("networks") or {}).items():
-        spec = spec or {}
-        ext = spec.get("external")
-        ext = ext if isinstance(ext, bool) else (bool(ext) if isinstance(ext, dict) else norm.as_bool(ext))
-        net_name = spec.get("name") or (key if ext else f"{name}_{key}")
-        networks[key] = NetworkSpec(key, net_name, spec.get("driver", "bridge"), ext, dict(spec.get("labels") or {}))
-        raw_networks[key] = {**spec, "name": net_name}
-
-    volumes: dict[str, VolumeSpec] = {}
-    raw_volumes: dict[str, Any] = {}
-    for key, spec in (data.get("volumes") or {}).items():
-        spec = spec or {}
-        ext = spec.get("external")
-        ext = bool(ext) if isinstance(ext, dict) else norm.as_bool(ext)
-        vol_name = spec.get("name") or (key if ext else f"{name}_{key}")
-        volumes[key] = VolumeSpec(key, vol_name, spec.get("driver", "local"), ext,
-                                  norm.key_value_map(spec.get("labels")))  # type: ignore[arg-type]
-        raw_volumes[key] = {**spec, "name": vol_name}
-
-    services: dict[str, Service] = {}
     raw_services: dict[str, Any] = {}
-    for sname, sdata in services_in.items():
-        svc = build_service(sname, sdata or {}, project_dir, env, where)
-        for net in svc.networks:
-            if net == "default" and "default" not in networks:
-                networks["default"] = NetworkSpec("default", f"{name}_default")
-                raw_networks["default"] = {"name": f"{name}_default"}
-            elif net not in networks:
-                raise StackFileError(
-                    f"{where(('services', sname, 'networks'))}: services.{sname}.networks: "
-                    f"network {net!r} is not declared in the top-level networks")
-        for i, m in enumerate(svc.volumes):
-            if m.type == "volume" and m.source and m.source not in volumes:
-                raise StackFileError(
-                    f"{where(('services', sname, 'volumes', i))}: services.{sname}.volumes[{i}]: "
-                    f"volume {m.source!r} is not declared in the top-level volumes")
-        services[sname] = svc
-        raw_services[sname] = svc.raw
-    for sname, svc in services.items():
-        for dep in svc.depends_on:
-            if dep not in services:
-                raise StackFileError(f"{where(('services', sname, 'depends_on'))}: services.{sname}.depends_on: "
-                                     f"service {dep!r} is not defined")
+    for sname in services_in:
+        if sname not in enabled:
+            continue
+        sdata = services_in[sname] or {}
+        if not isinstance(sdata, dict):
+            raise StackFileError(f"{session.at('services', sname)}: services.{sname} must be a mapping")
+
+        def at(*path, _s=sname):
+            return session.at("services", _s, *path)
+
+        if sdata.get("image") is None and sdata.get("build") is None and not sdata.get("provider"):
+            raise StackFileError(f"{at()}: neither an image nor a build context is specified")
+        raw_services[sname] = longform.service(sname, sdata, project_dir, env, at)
 
     raw: dict[str, Any] = {"name": name, "services": raw_services}
-    if raw_networks:
-        raw["networks"] = raw_networks
-    if raw_volumes:
-        raw["volumes"] = raw_volumes
-    for key in ("configs", "secrets"):
-        if data.get(key):
-            raw[key] = data[key]
-    return Project(name, project_dir, files, services, networks, volumes, raw)
+    used = _used_resources(raw_services)
+    for kind in RESOURCES:
+        declared = data.get(kind) or {}
+        out: dict[str, Any] = {}
+        for key in sorted(used[kind]):
+            if key == "default" and kind == "networks" and key not in declared:
+                out[key] = {"name": f"{name}_default", "ipam": {}}
+                continue
+            if key not in declared:
+                raise StackFileError(_undeclared(kind, key, used[kind][key], session))
+            out[key] = longform.resource(kind, key, declared[key] or {}, name, project_dir,
+                                         lambda *p, _k=key: session.at(kind, _k, *p))
+        if out:
+            raw[kind] = out
+    for key, value in data.items():
+        if key.startswith("x-"):
+            raw[key] = value
+    for sname, svc in raw_services.items():
+        for dep, opts in (svc.get("depends_on") or {}).items():
+            if dep not in raw_services and opts.get("required", True):
+                what = "is not defined" if dep not in services_in else "is not enabled (check its profiles)"
+                raise StackFileError(f"{session.at('services', sname, 'depends_on')}: services.{sname} depends "
+                                     f"on service {dep!r}, which {what}")
+    raw = {k: raw[k] for k in sorted(raw)}
+    return _model(raw, name, project_dir, files)
 
 
-def build_service(name: str, data: dict, project_dir: str, env: Mapping[str, str], where) -> Service:
-    def at(*path):
-        return where(("services", name) + path)
+def _undeclared(kind: str, key: str, user: tuple, session: _Session) -> str:
+    singular = kind[:-1]
+    return (f"{session.at(*user)}: {singular} {key!r} is not declared in the top-level {kind} "
+            f"(add it under `{kind}:`)")
 
-    image = data.get("image")
-    if image is None and data.get("build") is None:
-        raise StackFileError(f"{at()}: services.{name}: neither an image nor a build context is specified")
-    raw: dict[str, Any] = {k: v for k, v in data.items() if not str(k).startswith("x-")}
 
-    command = norm.split_command(data.get("command"))
-    entrypoint = norm.split_command(data.get("entrypoint"))
-    if command is not None:
-        raw["command"] = command
-    if entrypoint is not None:
-        raw["entrypoint"] = entrypoint
-    environment = {k: v for k, v in norm.key_value_map(data.get("environment"), env, resolve=True).items()
-                   if v is not None}
-    if "environment" in data:
-        raw["environment"] = environment
-    labels = {k: v or "" for k, v in norm.key_value_map(data.get("labels")).items()}
-    if "labels" in data:
-        raw["labels"] = labels
+def _used_resources(services: dict) -> dict[str, dict[str, tuple]]:
+    used: dict[str, dict[str, tuple]] = {k: {} for k in RESOURCES}
+    for sname, svc in services.items():
+        for net in svc.get("networks") or {}:
+            used["networks"].setdefault(net, ("services", sname, "networks"))
+        for i, m in enumerate(svc.get("volumes") or []):
+            if m.get("type") == "volume" and m.get("source"):
+                used["volumes"].setdefault(m["source"], ("services", sname, "volumes", i))
+        for kind in ("configs", "secrets"):
+            for i, ref in enumerate(svc.get(kind) or []):
+                used[kind].setdefault(ref["source"], ("services", sname, kind, i))
+        for i, ref in enumerate((svc.get("build") or {}).get("secrets") or []):
+            used["secrets"].setdefault(ref["source"], ("services", sname, "build", "secrets", i))
+    return used
 
-    ports_raw = norm.normalize_ports(data.get("ports") or [], lambda i: f"{at('ports', i)}: services.{name}.ports[{i}]")
-    if "ports" in data:
-        raw["ports"] = ports_raw
+
+# -- the model ---------------------------------------------------------------------------------
+
+def _model(raw: dict, name: str, project_dir: str, files: list[str]) -> Project:
+    networks = {key: NetworkSpec(key, spec["name"], spec.get("driver") or "bridge", bool(spec.get("external")),
+                                 dict(spec.get("labels") or {}))
+                for key, spec in (raw.get("networks") or {}).items()}
+    volumes = {key: VolumeSpec(key, spec["name"], spec.get("driver") or "local", bool(spec.get("external")),
+                               dict(spec.get("labels") or {}))
+               for key, spec in (raw.get("volumes") or {}).items()}
+    services = {sname: _service(sname, svc) for sname, svc in raw["services"].items()}
+    return Project(name, project_dir, [f for f in files], services, networks, volumes, raw)
+
+
+def _service(name: str, raw: dict) -> Service:
     ports = []
-    for p in ports_raw:
+    for p in raw.get("ports") or []:
         published = p.get("published")
         if published and "-" in str(published):
-            lo = int(str(published).split("-")[0])
-            published = lo
+            published = str(published).split("-")[0]
         ports.append(PortSpec(int(p["target"]), int(published) if published else None, p.get("host_ip", ""),
                               p.get("protocol", "tcp")))
-
-    vols_raw = norm.normalize_volumes(data.get("volumes") or [], project_dir,
-                                      lambda i: f"{at('volumes', i)}: services.{name}.volumes[{i}]")
-    if "volumes" in data:
-        raw["volumes"] = vols_raw
-    mounts = [MountSpec(v.get("type", "volume"), v["target"], str(v.get("source") or ""), norm.as_bool(v.get("read_only")),
-                        norm.as_bool((v.get("bind") or {}).get("create_host_path")))
-              for v in vols_raw]
-
-    networks_raw = norm.normalize_service_networks(data.get("networks") if "network_mode" not in data else {})
-    raw["networks"] = networks_raw
-    networks = {k: list((v or {}).get("aliases") or []) for k, v in networks_raw.items()}
-
-    deps_raw = norm.normalize_depends_on(data.get("depends_on"))
-    if deps_raw:
-        raw["depends_on"] = deps_raw
-    deps = {k: Dependency(v["condition"], v["required"], v.get("restart", False)) for k, v in deps_raw.items()}
-
-    grace = norm.parse_duration(data.get("stop_grace_period", 10), f"{at('stop_grace_period')}: "
-                                f"services.{name}.stop_grace_period")
-    restart = data.get("restart", "no")
-    restart = "no" if restart is False else str(restart)  # YAML reads an unquoted `no` as false
+    mounts = [MountSpec(v.get("type", "volume"), v["target"], str(v.get("source") or ""),
+                        bool(v.get("read_only")), bool((v.get("bind") or {}).get("create_host_path")))
+              for v in raw.get("volumes") or []]
+    networks = {k: list((v or {}).get("aliases") or []) for k, v in (raw.get("networks") or {}).items()}
+    deps = {k: Dependency(v["condition"], v["required"], v.get("restart", False))
+            for k, v in (raw.get("depends_on") or {}).items()}
+    environment = {k: v for k, v in (raw.get("environment") or {}).items() if v is not None}
+    grace = norm.parse_duration(raw["stop_grace_period"]) if raw.get("stop_grace_period") else 10.0
     return Service(
-        name=name, image=image, command=command, entrypoint=entrypoint, environment=environment,
-        working_dir=data.get("working_dir"), user=None if data.get("user") is None else str(data["user"]),
-        hostname=data.get("hostname"), container_name=data.get("container_name"), ports=ports,
-        volumes=mounts, networks=networks, depends_on=deps, restart=restart,
-        stop_signal=str(data.get("stop_signal", "SIGTERM")), stop_grace_period=grace, labels=labels, raw=raw)
+        name=name, image=raw.get("image"), command=raw.get("command"), entrypoint=raw.get("entrypoint"),
+        environment=environment, working_dir=raw.get("working_dir"), user=raw.get("user"),
+        hostname=raw.get("hostname"), container_name=raw.get("container_name"), ports=ports,
+        volumes=mounts, networks=networks, depends_on=deps, restart=raw.get("restart") or "no",
+        stop_signal=raw.get("stop_signal") or "SIGTERM", stop_grace_period=grace,
+        labels=dict(raw.get("labels") or {}), raw=raw)

@@ -1,6 +1,13 @@
-"""Reading YAML stack files with the line of every node, for errors that point at file:line."""
+"""Reading YAML stack files with the line of every node, for errors that point at file:line.
+
+Scalars are resolved the way Docker Compose's YAML 1.2 reader does, not PyYAML's YAML 1.1:
+only ``true``/``false`` are booleans (``yes``, ``on``, ``no`` stay strings), ``22:22`` is a
+string rather than a base-60 number, dates stay strings, and ``0o17``, ``017`` and ``0x1f``
+are integers.
+"""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,38 +23,17 @@ class Source:
     filename: str
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
+    text: str = ""
 
     def where(self, path: Path) -> str:
         """``file:line`` for the deepest known ancestor of *path*."""
         p = tuple(path)
         while p:
-            if p in self.lines:
-                return f"{self.filename}:{self.lines[p]}"
+            line = self.lines.get(p)
+            if line is not None:
+                return f"{self.filename}:{line}"
             p = p[:-1]
         return self.filename
-
-
-def _loader_class():
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        """Safe YAML with compose-spec's `!reset` and `!override` tags kept as markers."""
-
-    def _tagged(tag):
-        def construct(loader, node):
-            if isinstance(node, yaml.MappingNode):
-                value = loader.construct_mapping(node, deep=True)
-            elif isinstance(node, yaml.SequenceNode):
-                value = loader.construct_sequence(node, deep=True)
-            else:
-                value = loader.construct_scalar(node)
-            return Tagged(tag, value)
-
-        return construct
-
-    Loader.add_constructor("!reset", _tagged("reset"))
-    Loader.add_constructor("!override", _tagged("override"))
-    return Loader
 
 
 @dataclass
@@ -58,20 +44,120 @@ class Tagged:
     value: Any
 
 
-def _record_lines(node, path: Path, lines: dict) -> None:
+_RESOLVERS = [
+    ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")),
+    ("tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+     list("-+0123456789")),
+    ("tag:yaml.org,2002:float",
+     re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
+                r"|\.(?:nan|NaN|NAN))$"), list("-+0123456789.")),
+    ("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"]),
+]
+
+_LOADER = None
+
+
+def _loader_class():
+    global _LOADER
+    if _LOADER is not None:
+        return _LOADER
     import yaml
 
-    lines[path] = node.start_mark.line + 1
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        """Safe YAML 1.2-style scalars, with compose-spec's `!reset` and `!override` tags kept as markers."""
+
+        yaml_implicit_resolvers: dict = {}
+
+    for tag, regexp, first in _RESOLVERS:
+        Loader.add_implicit_resolver(tag, regexp, first)
+
+    def construct_int(loader, node):
+        text = loader.construct_scalar(node).replace("_", "")
+        sign = -1 if text.startswith("-") else 1
+        text = text.lstrip("+-")
+        if text.startswith("0o"):
+            return sign * int(text[2:], 8)
+        if text.startswith("0x"):
+            return sign * int(text[2:], 16)
+        if len(text) > 1 and text.startswith("0") and text.isdigit() and "8" not in text and "9" not in text:
+            return sign * int(text, 8)  # 0440: octal, as Docker Compose reads it
+        return sign * int(text)
+
+    def construct_float(loader, node):
+        text = loader.construct_scalar(node).lower()
+        if text.endswith("inf"):
+            return float("-inf") if text.startswith("-") else float("inf")
+        if text.endswith("nan"):
+            return float("nan")
+        return float(text)
+
+    def _tagged(tag):
+        def construct(loader, node):
+            if isinstance(node, yaml.MappingNode):
+                value = loader.construct_mapping(node, deep=True)
+            elif isinstance(node, yaml.SequenceNode):
+                value = loader.construct_sequence(node, deep=True)
+            else:
+                value = loader.construct_scalar(node)
+                if value in ("", "null", "~"):
+                    value = None
+            return Tagged(tag, value)
+
+        return construct
+
+    def construct_mapping(loader, node):
+        # keys that YAML reads as numbers or booleans become strings (the spec only has string keys);
+        # unhashable keys are refused with a clear error instead of a TypeError
+        loader.flatten_mapping(node)
+        out = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, bool):
+                key = "true" if key else "false"
+            elif key is None:
+                key = "null" if key_node.value else ""
+            elif not isinstance(key, str):
+                if isinstance(key, (list, dict, Tagged)):
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "a mapping key must be a plain value", key_node.start_mark)
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
+            out[key] = loader.construct_object(value_node, deep=True)
+        return out
+
+    Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
+    Loader.add_constructor("tag:yaml.org,2002:float", construct_float)
+    Loader.add_constructor("tag:yaml.org,2002:map", construct_mapping)
+    Loader.add_constructor("!reset", _tagged("reset"))
+    Loader.add_constructor("!override", _tagged("override"))
+    _LOADER = Loader
+    return Loader
+
+
+def _record_lines(node, path: Path, lines: dict, depth: int = 0) -> None:
+    import yaml
+
+    if depth > 200:
+        return
+    lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 if key.value == "<<":
+                    # merged keys: their lines are the anchor's, recorded unless the mapping sets them
+                    for merged in (value.value if isinstance(value, yaml.SequenceNode) else [value]):
+                        if isinstance(merged, yaml.MappingNode):
+                            for k2, v2 in merged.value:
+                                if isinstance(k2, yaml.ScalarNode) and path + (k2.value,) not in lines:
+                                    _record_lines(v2, path + (k2.value,), lines, depth + 1)
                     continue
                 lines[path + (key.value,)] = key.start_mark.line + 1
-                _record_lines(value, path + (key.value,), lines)
+                _record_lines(value, path + (key.value,), lines, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _record_lines(item, path + (i,), lines)
+            _record_lines(item, path + (i,), lines, depth + 1)
 
 
 def parse(text: str, filename: str) -> Source:
@@ -88,7 +174,9 @@ def parse(text: str, filename: str) -> Source:
         problem = (e.problem or e.context or "invalid YAML").strip()
         raise StackFileError(f"{where}: invalid YAML: {problem}") from None
     except yaml.YAMLError as e:
-        raise StackFileError(f"{filename}: invalid YAML: {e}") from None
+        raise StackFileError(f"{filename}: invalid YAML: {str(e).splitlines()[0] if str(e) else e}") from None
+    except RecursionError:
+        raise StackFileError(f"{filename}: invalid YAML: nested too deeply") from None
     finally:
         loader.dispose()
     lines: dict[Path, int] = {}
@@ -98,7 +186,7 @@ def parse(text: str, filename: str) -> Source:
         data = {}
     if not isinstance(data, dict):
         raise StackFileError(f"{filename}:1: the top level of a stack file must be a mapping")
-    return Source(filename, data, lines)
+    return Source(filename, data, lines, text)
 
 
 def read(filename: str) -> Source:
@@ -107,6 +195,8 @@ def read(filename: str) -> Source:
             text = f.read()
     except FileNotFoundError:
         raise StackFileError(f"{filename}: no such file") from None
+    except IsADirectoryError:
+        raise StackFileError(f"{filename}: is a directory, not a stack file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StackFileError(f"{filename}: cannot read: {e}") from None
     return parse(text, filename)

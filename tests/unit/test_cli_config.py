@@ -21,7 +21,7 @@ def test_config_json_shape(tmp_path, capsys, monkeypatch):
     assert cfg["services"]["web"]["ports"] == [
         {"mode": "ingress", "host_ip": "127.0.0.1", "target": 80, "published": "8080", "protocol": "tcp"}]
     assert cfg["services"]["web"]["networks"] == {"default": None}
-    assert cfg["networks"] == {"default": {"name": "demo_default"}}
+    assert cfg["networks"] == {"default": {"name": "demo_default", "ipam": {}}}
     assert cfg["volumes"] == {"data": {"name": "demo_data"}}
 
 

@@ -107,7 +107,7 @@ def test_undeclared_volume_and_unknown_dependency(tmp_path):
     with pytest.raises(StackFileError, match="volume 'nope' is not declared"):
         load_dir(tmp_path)
     write(tmp_path, "compose.yaml", "services:\n  a:\n    image: x\n    depends_on: [ghost]\n")
-    with pytest.raises(StackFileError, match="service 'ghost' is not defined"):
+    with pytest.raises(StackFileError, match="depends on service 'ghost', which is not defined"):
         load_dir(tmp_path)
 
 

@@ -1,0 +1,133 @@
+"""Checking a stack file against schemas/compose-spec.json, with errors that name file:line and path.
+
+jsonschema costs ~80 ms to import, so a tree that validated before is not checked again: its hash
+(with the schema's) is remembered as an empty file under $XDG_CACHE_HOME/composer/valid/.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from typing import Any, Callable
+
+from composer.errors import StackFileError
+
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas",
+                           "compose-spec.json")
+
+_validator = None
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "composer", "valid")
+
+
+def _key(data: Any) -> str | None:
+    try:
+        st = os.stat(SCHEMA_PATH)
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    except (OSError, TypeError, ValueError):
+        return None
+    h = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}\n".encode())
+    h.update(blob.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def validate(data: dict, where: Callable[[tuple], str], use_cache: bool = True) -> None:
+    """Raise StackFileError for the first schema violation in *data* (a plain tree)."""
+    if not os.path.exists(SCHEMA_PATH):
+        return
+    key = _key(data) if use_cache else None
+    marker = os.path.join(cache_dir(), key) if key else None
+    if marker and os.path.exists(marker):
+        return
+    check(data, where)
+    if marker:
+        try:
+            os.makedirs(os.path.dirname(marker), exist_ok=True)
+            with open(marker, "w"):
+                pass
+        except OSError:
+            pass  # a read-only home only costs speed
+
+
+def _get_validator():
+    global _validator
+    if _validator is None:
+        import jsonschema
+
+        with open(SCHEMA_PATH, encoding="utf-8") as f:
+            schema = json.load(f)
+        cls = jsonschema.validators.validator_for(schema)
+        _validator = cls(schema)
+    return _validator
+
+
+def check(data: dict, where: Callable[[tuple], str]) -> None:
+    errors = sorted(_get_validator().iter_errors(data),
+                    key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    err = _deepest(errors[0])
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties":
+        extra = _extra_keys(err)
+        if extra:
+            path += (extra[0],)
+            raise StackFileError(f"{where(path)}: {dotted(path)}: unknown attribute {extra[0]!r} "
+                                 "(a typo, or not part of the compose specification)")
+    raise StackFileError(f"{where(path)}: {dotted(path)}: {_describe(err)}")
+
+
+def _deepest(err):
+    """The most telling error inside oneOf/anyOf: the deepest, preferring one that is not
+    a mere type mismatch (the branch whose type matched says what is really wrong)."""
+    while err.context:
+        err = sorted(err.context, key=lambda e: (-len(e.absolute_path), e.validator == "type"))[0]
+    return err
+
+
+def _extra_keys(err) -> list[str]:
+    extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+    return [k for k in extra if not any(re.match(p, k) for p in err.schema.get("patternProperties", {}))]
+
+
+def _describe(err) -> str:
+    if err.validator == "type":
+        want = err.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return f"must be of type {want}, not {_json_type(err.instance)}"
+    if err.validator == "enum":
+        return f"must be one of {', '.join(map(str, err.validator_value))}"
+    if err.validator == "pattern":
+        hint = err.schema.get("description")
+        return f"{err.instance!r} is not valid" + (f": {hint}" if hint else "")
+    if err.validator == "required":
+        return err.message.splitlines()[0].replace("is a required property", "is required")
+    return err.message.splitlines()[0][:300]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def dotted(path: tuple) -> str:
+    """A path as the user writes it: services.web.ports[0]."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out or "(top level)"
