@@ -172,12 +172,27 @@ def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
         data = read_file(path, session)
         base = os.path.dirname(path) if path != "-" else project_dir
         data = _apply_includes(data, base, session)
-        merged = merge.merge_files(merged, data) if i else merge.plain(data)
-    merged = merge.plain(merged)
+        merged = merge.merge_files(merged, data) if i else _plain_but_extending(data)
     services = merged.get("services")
     if isinstance(services, dict):
         merged["services"] = _apply_extends(services, project_dir, session, files[0])
-    return merged
+    return merge.plain(merged)
+
+
+def _plain_but_extending(data: dict) -> dict:
+    """The tree without merge tags, except in services that extend another: there `!reset` and
+    `!override` still have to act on what is inherited."""
+    from composer import merge
+
+    services = data.get("services")
+    out = merge.plain({k: v for k, v in data.items() if k != "services"})
+    if isinstance(services, dict):
+        out["services"] = {k: v if isinstance(v, dict) and "extends" in v else merge.plain(v)
+                           for k, v in services.items()
+                           if not (hasattr(v, "tag") and v.tag == "reset")}
+    elif services is not None:
+        out["services"] = merge.plain(services)
+    return out
 
 
 def _apply_includes(data: dict, base_dir: str, session: _Session) -> dict:
@@ -259,10 +274,10 @@ def _apply_extends(services: dict, base_dir: str, session: _Session, filename: s
         svc = pool.get(name)
         if not isinstance(svc, dict):
             return svc
-        ext = svc.get("extends")
+        ext = merge.plain(svc.get("extends"))
         if ext is None:
-            resolved[key] = svc
-            return svc
+            resolved[key] = merge.plain(svc)
+            return resolved[key]
         if key in chain:
             cycle = [c.split("#", 1)[1] for c in chain[chain.index(key):]] + [name]
             raise StackFileError(f"{session.at('services', name, 'extends')}: services.{name}.extends: "
@@ -288,7 +303,7 @@ def _apply_extends(services: dict, base_dir: str, session: _Session, filename: s
         if other_dir != pool_dir:
             parent = relocate_service(parent, other_dir)
         child = {k: v for k, v in svc.items() if k != "extends"}
-        result = merge.merge_service({k: v for k, v in parent.items() if k != "extends"}, child)
+        result = merge.plain(merge.merge_service({k: v for k, v in parent.items() if k != "extends"}, child))
         resolved[key] = result
         return result
 
