@@ -64,6 +64,32 @@ class Engine:
     def load_images(self, path: str) -> list[str]:
         return self.images.load_archive(path)
 
+    def build_image(self, context: str, dockerfile: str | None = None, tags: list[str] | None = None,
+                    build_args: dict[str, str] | None = None, target: str | None = None, no_cache: bool = False,
+                    labels: dict[str, str] | None = None, progress=None, dockerfile_inline: str | None = None,
+                    network: str | None = None) -> ImageInfo:
+        """`docker build`: the Dockerfile *dockerfile* (default CONTEXT/Dockerfile; relative paths are
+        relative to *context*) or the text *dockerfile_inline*, built in the directory *context*.
+        *progress* (a callable) receives the output lines; RUN steps join the engine network
+        *network* if given (else they have loopback only). Raises BuildError with Dockerfile:line."""
+        from engine.images.build import BuildError
+        from engine.images.build.executor import Builder
+
+        context = os.path.abspath(context)
+        path = None
+        if dockerfile_inline is not None:
+            text, name = dockerfile_inline, "Dockerfile"
+        else:
+            path = os.path.join(context, dockerfile or "Dockerfile")
+            name = dockerfile or "Dockerfile"
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError as e:
+                raise BuildError(f"cannot read the Dockerfile {path}: {e.strerror}") from None
+        return Builder(self, context, text, name, path, tags, build_args, target, no_cache, labels, progress,
+                       network).run()
+
     def list_images(self) -> list[ImageInfo]:
         return self.images.list()
 
@@ -147,8 +173,10 @@ class Engine:
         return out
 
     # -- containers: lifecycle --------------------------------------------------------
-    def create_container(self, spec: ContainerSpec) -> ContainerInfo:
-        image = self.images.get(spec.image)
+    def create_container(self, spec: ContainerSpec, layers: list[str] | None = None) -> ContainerInfo:
+        """*layers* (diff ids, bottom first, already unpacked): the root filesystem is these layers, not
+        an image's, and spec.image is only a name (the builder's RUN steps)."""
+        image = self.images.get(spec.image) if layers is None else None
         for m in spec.mounts:
             if m.type == "volume":
                 self.volumes.get(m.source)
@@ -173,19 +201,27 @@ class Engine:
             shutil.rmtree(tmp, ignore_errors=True)
             for sub in ("upper", "work", "rootfs"):
                 os.makedirs(os.path.join(tmp, sub))
-            rec = {"id": cid, "name": spec.name, "image_id": image.id, "created": now(),
+            rec = {"id": cid, "name": spec.name, "image_id": image.id if image else "", "created": now(),
                    "spec": spec_to_dict(spec), "addresses": addresses,
                    "hostname": spec.hostname or cid[:12]}
+            if layers is not None:
+                rec["layers"] = list(layers)
             from engine.store.records import write_json
 
             write_json(os.path.join(tmp, "record.json"), rec)
             os.rename(tmp, cdir)  # the container appears whole or not at all
         return self._info(rec)
 
-    def _runtime_config(self, rec: dict, image: ImageInfo, netns: str | None, dns: list[dict],
+    def _runtime_config(self, rec: dict, image: ImageInfo | None, netns: str | None, dns: list[dict],
                         ports: list[dict]) -> dict:
         spec = spec_from_dict(rec["spec"])
-        cfg = image.config or {}
+        cfg = (image.config or {}) if image else {}
+        if image:
+            lower = self.images.lowerdirs(image.id)
+        else:
+            lower = self.images.snapshots.lowerdirs(rec["layers"])
+            if not lower:
+                raise InvalidArgument(f"container {rec['name']}: its root filesystem has no layers")
         if spec.entrypoint is not None:
             args = list(spec.entrypoint) + list(spec.command or [])
         else:
@@ -213,7 +249,7 @@ class Engine:
                 mounts.append({"type": "tmpfs", "target": m.target, "options": "mode=1777"})
         return {
             "id": rec["id"], "name": rec["name"],
-            "rootfs": {"lower": self.images.lowerdirs(image.id), "upper": os.path.join(cdir, "upper"),
+            "rootfs": {"lower": lower, "upper": os.path.join(cdir, "upper"),
                        "work": os.path.join(cdir, "work"), "mountpoint": os.path.join(cdir, "rootfs")},
             "process": {"args": args, "env": [f"{k}={v}" for k, v in env.items()],
                         "cwd": spec.working_dir or cfg.get("WorkingDir") or "/",
@@ -251,7 +287,7 @@ class Engine:
             if launch.read_state(cdir).get("status") == "running":
                 return self._info(rec)
             spec = spec_from_dict(rec["spec"])
-            image = self.images.get(rec["image_id"])
+            image = self.images.get(rec["image_id"]) if "layers" not in rec else None
             nets = [self.networks.get(att.network) for att in spec.networks]
             undo: list = []
             socks: list = []

@@ -364,6 +364,11 @@ class ImageStore:
                     continue  # its config is gone: its layers are unknown, they go with the rest
                 keep_blobs.update(diff_ids)
                 keep_chains.update(chain_ids(diff_ids))
+            from engine.images.build.cache import referenced_layers
+
+            for diff_ids in referenced_layers(self.paths):  # the build cache's layers
+                keep_blobs.update(diff_ids)
+                keep_chains.update(chain_ids(diff_ids))
             for digest in self.blobs.list():
                 if digest not in keep_blobs:
                     self.blobs.remove(digest)
