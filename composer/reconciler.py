@@ -86,13 +86,16 @@ class Reconciler:
     def preflight(self, plan: Plan, observed: Observed) -> None:
         services = sorted({op.params["service"] for op in plan.ops.values()
                            if op.kind == "Container" and op.action in ("create", "recreate")})
+        to_build = [name for name in services if self.project.services[name].raw.get("build") is not None
+                    and desired.image_name(self.project, self.project.services[name]) not in observed.image_ids]
+        if to_build and not getattr(self, "dry_run", False):
+            from composer.building import ensure_built
+
+            observed.image_ids.update(ensure_built(self.project, self.engine, to_build, False, self.progress))
         for name in services:
             svc = self.project.services[name]
             ref = desired.image_name(self.project, svc)
-            if ref not in observed.image_ids:
-                if svc.image is None:
-                    raise ComposerError(f"service {name}: building images (build:) is not supported yet; "
-                                        "set image: to an image you imported or loaded")
+            if ref not in observed.image_ids and name not in to_build:
                 raise ComposerError(f"service {name}: image {svc.image} not found (import or load it first: "
                                     "composer image import / composer image load)")
         self._check_ports(services, observed.containers)

@@ -1,0 +1,286 @@
+"""The Dockerfile builder through the CLI: what a user checks by running and inspecting the result."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import tarfile
+
+from engine.api import Engine
+from tests.conftest import BASE_IMAGE
+
+EVERYTHING = r"""# escape=\
+ARG BASE=composer/busybox
+FROM ${BASE} AS build
+ARG GREETING=hello
+ENV WHO=world \
+    MESSAGE="${GREETING} there"
+WORKDIR /src
+COPY *.txt ./
+RUN echo "$MESSAGE $WHO" > out.txt \
+ && rm /etc/group && mkdir -p /made/by/run
+RUN ["/bin/sh", "-c", "echo exec-form > /src/exec.txt"]
+RUN <<EOF
+echo "from a heredoc" > /src/heredoc.txt
+EOF
+
+FROM scratch AS files
+COPY --from=build /src/out.txt /only.txt
+
+FROM ${BASE}
+LABEL org.example.name="demo app" stage=final
+COPY --from=build /src/ /app/
+COPY --from=files /only.txt /app/from-scratch.txt
+COPY --chown=nobody:nogroup --chmod=640 data.txt /owned/
+ADD bundle.tar /opt/
+COPY <<EOF /etc/motd
+motd for $WHO_UNSET
+EOF
+RUN rm /etc/hostname.bak && echo trig-ok > /tmp/marker
+USER nobody
+WORKDIR /work/dir
+EXPOSE 8080 53/udp
+VOLUME ["/data"]
+HEALTHCHECK --interval=5s --retries=2 CMD ["true"]
+STOPSIGNAL SIGINT
+ONBUILD RUN echo triggered > /tmp/onbuild
+SHELL ["/bin/sh", "-c"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["id -un; pwd; cat /app/out.txt /app/exec.txt /app/heredoc.txt /app/from-scratch.txt"]
+"""
+
+
+def _context(cli, dockerfile: str = EVERYTHING) -> str:
+    cli.write("Dockerfile", dockerfile)
+    cli.write("a.txt", "A\n")
+    cli.write("data.txt", "secret data\n")
+    cli.write("notes.md", "not copied by *.txt\n")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        info = tarfile.TarInfo("pkg/file.txt")
+        payload = b"from the archive\n"
+        info.size = len(payload)
+        t.addfile(info, io.BytesIO(payload))
+    with open(os.path.join(cli.cwd, "bundle.tar"), "wb") as f:
+        f.write(buf.getvalue())
+    return cli.cwd
+
+
+def _base_with_backup(engine_root: str) -> None:
+    """The base image plus /etc/hostname.bak, so the final stage has a file to delete."""
+    eng = Engine(engine_root)
+    ctx = os.path.join(engine_root, "basectx")
+    os.makedirs(ctx)
+    eng.build_image(ctx, dockerfile_inline=f"FROM {BASE_IMAGE}\nRUN cp /etc/passwd /etc/hostname.bak\n",
+                    tags=[BASE_IMAGE])
+
+
+def test_multistage_build_with_every_instruction(cli, engine_root, base_image):
+    _base_with_backup(engine_root)
+    _context(cli)
+    res = cli("image", "build", "-t", "demo:1", "-t", "demo:latest", ".", project=False)
+    # streamed with step numbers and stages
+    assert re.search(r"^#\d+ \[build 1/\d+\] FROM composer/busybox$", res.stderr, re.M), res.stderr
+    assert re.search(r"^#\d+ \[stage-2 \d+/\d+\] COPY --from=build /src/ /app/$", res.stderr, re.M)
+    assert "naming to demo:1" in res.stderr
+
+    run = cli("container", "run", "--rm", "demo:1", project=False)
+    assert run.stdout.splitlines() == ["nobody", "/work/dir", "hello there world", "exec-form", "from a heredoc",
+                                       "hello there world"]
+    files = cli("container", "run", "--rm", "--entrypoint", "", "demo:1", "sh", "-c",
+                "cat /opt/pkg/file.txt /etc/motd; stat -c '%U:%G %a' /owned/data.txt; cat /owned/data.txt 2>&1;"
+                " ls /app; test -e /etc/hostname.bak && echo still-there; cat /tmp/marker;"
+                " grep -c nogroup /etc/group", project=False)
+    lines = files.stdout.splitlines()
+    assert lines[0] == "from the archive"
+    assert lines[1] == "motd for "
+    assert lines[2] == "nobody:nogroup 640"
+    assert "Permission denied" not in lines[3]  # nobody owns it
+    assert lines[4].split() == ["a.txt", "data.txt", "exec.txt", "heredoc.txt", "out.txt"] or "a.txt" in lines[4]
+    assert "still-there" not in files.stdout and "trig-ok" in files.stdout
+    assert lines[-1] == "1"  # /etc/group of the final stage: the build stage's deletion stayed there
+
+    img = Engine(engine_root).inspect_image("demo:1")
+    cfg = img.config
+    assert cfg["User"] == "nobody" and cfg["WorkingDir"] == "/work/dir"
+    assert cfg["Entrypoint"] == ["/bin/sh", "-c"]
+    assert cfg["Labels"] == {"org.example.name": "demo app", "stage": "final"}
+    assert set(cfg["ExposedPorts"]) == {"8080/tcp", "53/udp"} and set(cfg["Volumes"]) == {"/data"}
+    assert cfg["Healthcheck"] == {"Test": ["CMD", "true"], "Interval": 5_000_000_000, "Retries": 2}
+    assert cfg["StopSignal"] == "SIGINT" and cfg["OnBuild"] == ["RUN echo triggered > /tmp/onbuild"]
+    assert cfg["Shell"] == ["/bin/sh", "-c"]
+    assert not any(e.startswith(("GREETING=", "MESSAGE=")) for e in cfg["Env"])  # build stage only
+    assert sorted(img.repo_tags) == ["demo:1", "demo:latest"]
+
+    # the ONBUILD trigger runs in a child build
+    child = cli.write("child/Dockerfile", "FROM demo:1\nUSER root\n")
+    cli("image", "build", "-t", "child", os.path.dirname(child), project=False)
+    out = cli("container", "run", "--rm", "--entrypoint", "cat", "child", "/tmp/onbuild", project=False)
+    assert out.stdout == "triggered\n"
+    assert "OnBuild" not in Engine(engine_root).inspect_image("child").config
+
+
+def test_run_deletion_becomes_an_oci_whiteout(cli, engine_root, base_image):
+    cli.write("Dockerfile", f"FROM {BASE_IMAGE}\nRUN rm -r /etc/group /var/www && mkdir /new\n")
+    cli("image", "build", "-t", "gone", ".", project=False)
+    eng = Engine(engine_root)
+    top = eng.inspect_image("gone").layers[-1]
+    with tarfile.open(eng.images.blobs.path(top)) as t:
+        names = sorted(t.getnames())
+    assert names == ["etc", "etc/.wh.group", "new", "var", "var/.wh.www"]  # no runtime mount points
+    out = cli("container", "run", "--rm", "gone", "sh", "-c", "ls /etc /var", project=False).stdout
+    assert "group" not in out and "www" not in out and "passwd" in out
+
+
+def test_dockerignore(cli, engine_root, base_image):
+    cli.write("Dockerfile", f"FROM {BASE_IMAGE}\nCOPY . /ctx/\n")
+    cli.write(".dockerignore", "# comment\n*.log\n!keep.log\nsecret/\n**/cache\nDockerfile\n")
+    for name in ("app.py", "debug.log", "keep.log", "secret/key", "deep/er/cache/blob", "deep/er/ok.txt"):
+        cli.write(name, name)
+    cli("image", "build", "-t", "ctx", ".", project=False)
+    out = cli("container", "run", "--rm", "ctx", "find", "/ctx", "-type", "f", project=False).stdout
+    assert sorted(out.split()) == ["/ctx/.dockerignore", "/ctx/app.py", "/ctx/deep/er/ok.txt", "/ctx/keep.log"]
+    missing = cli.write("Dockerfile", f"FROM {BASE_IMAGE}\nCOPY debug.log /\n")
+    res = cli("image", "build", os.path.dirname(missing), project=False, check=False)
+    assert res.returncode != 0 and "debug.log" in res.stderr and ".dockerignore" in res.stderr
+
+
+CACHED = f"""FROM {BASE_IMAGE}
+ARG V=1
+ENV V=$V
+COPY a.txt /a.txt
+RUN cat /a.txt > /b.txt && echo ran-$V
+COPY b.txt /b2.txt
+CMD ["cat", "/b.txt"]
+"""
+
+
+def test_cached_rebuild_reuses_every_layer_and_a_changed_file_invalidates(cli, engine_root, base_image):
+    cli.write("Dockerfile", CACHED)
+    cli.write("a.txt", "one\n")
+    cli.write("b.txt", "b\n")
+    first = cli("image", "build", "-t", "c", ".", project=False)
+    assert "\n#5 ran-1\n" in first.stderr
+    eng = Engine(engine_root)
+    img1 = eng.inspect_image("c")
+    blobs = set(os.listdir(eng.images.blobs.dir))
+
+    again = cli("image", "build", "-t", "c", ".", project=False)
+    img2 = eng.inspect_image("c")
+    assert img2.layers == img1.layers and img2.id == img1.id
+    assert not re.search(r"^#\d+ ran-", again.stderr, re.M)
+    assert len(re.findall(r"^#\d+ CACHED$", again.stderr, re.M)) == 5  # ENV, COPY, RUN, COPY, CMD
+    assert set(os.listdir(eng.images.blobs.dir)) == blobs  # nothing new stored
+
+    cli.write("a.txt", "two\n")
+    changed = cli("image", "build", "-t", "c", ".", project=False)
+    img3 = eng.inspect_image("c")
+    assert "\n#5 ran-1\n" in changed.stderr
+    assert img3.layers[:1] == img1.layers[:1] and img3.layers[1] != img1.layers[1]
+    assert len(img3.layers) == len(img1.layers)
+    assert cli("container", "run", "--rm", "c", project=False).stdout == "two\n"
+
+    # a build arg the RUN sees changes its key; --no-cache runs everything again
+    arg = cli("image", "build", "--build-arg", "V=2", "-t", "c2", ".", project=False)
+    assert "\n#5 ran-2\n" in arg.stderr
+    fresh = cli("image", "build", "--no-cache", "-t", "c3", ".", project=False)
+    assert "\n#5 ran-1\n" in fresh.stderr and "CACHED" not in fresh.stderr
+
+    # the cache's layers survive the collector that runs when an image is removed
+    cli("image", "rm", "c2", project=False)
+    again = cli("image", "build", "-t", "c", ".", project=False)
+    assert not re.search(r"^#\d+ ran-", again.stderr, re.M)
+
+
+def _no_leftovers(cli, engine_root):
+    assert cli("container", "ls", "-a", project=False).stdout.count("\n") <= 1
+    eng = Engine(engine_root)
+    assert not [n for n in os.listdir(eng.paths.containers)] if os.path.isdir(eng.paths.containers) else True
+    assert not [n for n in os.listdir(eng.images.blobs.dir) if n.startswith(".tmp-")]
+
+
+def test_build_errors_are_one_line_and_leave_nothing(cli, engine_root, base_image):
+    cases = [
+        (f"FROM {BASE_IMAGE}\nRUN true\nFOOBAR x\n", "Dockerfile:3: unknown instruction: FOOBAR"),
+        (f"FROM {BASE_IMAGE}\n\nCOPY missing.txt /\n", "Dockerfile:3: COPY: missing.txt: no such file"),
+        (f"FROM {BASE_IMAGE}\nRUN echo partial > /p && exit 3\n", "exit code: 3"),
+        (f"FROM {BASE_IMAGE}\nRUN no-such-program\n", "Dockerfile:2: RUN:"),
+        ("RUN true\n", "Dockerfile:1: RUN before the first FROM"),
+        ("FROM nothing/here\n", "FROM nothing/here: image not found"),
+        (f"FROM {BASE_IMAGE}\nCOPY ../outside /\n", "outside the build context"),
+        (f"FROM {BASE_IMAGE}\nENV A=\"unterminated\n", "Dockerfile:2: ENV: unterminated"),
+    ]
+    for text, expected in cases:
+        cli.write("Dockerfile", text)
+        res = cli("image", "build", "-t", "bad", ".", project=False, check=False)
+        assert res.returncode != 0, text
+        errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and expected in errors[0], (text, res.stderr)
+        assert "Traceback" not in res.stderr
+        _no_leftovers(cli, engine_root)
+    assert cli("image", "inspect", "bad", project=False, check=False).returncode != 0
+
+
+def test_target_and_build_args(cli, engine_root, base_image):
+    cli.write("Dockerfile", f"""ARG WHO=default
+FROM {BASE_IMAGE} AS first
+ARG WHO
+RUN echo "first $WHO" > /who
+FROM first AS second
+RUN echo never > /second
+FROM {BASE_IMAGE}
+RUN exit 9
+""")
+    res = cli("image", "build", "--target", "first", "--build-arg", "WHO=me", "-t", "t", ".", project=False)
+    assert "exit 9" not in res.stderr and "second" not in res.stderr  # only the stages the target needs
+    assert cli("container", "run", "--rm", "t", "cat", "/who", project=False).stdout == "first me\n"
+    res = cli("image", "build", "--target", "nope", ".", project=False, check=False)
+    assert res.returncode != 0 and "target stage 'nope' could not be found" in res.stderr
+
+
+def test_compose_build_and_up(cli, engine_root, base_image):
+    cli.write("app/Dockerfile", f"""FROM {BASE_IMAGE} AS base
+ARG FLAVOR
+RUN echo "flavor=$FLAVOR" > /flavor
+FROM base AS dev
+CMD ["sh", "-c", "cat /flavor; sleep 60"]
+FROM base AS prod
+CMD ["cat", "/flavor"]
+""")
+    cli.write("compose.yaml", """services:
+  web:
+    build:
+      context: ./app
+      target: dev
+      args: {FLAVOR: sweet}
+      labels: {made.by: compose}
+      tags: [extra/web:1]
+  named:
+    image: my/named:2
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM composer/busybox
+        CMD ["echo", "inline"]
+""")
+    cli("up", "-d")
+    eng = Engine(engine_root)
+    web = eng.inspect_image(f"{cli.project}-web")
+    assert web.config["Labels"] == {"made.by": "compose"} and "extra/web:1" in web.repo_tags
+    assert eng.inspect_image("my/named:2").config["Cmd"] == ["echo", "inline"]
+    logs = ""
+    for _ in range(100):
+        logs = cli("logs", "web").stdout
+        if "flavor=sweet" in logs:
+            break
+    assert "flavor=sweet" in logs
+    # `build` rebuilds (from the cache: same image)
+    res = cli("build", "web")
+    assert "CACHED" in res.stderr and eng.inspect_image(f"{cli.project}-web").id == web.id
+    cli("down", "-t", "0")
+    bad = cli.write("compose.yaml", "services:\n  x:\n    build:\n      context: .\n      dockerfile_inline: |\n"
+                                    "        FROM composer/busybox\n        RUN exit 4\n")
+    res = cli("up", "-d", check=False)
+    assert res.returncode != 0 and "exit code: 4" in res.stderr and os.path.exists(bad)
+    assert "Traceback" not in res.stderr
+    assert cli("ps", "-a", "-q").stdout.strip() == ""
