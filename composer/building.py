@@ -42,18 +42,31 @@ def _kv(value) -> dict[str, str]:
     return out
 
 
-def _network(spec: dict, project: Project, engine: Engine) -> str | None:
-    """The engine network RUN steps join: build.network when it names a project network that exists."""
+def _network(spec: dict, svc: Service, project: Project, engine: Engine) -> str | None:
+    """The engine network RUN steps join: `build.network` (a project network or an engine network),
+    else the service's first network when it exists already (so RUN reaches the running stack);
+    None (loopback only) for `none`, or when the stack's network is not made yet."""
     name = spec.get("network")
-    if not name or name in ("none", "default", "host"):
+    if name in ("none", "host"):
         return None
-    net = project.networks.get(name)
-    engine_name = net.name if net else name
-    try:
-        engine.inspect_network(engine_name)
-    except NotFound:
-        raise ComposerError(f"build network {name} does not exist yet (create it, or start the stack once)") from None
-    return engine_name
+    if name and name != "default":
+        net = project.networks.get(name)
+        engine_name = net.name if net else name
+        try:
+            engine.inspect_network(engine_name)
+        except NotFound:
+            raise ComposerError(f"service {svc.name}: build network {name} does not exist (create it, or "
+                                "start the stack once)") from None
+        return engine_name
+    for key in svc.networks:
+        net = project.networks.get(key)
+        if net is None:
+            continue
+        try:
+            return engine.inspect_network(net.name).name
+        except NotFound:
+            return None
+    return None
 
 
 def _lines(progress) -> Callable[[str], None] | None:
@@ -93,7 +106,7 @@ def build_service(project: Project, engine: Engine, svc: Service, progress=None,
             tags=tags, build_args=args, target=spec.get("target"),
             no_cache=bool(spec.get("no_cache")) if no_cache is None else no_cache,
             labels=_kv(spec.get("labels")), progress=lines, dockerfile_inline=spec.get("dockerfile_inline"),
-            network=_network(spec, project, engine))
+            network=_network(spec, svc, project, engine))
     except EngineError as e:
         if event:
             event("Image", ref, "Error", "error")

@@ -284,3 +284,23 @@ CMD ["cat", "/flavor"]
     assert res.returncode != 0 and "exit code: 4" in res.stderr and os.path.exists(bad)
     assert "Traceback" not in res.stderr
     assert cli("ps", "-a", "-q").stdout.strip() == ""
+
+
+def test_run_steps_reach_the_running_stack(cli, engine_root, base_image):
+    cli.write("compose.yaml", f"""services:
+  srv:
+    image: {BASE_IMAGE}
+    command: ["sh", "-c", "mkdir -p /w && echo served > /w/x && exec httpd -f -p 80 -h /w"]
+  web:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM {BASE_IMAGE}
+        RUN for i in $$(seq 100); do wget -q -O /got http://srv/x && break; sleep 0.1; done; cat /got
+        CMD ["cat", "/got"]
+""")
+    cli("up", "-d", "srv")
+    res = cli("build", "web")
+    assert re.search(r"^#\d+ served$", res.stderr, re.M), res.stderr
+    assert cli("container", "run", "--rm", f"{cli.project}-web", project=False).stdout == "served\n"
+    cli("down", "-t", "0")
