@@ -15,3 +15,11 @@ class Conflict(EngineError):
 
 class InvalidArgument(EngineError):
     """The request itself is malformed (bad reference, bad archive, bad option)."""
+
+
+class RegistryError(EngineError):
+    """A registry refused a request, could not be reached, or sent content that failed verification."""
+
+
+class Unauthorized(RegistryError):
+    """The registry wants credentials we do not have, or refused the ones we sent."""

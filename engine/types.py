@@ -74,6 +74,8 @@ class ImageInfo:
     size: int
     config: dict  # the image config's "config" (Env, Cmd, Entrypoint, WorkingDir, User, ...)
     layers: list[str]  # diff_ids, bottom first
+    repo_digests: list[str] = field(default_factory=list)  # "name@sha256:..." of manifests pulled or pushed
+    history: list[dict] = field(default_factory=list)  # the image config's "history"
 
 
 @dataclass

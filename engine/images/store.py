@@ -24,7 +24,7 @@ import sys
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
@@ -49,6 +49,7 @@ class _Staged:
     diff_ids: list[str]
     size: int
     tags: list[str]
+    repo_digests: list[str] = field(default_factory=list)
 
 
 class ImageStore:
@@ -121,7 +122,8 @@ class ImageStore:
             return None
         return ImageInfo(id=image_id, repo_tags=sorted(t for t, i in tags.items() if i == image_id),
                          created=config.get("created", ""), size=int(rec.get("size", 0)),
-                         config=config.get("config") or {}, layers=list(config["rootfs"]["diff_ids"]))
+                         config=config.get("config") or {}, layers=list(config["rootfs"]["diff_ids"]),
+                         repo_digests=list(rec.get("repo_digests") or []), history=list(config.get("history") or []))
 
     def _resolve(self, ref: str) -> tuple[str, bool]:
         """(image id, named by id?) for *ref*: name[:tag], `sha256:<id>`, or an id prefix of 4+ hex digits.
@@ -133,7 +135,11 @@ class ImageStore:
                 name = reference.normalize(text)
             except InvalidArgument:
                 name = None
-            if name is not None:
+            if name is not None and "@" in name:
+                for image_id in self._ids():
+                    if name in ((read_json(self._record_path(image_id)) or {}).get("repo_digests") or []):
+                        return image_id, False
+            elif name is not None:
                 image_id = self._tags().get(name)
                 if image_id is not None:
                     return image_id, False
@@ -203,7 +209,10 @@ class ImageStore:
         with file_lock(self.lock_path):
             os.makedirs(self.dir, exist_ok=True)
             for s in staged:
-                write_json(self._record_path(s.image_id), {"id": s.image_id, "size": s.size})
+                old = read_json(self._record_path(s.image_id)) or {}
+                digests = list(old.get("repo_digests") or [])
+                digests += [d for d in s.repo_digests if d not in digests]
+                write_json(self._record_path(s.image_id), {"id": s.image_id, "size": s.size, "repo_digests": digests})
             tags = self._tags()
             for s in staged:
                 for t in s.tags:
@@ -234,6 +243,37 @@ class ImageStore:
             image_id = self.blobs.put_bytes(config)
             (info,) = self._commit([_Staged(image_id, [diff_id], size, [tag] if tag else [])])
         return info
+
+    @contextmanager
+    def adding(self) -> Iterator[None]:
+        """Hold across storing the parts of an image and `add_image`: nothing stored is collected
+        meanwhile, and if the block fails, what it stored is."""
+        with self._adding():
+            yield
+
+    def add_layer(self, stream: BinaryIO, diff_id: str) -> int:
+        """Store a layer (compressed or not) that must have *diff_id*; returns its uncompressed size.
+        Call inside `adding()`."""
+        return self._add_layer(stream, expect_diff_id=diff_id)[1]
+
+    def add_image(self, config: bytes, layers: list, tags: list[str], repo_digests: list[str],
+                  source: str) -> ImageInfo:
+        """Record the image of *config*; *layers* has an opener per layer, or None for one already
+        stored. Call inside `adding()`."""
+        staged = self._stage(config, layers, tags, source)
+        staged.repo_digests = list(repo_digests)
+        (info,) = self._commit([staged])
+        return info
+
+    def add_repo_digest(self, image_id: str, repo_digest: str) -> None:
+        with file_lock(self.lock_path):
+            rec = read_json(self._record_path(image_id))
+            if rec is None:
+                raise NotFound(f"no such image: {image_id}")
+            digests = list(rec.get("repo_digests") or [])
+            if repo_digest not in digests:
+                rec["repo_digests"] = digests + [repo_digest]
+                write_json(self._record_path(image_id), rec)
 
     def _check_tar(self, diff_id: str, src: str) -> None:
         try:
@@ -293,6 +333,11 @@ class ImageStore:
             raise InvalidArgument(f"{path}: {e}") from None
         size = 0
         for opener, expect in zip(layers, diff_ids):
+            if opener is None:  # stored already (a pull fetched and checked it)
+                if not self.blobs.has(expect):
+                    raise InvalidArgument(f"{path}: layer {expect} is missing from the store")
+                size += self.blobs.size(expect)
+                continue
             with opener() as stream:
                 try:
                     _, n = self._add_layer(stream, expect_diff_id=expect)
@@ -325,11 +370,18 @@ class ImageStore:
             lines: list[str] = []
             if not by_id:
                 name = reference.normalize(ref)
-                del tags[name]
                 lines.append(f"Untagged: {name}")
-                if len(mine) > 1:
-                    self._write_tags(tags)
-                    return lines
+                if "@" in name:  # a repo digest: the image goes only if no tag names it
+                    if mine:
+                        rec = read_json(self._record_path(image_id)) or {}
+                        rec["repo_digests"] = [d for d in rec.get("repo_digests") or [] if d != name]
+                        write_json(self._record_path(image_id), rec)
+                        return lines
+                else:
+                    del tags[name]
+                    if len(mine) > 1:
+                        self._write_tags(tags)
+                        return lines
             else:
                 if len(mine) > 1 and not force:
                     raise Conflict(f"unable to delete {image_id[7:19]} (must be forced): image is referenced in "
@@ -374,4 +426,7 @@ class ImageStore:
                     self.blobs.remove(digest)
             self.blobs.remove_temp_files()
             self.snapshots.prune(keep_chains, temporaries=True)
+            from engine.images.distribution import Distribution
+
+            Distribution(self.paths).prune(keep_blobs)
         return True
