@@ -93,6 +93,95 @@ class Engine:
     def list_images(self) -> list[ImageInfo]:
         return self.images.list()
 
+    def list_images(self, filters: dict[str, list[str]] | None = None) -> list[ImageInfo]:
+        """Every image, newest first; *filters* as `image ls --filter` (engine.images.filters.parse)."""
+        images = self.images.list()
+        if filters:
+            from engine.images.filters import apply
+
+            images = apply(images, filters, self.images.get)
+        return images
+
+    def pull_image(self, ref: str, progress=None, platform: str | None = None):
+        """Pull *ref* from its registry; *progress* gets engine.images.progress.ProgressEvent's.
+        Returns an engine.images.registry.pull.PullResult (image, digest, reference, new)."""
+        from engine.images.progress import quiet
+        from engine.images.registry.pull import pull
+
+        return pull(self.images, ref, progress or quiet, platform)
+
+    def push_image(self, ref: str, progress=None):
+        """Push the image tagged *ref* to its registry; returns a PushResult (reference, digest, size)."""
+        from engine.images.progress import quiet
+        from engine.images.registry.push import push
+
+        return push(self.images, ref, progress or quiet)
+
+    def login(self, registry: str, username: str, password: str) -> None:
+        """Check the credentials with the registry, then store them in the Docker client config."""
+        from engine.images.registry.client import Session
+        from engine.images.registry.credentials import Credentials, store
+
+        creds = Credentials(username, password)
+        session = Session(registry, "", creds=creds)
+        try:
+            session.ping()
+        finally:
+            session.close()
+        store(registry, creds)
+
+    def logout(self, registry: str) -> bool:
+        from engine.images.registry.credentials import erase
+
+        return erase(registry)
+
+    def save_images(self, refs: list[str], dest: str) -> None:
+        """`docker save`: the images to the tar *dest* ("-" for standard output)."""
+        from engine.images.save import save
+
+        save(self.images, refs, dest)
+
+    def image_history(self, ref: str) -> list[dict]:
+        """Rows of `docker history`, newest first: id, created, created_by, size, comment, tags."""
+        from engine.images.history import history
+
+        return history(self.images, ref)
+
+    def prune_images(self, all: bool = False) -> tuple[list[str], int]:
+        """Remove dangling images (with *all*, every image) that no container uses.
+        Returns (`untagged: ...`/`deleted: ...` lines, bytes reclaimed)."""
+        used = {r["image_id"] for r in self.records.all()}
+        lines: list[str] = []
+        reclaimed = 0
+        images = self.images.list()
+        for image in images:
+            if image.id in used or (image.repo_tags and not all):
+                continue
+            others = {d for i in images if i.id != image.id for d in i.layers}
+            freed = sum(self.images.blobs.size(d) for d in set(image.layers) - others if self.images.blobs.has(d))
+            try:
+                out = self.images.remove(image.id, force=True)
+            except NotFound:
+                continue  # removed meanwhile
+            images = [i for i in images if i.id != image.id]
+            reclaimed += freed
+            lines += [line[0].lower() + line[1:] for line in out]
+        return lines, reclaimed
+
+    def disk_usage(self):
+        """`system df` rows (engine.usage.UsageRow): images, containers, local volumes, build cache."""
+        from engine.usage import disk_usage
+
+        return disk_usage(self)
+
+    def export_container(self, ref: str, dest: str) -> None:
+        """`docker export`: the container's filesystem as a tar at *dest* ("-" for standard output)."""
+        from engine.images.export import export
+
+        rec = self.records.find(ref)
+        upper = os.path.join(self.paths.container_dir(rec["id"]), "upper")
+        export([upper, *self.images.lowerdirs(rec["image_id"])], dest, os.path.join(self.paths.run, "export"))
+
     def inspect_image(self, ref: str) -> ImageInfo:
         return self.images.get(ref)
 
