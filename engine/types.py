@@ -76,6 +76,7 @@ class ImageInfo:
     layers: list[str]  # diff_ids, bottom first
     repo_digests: list[str] = field(default_factory=list)  # "name@sha256:..." of manifests pulled or pushed
     history: list[dict] = field(default_factory=list)  # the image config's "history"
+    last_tag_time: str = ""  # when a pull, load or import last tagged it (pull_policy daily/weekly use it)
 
 
 @dataclass

@@ -123,7 +123,8 @@ class ImageStore:
         return ImageInfo(id=image_id, repo_tags=sorted(t for t, i in tags.items() if i == image_id),
                          created=config.get("created", ""), size=int(rec.get("size", 0)),
                          config=config.get("config") or {}, layers=list(config["rootfs"]["diff_ids"]),
-                         repo_digests=list(rec.get("repo_digests") or []), history=list(config.get("history") or []))
+                         repo_digests=list(rec.get("repo_digests") or []), history=list(config.get("history") or []),
+                         last_tag_time=rec.get("last_tag_time", ""))
 
     def _resolve(self, ref: str) -> tuple[str, bool]:
         """(image id, named by id?) for *ref*: name[:tag], `sha256:<id>`, or an id prefix of 4+ hex digits.
@@ -212,7 +213,12 @@ class ImageStore:
                 old = read_json(self._record_path(s.image_id)) or {}
                 digests = list(old.get("repo_digests") or [])
                 digests += [d for d in s.repo_digests if d not in digests]
-                write_json(self._record_path(s.image_id), {"id": s.image_id, "size": s.size, "repo_digests": digests})
+                rec = {"id": s.image_id, "size": s.size, "repo_digests": digests}
+                from engine.images.config import now
+
+                if s.tags or old.get("last_tag_time"):
+                    rec["last_tag_time"] = now() if s.tags else old["last_tag_time"]
+                write_json(self._record_path(s.image_id), rec)
             tags = self._tags()
             for s in staged:
                 for t in s.tags:

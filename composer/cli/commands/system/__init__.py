@@ -1,0 +1,2 @@
+"""`composer system ACTION`: engine-wide information."""
+HELP = "engine-wide information"

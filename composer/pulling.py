@@ -1,0 +1,139 @@
+"""Which images a stack must pull, by each service's `pull_policy`, and pulling them.
+
+Policies (compose-spec): `always`; `missing` (the default, also spelled `if_not_present`): pull
+only what is not here; `never`: never pull, fail if missing; `build`: the builder makes it, never
+pulled; `daily`, `weekly`, `every_<duration>` (`every_12h`, `every_1h30m`): pull when missing or
+when it was last pulled longer ago than that. A service with `build:` is left to the builder
+unless its policy is `always` (or a refresh interval that has passed).
+
+The reconciler's preflight calls `ensure_images(project, engine, policy, progress)` before it
+creates containers; `composer pull` calls `pull_images`.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from composer.errors import ComposerError
+from composer.model import Project, Service
+
+POLICIES = ("always", "missing", "if_not_present", "never", "build", "daily", "weekly")
+CONCURRENT_PULLS = 4
+
+
+def image_name(project: Project, svc: Service) -> str:
+    """The image a service runs: its `image:`, else the name a build gets (`<project>-<service>`)."""
+    return svc.image or f"{project.name}-{svc.name}"
+
+
+def refresh_interval(policy: str, where: str) -> float | None:
+    """Seconds for daily/weekly/every_<duration>; None for the other policies."""
+    if policy == "daily":
+        return 86400.0
+    if policy == "weekly":
+        return 7 * 86400.0
+    if policy.startswith("every_"):
+        from composer.normalize import parse_duration
+
+        text = policy[len("every_"):]
+        if text.endswith("d") and text[:-1].isdigit():  # compose accepts days here too
+            return int(text[:-1]) * 86400.0
+        seconds = parse_duration(text, where)
+        if seconds <= 0:
+            raise ComposerError(f"{where}: invalid pull_policy {policy!r}: the interval must be positive")
+        return seconds
+    return None
+
+
+def check_policy(policy: str, where: str) -> str:
+    policy = policy.strip().lower()
+    if policy in POLICIES:
+        return "missing" if policy == "if_not_present" else policy
+    if policy.startswith("every_"):
+        refresh_interval(policy, where)
+        return policy
+    raise ComposerError(f"{where}: invalid pull_policy {policy!r}: use always, missing, never, build, daily, weekly "
+                        "or every_<duration>")
+
+
+def _age(last: str) -> float | None:
+    try:
+        when = datetime.fromisoformat(last.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (datetime.now(UTC) - when).total_seconds()
+
+
+def wanted(project: Project, engine, policy: str | None = None) -> dict[str, list[str]]:
+    """{image: [services]} to pull now. *policy* (`up --pull`) overrides every service's own.
+    Raises ComposerError for a `never` service whose image is missing."""
+    from engine.errors import NotFound
+
+    out: dict[str, list[str]] = {}
+    for svc in project.services.values():
+        where = f"services.{svc.name}.pull_policy"
+        pol = check_policy(policy or str(svc.raw.get("pull_policy") or "missing"), where)
+        has_build = svc.raw.get("build") is not None
+        if pol == "build" or (has_build and pol in ("missing", "never")):
+            continue
+        name = image_name(project, svc)
+        try:
+            image = engine.inspect_image(name)
+        except NotFound:
+            image = None
+        if pol == "never":
+            if image is None:
+                raise ComposerError(f"service {svc.name}: image {name} is not here and its pull_policy is never: "
+                                    "pull, load or build it first")
+            continue
+        interval = refresh_interval(pol, where)
+        if pol == "always":
+            pass
+        elif interval is not None:
+            age = _age(image.last_tag_time) if image is not None else None
+            if has_build and image is None:
+                continue  # the builder makes it
+            if image is not None and age is not None and age < interval:
+                continue
+        elif image is not None:
+            continue
+        out.setdefault(name, []).append(svc.name)
+    return out
+
+
+def pull_images(engine, images: dict[str, list[str]], progress=None, ignore_failures: bool = False) -> list[str]:
+    """Pull each image (concurrently); returns the ones pulled. A failure raises ComposerError naming
+    the service, after the other pulls finish (or is skipped with *ignore_failures*)."""
+    from engine.errors import EngineError
+    from engine.images.progress import ProgressEvent, quiet
+
+    progress = progress or quiet
+
+    def one(name: str) -> str | None:
+        services = ", ".join(images[name])
+        progress(ProgressEvent(f"{services} Pulling"))
+        try:
+            engine.pull_image(name, progress)
+        except EngineError as e:
+            progress(ProgressEvent(f"{services} Error"))
+            if ignore_failures:
+                return None
+            raise ComposerError(f"service {services}: pulling {name}: {e}") from None
+        progress(ProgressEvent(f"{services} Pulled"))
+        return name
+
+    if not images:
+        return []
+    with ThreadPoolExecutor(min(CONCURRENT_PULLS, len(images))) as pool:
+        futures = [pool.submit(one, name) for name in images]
+        errors = [f.exception() for f in futures]
+    for e in errors:
+        if e is not None:
+            raise e
+    return [f.result() for f in futures if f.result()]
+
+
+def ensure_images(project: Project, engine, policy: str | None = None, progress=None) -> list[str]:
+    """Pull what the project's services need now under their pull_policy (*policy*, as `up --pull`,
+    overrides them all). Returns the images pulled; raises ComposerError naming the service on failure."""
+    return pull_images(engine, wanted(project, engine, policy), progress)
