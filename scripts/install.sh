@@ -13,6 +13,9 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v ip >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)  # our own chains: bridged-traffic ACCEPT, outbound NAT
 command -v curl >/dev/null || need+=(curl)
+if [ "$extra" = "test" ]; then
+    [ -x /usr/bin/docker-registry ] || need+=(docker-registry)  # the registry pull/push tests run against
+fi
 if [ "${#need[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

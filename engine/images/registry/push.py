@@ -25,7 +25,7 @@ from engine.images.registry import media
 from engine.images.registry.client import Session
 
 CONCURRENT_UPLOADS = 5
-CHUNK_SIZE = int(os.environ.get("COMPOSER_PUSH_CHUNK_SIZE") or 32 << 20)
+CHUNK_SIZE = 32 << 20  # COMPOSER_PUSH_CHUNK_SIZE overrides (tests use it to force chunks)
 _OCI_OF = {media.DOCKER_LAYER_GZIP: media.OCI_LAYER + "+gzip"}
 
 
@@ -36,7 +36,8 @@ class PushResult:
     size: int  # of the manifest
 
 
-def push(store, ref_text: str, progress: Progress = quiet, chunk_size: int = CHUNK_SIZE) -> PushResult:
+def push(store, ref_text: str, progress: Progress = quiet, chunk_size: int | None = None) -> PushResult:
+    chunk_size = chunk_size or int(os.environ.get("COMPOSER_PUSH_CHUNK_SIZE") or CHUNK_SIZE)
     ref = reference.parse(ref_text)
     if ref.digest:
         raise InvalidArgument(f"cannot push {ref_text}: push a name[:tag], not a digest")
