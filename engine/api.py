@@ -90,9 +90,6 @@ class Engine:
         return Builder(self, context, text, name, path, tags, build_args, target, no_cache, labels, progress,
                        network).run()
 
-    def list_images(self) -> list[ImageInfo]:
-        return self.images.list()
-
     def list_images(self, filters: dict[str, list[str]] | None = None) -> list[ImageInfo]:
         """Every image, newest first; *filters* as `image ls --filter` (engine.images.filters.parse)."""
         images = self.images.list()
