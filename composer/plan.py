@@ -169,16 +169,21 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
         existing = observed.of_service(svc_name)
         forced = opts.force_recreate and (svc_name in explicit or opts.always_recreate_deps)
         changed_deps = sorted(d for d, dep in svc.depends_on.items() if dep.restart and d in recreated)
-        gate: set[str] = set()
+        waits: list[tuple[str, str, bool]] = []  # made only if a container of this service starts
+        plain: set[str] = set()
         for dep_name, dep in svc.depends_on.items():
             if dep_name not in order:
                 continue
             if dep.condition == "service_healthy":
-                gate.add(_wait(plan, project, dep_name, "wait_healthy", started.get(dep_name, []), dep.required))
+                waits.append((dep_name, "wait_healthy", dep.required))
             elif dep.condition == "service_completed_successfully":
-                gate.add(_wait(plan, project, dep_name, "wait_completed", started.get(dep_name, []), dep.required))
+                waits.append((dep_name, "wait_completed", dep.required))
             else:
-                gate.update(started.get(dep_name, []))
+                plain.update(started.get(dep_name, []))
+
+        def gate() -> set[str]:
+            return plain | {_wait(plan, d, action, started.get(d, []), required) for d, action, required in waits}
+
         keys: list[str] = []
         by_number = {}
         for c in existing:
@@ -198,7 +203,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
                                          deps=set(infra), params={"service": svc_name, "number": number})).key
                 if not opts.no_start:
                     keys.append(plan.add(Operation(f"start:{spec.name}", "start", "Container", spec.name,
-                                                   "newly created", deps={key} | gate,
+                                                   "newly created", deps={key} | gate(),
                                                    params={"service": svc_name, "number": number})).key)
                 recreated.add(svc_name)
                 continue
@@ -210,11 +215,11 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
                 recreated.add(svc_name)
                 if not opts.no_start:
                     keys.append(plan.add(Operation(f"start:{spec.name}", "start", "Container", spec.name,
-                                                   "recreated", deps={key} | gate,
+                                                   "recreated", deps={key} | gate(),
                                                    params={"service": svc_name, "number": number})).key)
             elif c.status != "running" and not opts.no_start:
                 keys.append(plan.add(Operation(f"start:{c.name}", "start", "Container", c.name,
-                                               f"it is {c.status}", deps=set(gate),
+                                               f"it is {c.status}", deps=gate(),
                                                params={"service": svc_name, "number": number, "id": c.id})).key)
         for number in sorted(by_number, reverse=True):  # scale down: highest numbers first
             for c in by_number[number]:
@@ -236,7 +241,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
     return plan
 
 
-def _wait(plan: Plan, project: Project, service: str, action: str, after: list[str], required: bool) -> str:
+def _wait(plan: Plan, service: str, action: str, after: list[str], required: bool) -> str:
     key = f"{action}:{service}"
     if key not in plan.ops:
         what = "healthy" if action == "wait_healthy" else "completed successfully"

@@ -15,7 +15,11 @@ def configure(p) -> None:
     p.add_argument("-a", "--all", action="store_true", help="also stopped containers")
     p.add_argument("-q", "--quiet", action="store_true", help="only IDs")
     p.add_argument("--services", action="store_true", help="only service names")
-    p.add_argument("--format", default="table", help="table or json")
+    p.add_argument("--format", default="table", help="table, json, or a template like '{{.Name}} {{.Status}}'")
+    p.add_argument("--status", action="append", default=[],
+                   choices=["paused", "restarting", "removing", "running", "dead", "created", "exited"])
+    p.add_argument("--filter", action="append", default=[], metavar="status=STATE", help="only matching containers")
+    p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
     p.add_argument("services_filter", nargs="*", metavar="SERVICE")
 
 
@@ -54,8 +58,15 @@ def ps_entry(c: ContainerInfo, project: str) -> dict:
 def run(args) -> int:
     from composer.cli.project import reconciler, selected
 
+    statuses = set(args.status)
+    for f in args.filter:
+        key, _, value = f.partition("=")
+        if key != "status":
+            raise ComposerError(f"invalid filter {f!r}: only status=STATE is supported")
+        statuses.add(value)
     rec = reconciler(args)
-    containers = [c for c in selected(rec, args.services_filter) if args.all or c.status == "running"]
+    containers = [c for c in selected(rec, args.services_filter)
+                  if (c.status in statuses if statuses else (args.all or c.status == "running"))]
     if args.services:
         for name in sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in containers}):
             print(name)
@@ -69,6 +80,26 @@ def run(args) -> int:
         rows = [[c.name, c.image, command_text(c), c.labels.get(desired.LABEL_SERVICE, ""), ago(c.created),
                  status_text(c), ports_text(c)] for c in containers]
         print(table(["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows))
+    elif "{{" in args.format:
+        for c in containers:
+            print(render_template(args.format, ps_entry(c, rec.project.name)))
     else:
-        raise ComposerError(f"unknown --format {args.format!r}: use table or json")
+        raise ComposerError(f"unknown --format {args.format!r}: use table, json or a {{{{.Field}}}} template")
     return 0
+
+
+def render_template(template: str, entry: dict) -> str:
+    """Docker's `{{.Field}}` templates, for plain field lookups (and `{{json .Field}}`)."""
+    import re
+
+    if template.startswith("table "):
+        template = template[6:]
+    template = template.replace("\\t", "\t").replace("\\n", "\n")
+
+    def field(m: re.Match) -> str:
+        name = m.group(2)
+        if name not in entry:
+            raise ComposerError(f"template: can't evaluate field {name}")
+        return json.dumps(entry[name]) if m.group(1) else str(entry[name])
+
+    return re.sub(r"\{\{\s*(json\s+)?\.(\w+)\s*\}\}", field, template)
