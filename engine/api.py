@@ -243,7 +243,8 @@ class Engine:
             exit_code=int(state.get("exit_code") or 0), created=rec["created"],
             started_at=state.get("started_at", ""), finished_at=state.get("finished_at", ""),
             ports=_bindings(rec.get("ports_bound"), spec.ports),
-            networks=dict(rec.get("addresses", {})), spec=spec)
+            networks=dict(rec.get("addresses", {})), spec=spec,
+            oom_killed=bool(state.get("oom_killed")), paused=bool(state.get("paused")))
 
     def inspect_container(self, ref: str) -> ContainerInfo:
         return self._info(self.records.find(ref))
@@ -262,6 +263,9 @@ class Engine:
     def create_container(self, spec: ContainerSpec, layers: list[str] | None = None) -> ContainerInfo:
         """*layers* (diff ids, bottom first, already unpacked): the root filesystem is these layers, not
         an image's, and spec.image is only a name (the builder's RUN steps)."""
+        from engine.runtime.options import check
+
+        check(spec)
         image = self.images.get(spec.image) if layers is None else None
         for m in spec.mounts:
             if m.type == "volume":
@@ -333,19 +337,37 @@ class Engine:
                 mounts.append({"type": "bind", "source": m.source, "target": m.target, "read_only": m.read_only})
             elif m.type == "tmpfs":
                 mounts.append({"type": "tmpfs", "target": m.target, "options": "mode=1777"})
+        from engine.runtime.options import runtime_config
+
+        process_opts, container_opts = runtime_config(spec, self._join_pid)
         return {
+            **container_opts,
             "id": rec["id"], "name": rec["name"],
             "rootfs": {"lower": lower, "upper": os.path.join(cdir, "upper"),
                        "work": os.path.join(cdir, "work"), "mountpoint": os.path.join(cdir, "rootfs")},
             "process": {"args": args, "env": [f"{k}={v}" for k, v in env.items()],
                         "cwd": spec.working_dir or cfg.get("WorkingDir") or "/",
-                        "user": spec.user if spec.user is not None else (cfg.get("User") or "")},
+                        "user": spec.user if spec.user is not None else (cfg.get("User") or ""),
+                        **process_opts},
             "hostname": rec["hostname"], "mounts": mounts,
             "files": {f"/etc/{n}": os.path.join(cdir, n) for n in ("hosts", "resolv.conf", "hostname")},
             "netns": netns, "dns": dns, "ports": ports, "cgroup_parent": self.paths.cgroup_parent,
             "stop_signal": spec.stop_signal, "restart": spec.restart,
             "log": os.path.join(cdir, "container.log"), "state": os.path.join(cdir, "state.json"),
         }
+
+    def _join_pid(self, ref: str, what: str) -> int:
+        """The host pid of running container *ref*, whose *what* namespace another container joins."""
+        from engine.runtime.state import read_state
+
+        try:
+            other = self.records.find(ref)
+        except NotFound:
+            raise InvalidArgument(f"{what}: container:{ref}: no such container") from None
+        state = read_state(self.paths.container_dir(other["id"]))
+        if state.get("status") != "running" or not state.get("pid"):
+            raise Conflict(f"cannot join the {what} namespace of {other['name']}: it is not running")
+        return int(state["pid"])
 
     def _write_etc_files(self, rec: dict, nets: list[NetworkInfo]) -> None:
         cdir = self.paths.container_dir(rec["id"])
@@ -447,6 +469,40 @@ class Engine:
 
         rec = self.records.find(ref)
         launch.kill(self.paths.container_dir(rec["id"]), signal)
+
+    def pause_container(self, ref: str, paused: bool = True) -> None:
+        """Freeze (or with paused=False, thaw) every process of a running container."""
+        from engine.runtime import launch
+
+        rec = self.records.find(ref)
+        try:
+            launch.set_paused(self.paths.container_dir(rec["id"]), paused)
+        except EngineError as e:
+            raise Conflict(f"container {rec['name']}: {e}") from None
+
+    def _running_cgroup(self, ref: str):
+        from engine.runtime.cgroups import Cgroup
+        from engine.runtime.state import read_state
+
+        rec = self.records.find(ref)
+        state = read_state(self.paths.container_dir(rec["id"]))
+        if state.get("status") != "running" or not state.get("pid"):
+            raise Conflict(f"container {rec['name']} is not running")
+        return Cgroup(self.paths.cgroup_parent, rec["id"]), int(state["pid"])
+
+    def container_stats(self, ref: str) -> dict:
+        """One sample of a running container's resource use (see engine/runtime/stats.py)."""
+        from engine.runtime.stats import sample
+
+        cgroup, pid = self._running_cgroup(ref)
+        return sample(cgroup, pid)
+
+    def container_top(self, ref: str) -> tuple[list[str], list[list[str]]]:
+        """The processes of a running container: column titles and rows, like `ps -ef`."""
+        from engine.runtime.top import TITLES, processes
+
+        cgroup, _ = self._running_cgroup(ref)
+        return list(TITLES), processes(cgroup.pids())
 
     def remove_container(self, ref: str, force: bool = False) -> None:
         from engine.runtime import launch

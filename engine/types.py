@@ -46,6 +46,23 @@ class ContainerSpec:
     stop_timeout: float = 10.0
     restart: str = "no"
     auto_remove: bool = False
+    # isolation and security (Docker's defaults when left alone)
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    security_opt: list[str] = field(default_factory=list)
+    read_only: bool = False
+    group_add: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)  # HOST[:CONTAINER[:PERMISSIONS]]
+    sysctls: dict[str, str] = field(default_factory=dict)
+    ulimits: dict[str, list[int]] = field(default_factory=dict)  # name -> [soft, hard]
+    shm_size: int | None = None  # bytes; None: 64 MB
+    ipc: str | None = None  # private | shareable | none | host | container:NAME
+    pid: str | None = None  # host | container:NAME; None: its own
+    userns_mode: str | None = None  # host only
+    init: bool = False
+    oom_score_adj: int | None = None
+    resources: dict = field(default_factory=dict)  # limits, see engine/runtime/resources.py
 
 
 @dataclass
@@ -64,6 +81,8 @@ class ContainerInfo:
     ports: list[PortBinding]
     networks: dict[str, str]  # network name -> IPv4 address
     spec: ContainerSpec
+    oom_killed: bool = False
+    paused: bool = False
 
 
 @dataclass

@@ -10,7 +10,8 @@ import os
 import time
 
 BASE = "/sys/fs/cgroup"
-V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "blkio")
+V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "blkio", "devices")
+V2_CONTROLLERS = "+cpu +cpuset +io +memory +pids"
 
 
 def is_v2() -> bool:
@@ -52,7 +53,51 @@ class Cgroup:
         self.name = name
         self.dirs = [os.path.join(base, parent, name) for base in controller_dirs()]
 
+    def controller(self, name: str) -> str | None:
+        """The container's directory for a controller (v2: the one directory)."""
+        for d in self.dirs:
+            base = os.path.dirname(os.path.dirname(d))
+            if base == BASE or name in os.path.basename(os.path.realpath(base)).split(","):
+                return d
+        return None
+
+    def configure(self, resources: dict, device_rules: list[str] | None) -> None:
+        """Limits and device rules; raises resources.ResourceError with a one-line reason."""
+        from engine.runtime import resources as res
+
+        if is_v2():
+            res.apply_v2(self.dirs[0], resources)
+        else:
+            res.apply_v1({n: d for n in V1_CONTROLLERS if (d := self.controller(n))}, resources, device_rules)
+
+    def freeze(self, frozen: bool) -> None:
+        d = self.controller("freezer")
+        if d is None:
+            raise OSError("no freezer cgroup")
+        if is_v2():
+            with open(os.path.join(d, "cgroup.freeze"), "w") as f:
+                f.write("1" if frozen else "0")
+            return
+        with open(os.path.join(d, "freezer.state"), "w") as f:
+            f.write("FROZEN" if frozen else "THAWED")
+        want = "FROZEN" if frozen else "THAWED"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # FREEZING until every task has stopped
+            with open(os.path.join(d, "freezer.state")) as f:
+                if f.read().strip() == want:
+                    return
+            time.sleep(0.005)
+
     def create(self) -> None:
+        if is_v2():
+            for d in (BASE, os.path.join(BASE, self.parent)):
+                os.makedirs(d, exist_ok=True)
+                for token in V2_CONTROLLERS.split():
+                    try:
+                        with open(os.path.join(d, "cgroup.subtree_control"), "w") as f:
+                            f.write(token)
+                    except OSError:
+                        pass  # a controller this host lacks: a limit that needs it will say so
         for d in self.dirs:
             base = os.path.dirname(os.path.dirname(d))
             parent_dir = os.path.dirname(d)
@@ -85,18 +130,19 @@ class Cgroup:
             except ProcessLookupError:
                 pass
 
-    def oom_killed(self) -> bool:
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer has ended in this cgroup so far."""
         for d in self.dirs:
-            for name, key in (("memory.oom_control", "oom_kill"), ("memory.events", "oom_kill")):
+            for name in ("memory.oom_control", "memory.events"):
                 try:
                     with open(os.path.join(d, name)) as f:
                         for line in f:
                             k, _, v = line.partition(" ")
-                            if k == key and int(v) > 0:
-                                return True
+                            if k == "oom_kill":
+                                return int(v)
                 except (OSError, ValueError):
                     continue
-        return False
+        return 0
 
     def remove(self, timeout: float = 2.0) -> None:
         """Remove the container's cgroups (waiting briefly for exiting tasks), then empty parents."""

@@ -46,23 +46,69 @@ def _mount_target(root: str, path: str, is_dir: bool) -> str:
     return target
 
 
-def _setup_dev(rootfs: str) -> None:
+def _mknod(rootfs: str, path: str, kind: str, major: int, minor: int, mode: int, uid: int = 0,
+           gid: int = 0) -> None:
+    target = _inside(rootfs, path)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if os.path.lexists(target):
+        os.unlink(target)
+    os.mknod(target, (stat.S_IFBLK if kind == "b" else stat.S_IFCHR) | 0o600, os.makedev(major, minor))
+    os.chmod(target, mode & 0o7777)
+    os.chown(target, uid, gid)
+
+
+def _host_devices() -> list[dict]:
+    """Every device node of the host's /dev (for privileged containers), as Docker hands them on."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk("/dev"):
+        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in ("/dev/pts", "/dev/shm",
+                                                                              "/dev/mqueue", "/dev/fd")]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                if path in ("/dev/console", "/dev/ptmx") or path.startswith("/dev/tty") and path != "/dev/tty":
+                    continue
+                out.append({"path": path, "type": "b" if stat.S_ISBLK(st.st_mode) else "c",
+                            "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                            "mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid})
+    return out
+
+
+def _setup_dev(rootfs: str, cfg: dict) -> None:
     dev = _mkdirs(rootfs, "/dev")
     sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID, "mode=755,size=65536k")
     for name, major, minor in DEVICES:
-        os.mknod(os.path.join(dev, name), stat.S_IFCHR | 0o666, os.makedev(major, minor))
-        os.chmod(os.path.join(dev, name), 0o666)
+        _mknod(rootfs, "/dev/" + name, "c", major, minor, 0o666)
+    devices = list(cfg.get("devices") or [])
+    if cfg.get("privileged"):
+        devices = _host_devices() + devices
+    for d in devices:
+        _mknod(rootfs, d["path"], d["type"], d["major"], d["minor"], d.get("mode", 0o666), d.get("uid", 0),
+               d.get("gid", 0))
     for sub in ("pts", "shm", "mqueue"):
-        os.mkdir(os.path.join(dev, sub))
+        os.makedirs(os.path.join(dev, sub), exist_ok=True)
     sc.mount("devpts", os.path.join(dev, "pts"), "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
              "newinstance,ptmxmode=0666,mode=0620")
-    os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
-    sc.mount("shm", os.path.join(dev, "shm"), "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
-             "mode=1777,size=65536k")
+    if not os.path.lexists(os.path.join(dev, "ptmx")):
+        os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
+    ipc = cfg.get("ipc") or "private"
+    shm = os.path.join(dev, "shm")
+    if ipc == "host":
+        _bind("/dev/shm", shm, False)
+    elif ipc.startswith("join:"):
+        _bind(f"/proc/{ipc[5:]}/root/dev/shm", shm, False)
+    elif ipc != "none":
+        size = int(cfg.get("shm_size") or 64 * 1024 * 1024)
+        sc.mount("shm", shm, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, f"mode=1777,size={size}")
     sc.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")):
-        os.symlink(target, os.path.join(dev, name))
+        if not os.path.lexists(os.path.join(dev, name)):
+            os.symlink(target, os.path.join(dev, name))
 
 
 def _bind(source: str, target: str, read_only: bool) -> None:
@@ -71,18 +117,39 @@ def _bind(source: str, target: str, read_only: bool) -> None:
         sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
 
 
-def setup_root(cfg: dict) -> None:
-    """Namespaces and mounts; ends with the process inside its new root."""
+def _join(path: str, kind: int, what: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        raise InitError(f"cannot join the {what} namespace ({path}): {e.strerror}; is that container running?",
+                        125) from None
+    try:
+        sc.setns(fd, kind)
+    finally:
+        os.close(fd)
+
+
+def _namespaces(cfg: dict) -> None:
+    flags = sc.CLONE_NEWNS | sc.CLONE_NEWUTS
     netns = cfg.get("netns")
     if netns:
-        fd = os.open(netns, os.O_RDONLY)
-        try:
-            sc.setns(fd, sc.CLONE_NEWNET)
-        finally:
-            os.close(fd)
-        sc.unshare(sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC)
+        _join(netns, sc.CLONE_NEWNET, "network")
     else:
-        sc.unshare(sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET)
+        flags |= sc.CLONE_NEWNET
+    ipc = cfg.get("ipc") or "private"
+    if ipc.startswith("join:"):
+        _join(f"/proc/{ipc[5:]}/ns/ipc", sc.CLONE_NEWIPC, "IPC")
+    elif ipc != "host":
+        flags |= sc.CLONE_NEWIPC
+    sc.unshare(flags)
+
+
+def setup_root(cfg: dict) -> None:
+    """Namespaces and mounts; ends with the process inside its new root."""
+    # what runs after pivot_root cannot import from the host any more: load it now (in the child only)
+    from engine.runtime import confine, init, procfs  # noqa: F401
+
+    _namespaces(cfg)
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
 
     rfs = cfg["rootfs"]
@@ -95,8 +162,9 @@ def setup_root(cfg: dict) -> None:
         raise InitError(f"cannot mount the container's root filesystem: {e.strerror}") from None
 
     sc.mount("proc", _mkdirs(rootfs, "/proc"), "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
-    sc.mount("sysfs", _mkdirs(rootfs, "/sys"), "sysfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_RDONLY)
-    _setup_dev(rootfs)
+    sys_flags = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | (0 if cfg.get("privileged") else sc.MS_RDONLY)
+    sc.mount("sysfs", _mkdirs(rootfs, "/sys"), "sysfs", sys_flags)
+    _setup_dev(rootfs, cfg)
 
     for container_path, host_path in (cfg.get("files") or {}).items():
         if os.path.exists(host_path):
@@ -117,6 +185,7 @@ def setup_root(cfg: dict) -> None:
     os.chdir("/")
     if cfg.get("hostname"):
         sc.sethostname(cfg["hostname"])
+    procfs.harden(cfg)
 
 
 def _read_db(path: str) -> list[list[str]]:
@@ -156,6 +225,22 @@ def resolve_user(spec: str, root: str = "/") -> tuple[int, int, list[int], str]:
     return uid, gid, extra, home
 
 
+def resolve_groups(names: list, root: str = "/") -> list[int]:
+    """`group_add` entries (names from the image's /etc/group, or numbers) as gids."""
+    group = _read_db(os.path.join(root, "etc/group"))
+    out = []
+    for name in names:
+        name = str(name)
+        g = next((e for e in group if len(e) >= 3 and e[0] == name), None)
+        if g:
+            out.append(int(g[2]))
+        elif name.isdigit():
+            out.append(int(name))
+        else:
+            raise InitError(f"unable to find group {name}: no matching entries in group file", 125)
+    return out
+
+
 def find_executable(name: str, env: dict[str, str]) -> str:
     if "/" in name:
         if not os.path.exists(name):
@@ -168,22 +253,36 @@ def find_executable(name: str, env: dict[str, str]) -> str:
     raise InitError(f'exec: "{name}": executable file not found in $PATH', 127)
 
 
-def enter_process(process: dict) -> None:
-    """User, working directory and exec; never returns on success."""
+def enter_process(process: dict, init: bool = False) -> None:
+    """Confinement, user, working directory and exec; never returns on success. With *init*, this
+    process stays as the container's PID 1 (reaping, forwarding signals) and a child runs the command."""
+    from engine.runtime import confine
+
     env = dict(item.split("=", 1) for item in process["env"] if "=" in item)
     uid, gid, groups, home = resolve_user(process.get("user") or "")
+    groups = sorted(set(groups) | set(resolve_groups(process.get("group_add") or [])))
     env.setdefault("HOME", home)
     cwd = process.get("cwd") or "/"
-    os.makedirs(cwd, exist_ok=True)
-    os.setgroups(groups)
-    os.setgid(gid)
-    os.setuid(uid)
+    try:
+        os.makedirs(cwd, exist_ok=True)
+    except OSError:
+        pass  # a read-only root: chdir below says what is wrong
+    try:
+        confine.before_user(process)
+        confine.switch_user(uid, gid, groups)
+        confine.after_user(process, uid)
+    except confine.ConfineError as e:
+        raise InitError(str(e), 125) from None
     try:
         os.chdir(cwd)
     except OSError as e:
         raise InitError(f"cannot change to the working directory {cwd}: {e.strerror}", 126) from None
     args = process["args"]
     path = find_executable(args[0], env)
+    if init:
+        from engine.runtime.init import run_init
+
+        run_init(path, args, env)
     try:
         os.execve(path, args, env)
     except PermissionError:

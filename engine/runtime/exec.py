@@ -10,11 +10,15 @@ import os
 import signal
 
 from engine.errors import EngineError
+from engine.runtime import confine  # noqa: F401 - loaded here: after setns the host's files are out of sight
 from engine.runtime import syscalls as sc
 from engine.runtime.cgroups import Cgroup
 from engine.runtime.container_init import InitError, enter_process
 from engine.runtime.state import read_state
 from engine.store.records import read_json
+
+# what an exec'd process inherits from the container's own process: the same confinement
+CONFINEMENT = ("caps", "seccomp", "no_new_privs", "rlimits", "group_add")
 
 NAMESPACES = (("ipc", sc.CLONE_NEWIPC), ("uts", sc.CLONE_NEWUTS), ("net", sc.CLONE_NEWNET),
               ("pid", sc.CLONE_NEWPID), ("mnt", sc.CLONE_NEWNS))
@@ -85,7 +89,9 @@ def exec_start(cdir: str, args: list[str], env: list[str], user: str, cwd: str, 
         child = os.fork()
         if child == 0:
             os.close(pid_r)
-            _helper(fds, cgroup, pid_w, args, env, user, cwd, stdin, stdout, stderr)
+            confinement = {k: v for k, v in (cfg.get("process") or {}).items() if k in CONFINEMENT}
+            _helper(fds, cgroup, pid_w, {**confinement, "args": args, "env": env, "user": user, "cwd": cwd},
+                    stdin, stdout, stderr)
     finally:
         for fd, _ in fds:
             os.close(fd)
@@ -95,7 +101,7 @@ def exec_start(cdir: str, args: list[str], env: list[str], user: str, cwd: str, 
     return ExecProcess(child, int(text) if text.isdigit() else 0)
 
 
-def _helper(fds, cgroup: Cgroup, pid_w: int, args, env, user, cwd, stdin, stdout, stderr) -> None:
+def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, stdin, stdout, stderr) -> None:
     """In the forked helper: join the container, fork into its pid namespace, relay the exit code."""
     code = 126
     try:
@@ -113,7 +119,7 @@ def _helper(fds, cgroup: Cgroup, pid_w: int, args, env, user, cwd, stdin, stdout
             try:
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_DFL)
-                enter_process({"args": args, "env": env, "user": user, "cwd": cwd})
+                enter_process(process)
             except InitError as e:
                 os.write(2, f"{e}\n".encode())
                 os._exit(e.code)

@@ -8,7 +8,7 @@ import sys
 
 from engine.errors import EngineError
 from engine.procs import wait_gone
-from engine.runtime.state import STOPPING, read_state
+from engine.runtime.state import PAUSED, STOPPING, read_state
 from engine.runtime.state import monitor_alive as _monitor_alive
 from engine.store.records import read_json
 
@@ -27,10 +27,11 @@ MONITOR_MAIN = "import sys; from engine.runtime.monitor import main; sys.exit(ma
 
 def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = ()) -> int:
     """Spawn the container's monitor and wait until the process runs. Returns its host pid."""
-    try:
-        os.unlink(os.path.join(cdir, STOPPING))
-    except FileNotFoundError:
-        pass
+    for flag in (STOPPING, PAUSED):
+        try:
+            os.unlink(os.path.join(cdir, flag))
+        except FileNotFoundError:
+            pass
     import marshal
 
     config = marshal.dumps(read_json(os.path.join(cdir, "config.json")))
@@ -95,6 +96,8 @@ def stop(cdir: str, timeout: float, signal: str | int = "SIGTERM") -> None:
     sig = _signal_number(signal)
     if pid:
         _kill(pid, sig)
+    if os.path.exists(os.path.join(cdir, PAUSED)):
+        _thaw(cdir)  # a frozen process gets its signal once thawed
     if wait_gone(monitor, timeout):
         return
     state = read_json(os.path.join(cdir, "state.json"), {}) or {}
@@ -125,7 +128,54 @@ def kill(cdir: str, signal: str | int = "SIGKILL") -> None:
     state = read_state(cdir)
     if state.get("status") != "running" or not state.get("pid"):
         raise EngineError("container is not running")
-    _kill(int(state["pid"]), _signal_number(signal))
+    sig = _signal_number(signal)
+    if state.get("paused") and sig != _signal.SIGKILL:
+        raise EngineError("container is paused: unpause it first (only SIGKILL reaches a paused container)")
+    _kill(int(state["pid"]), sig)
+    if state.get("paused"):
+        _thaw(cdir)
+
+
+def _cgroup(cdir: str):
+    from engine.runtime.cgroups import Cgroup
+
+    config = read_json(os.path.join(cdir, "config.json")) or {}
+    return Cgroup(config["cgroup_parent"], config["id"])
+
+
+def set_paused(cdir: str, paused: bool) -> None:
+    """Freeze or thaw every process of the container (the freezer cgroup)."""
+    state = read_state(cdir)
+    if state.get("status") != "running":
+        raise EngineError("container is not running")
+    if bool(state.get("paused")) == paused:
+        raise EngineError("container is already paused" if paused else "container is not paused")
+    flag = os.path.join(cdir, PAUSED)
+    try:
+        if paused:
+            open(flag, "a").close()
+        _cgroup(cdir).freeze(paused)
+    except OSError as e:
+        if paused:
+            _unlink(flag)
+        raise EngineError(f"cannot {'pause' if paused else 'unpause'} the container: {e.strerror or e}") from None
+    if not paused:
+        _unlink(flag)
+
+
+def _thaw(cdir: str) -> None:
+    try:
+        _cgroup(cdir).freeze(False)
+    except (OSError, KeyError):
+        pass  # gone with its container
+    _unlink(os.path.join(cdir, PAUSED))
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def wait(cdir: str) -> int:

@@ -18,7 +18,7 @@ import time
 
 from engine.runtime import syscalls as sc
 from engine.runtime.cgroups import Cgroup
-from engine.runtime.state import STOPPING
+from engine.runtime.state import PAUSED, STOPPING
 from engine.store.records import encode_flat, write_atomic
 
 
@@ -65,7 +65,7 @@ class Monitor:
             code = 1
             try:
                 os.close(pid_r)
-                sc.unshare(sc.CLONE_NEWPID)
+                self._pid_namespace()
                 pid = os.fork()
                 if pid == 0:
                     os.close(pid_w)
@@ -115,6 +115,18 @@ class Monitor:
             raise InitError(message or "the container process could not be started", int(code) if code.isdigit() else 1)
         return pid, out_r, err_r
 
+    def _pid_namespace(self) -> None:
+        """In the intermediate child: a new pid namespace, the host's, or another container's."""
+        mode = self.cfg.get("pid") or "private"
+        if mode.startswith("join:"):
+            fd = os.open(f"/proc/{mode[5:]}/ns/pid", os.O_RDONLY)
+            try:
+                sc.setns(fd, sc.CLONE_NEWPID)
+            finally:
+                os.close(fd)
+        elif mode != "host":
+            sc.unshare(sc.CLONE_NEWPID)
+
     def _child(self, out_r, out_w, err_r, err_w, sync_r, sync_w, fail_r, fail_w) -> int:
         """PID 1 of the container, up to exec. Returns an exit code only on failure."""
         from engine.runtime.container_init import InitError
@@ -135,7 +147,7 @@ class Monitor:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
             setup_root(self.cfg)
-            enter_process(self.cfg["process"])
+            enter_process(self.cfg["process"], init=bool(self.cfg.get("init")))
         except InitError as e:
             code = e.code
             os.write(fail_w, f"{code} {e}".encode())
@@ -204,7 +216,6 @@ class Monitor:
         from engine.runtime.container_init import InitError
 
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        self.cgroup.create()
         restarts = int(self.state.get("restart_count") or 0)
         delay = 0.1
         proxy_started = False
@@ -212,6 +223,8 @@ class Monitor:
         try:
             while True:
                 try:
+                    self.make_cgroup()
+                    ooms = self.cgroup.oom_kills()
                     pid, out_r, err_r = self.spawn()
                 except InitError as e:
                     self.save(status="exited", pid=0, exit_code=e.code, error=str(e), finished_at=now())
@@ -235,7 +248,7 @@ class Monitor:
                 self.pump(out_r, err_r)
                 code = self.wait(pid)
                 self.pid = 0
-                oom = self.cgroup.oom_killed()
+                oom = self.cgroup.oom_kills() > ooms
                 self.save(status="exited", pid=0, exit_code=code, finished_at=now(), oom_killed=oom)
                 if not self.should_restart(code, restarts):
                     return code
@@ -247,6 +260,19 @@ class Monitor:
                 restarts += 1
         finally:
             self.cleanup()
+
+    def make_cgroup(self) -> None:
+        """The container's cgroups with their limits and device rules (InitError when refused)."""
+        from engine.runtime.container_init import InitError
+
+        self.cgroup.create()
+        if self.cfg.get("resources") or self.cfg.get("device_rules") is not None:
+            from engine.runtime.resources import ResourceError
+
+            try:
+                self.cgroup.configure(self.cfg.get("resources") or {}, self.cfg.get("device_rules"))
+            except ResourceError as e:
+                raise InitError(str(e), 125) from None
 
     def stopped_during(self, delay: float) -> bool:
         """Sleep out a restart back-off, returning early (True) as soon as the user stops the container."""
@@ -290,6 +316,10 @@ class Monitor:
                 destroy_netns(netns)
             except OSError:
                 pass
+        try:
+            os.unlink(os.path.join(self.cdir, PAUSED))
+        except FileNotFoundError:
+            pass
         self.cgroup.remove()
 
     def terminate(self, signum, frame) -> None:

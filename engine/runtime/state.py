@@ -8,6 +8,7 @@ from engine.procs import alive
 from engine.store.records import read_json
 
 STOPPING = "stopping"  # a file in the container dir: the user asked it to stop; no restart
+PAUSED = "paused"  # a file in the container dir: its cgroup is frozen
 
 
 def monitor_alive(pid: int) -> bool:
@@ -19,4 +20,6 @@ def read_state(cdir: str) -> dict:
     state = read_json(os.path.join(cdir, "state.json"), {}) or {}
     if state.get("status") == "running" and not monitor_alive(int(state.get("monitor_pid") or 0)):
         state = {**state, "status": "exited", "exit_code": state.get("exit_code") or 255, "pid": 0}
+    if state.get("status") == "running" and os.path.exists(os.path.join(cdir, PAUSED)):
+        state = {**state, "paused": True}
     return state
