@@ -1,6 +1,7 @@
 """From a service of the model to the engine's container spec: names, labels, mounts, ports."""
 from __future__ import annotations
 
+from composer.isolation import container_fields
 from composer.model import Project, Service
 from engine.api import ContainerSpec, Mount, NetworkAttachment, PortBinding
 
@@ -51,4 +52,4 @@ def container_spec(project: Project, svc: Service, number: int = 1) -> Container
         entrypoint=svc.entrypoint, command=svc.command, env=dict(svc.environment),
         working_dir=svc.working_dir, user=svc.user, hostname=svc.hostname, labels=labels, mounts=mounts,
         networks=networks, ports=ports, stop_signal=svc.stop_signal, stop_timeout=svc.stop_grace_period,
-        restart=svc.restart)
+        restart=svc.restart, **container_fields(project, svc))

@@ -339,7 +339,8 @@ class Engine:
                 mounts.append({"type": "tmpfs", "target": m.target, "options": "mode=1777"})
         from engine.runtime.options import runtime_config
 
-        process_opts, container_opts = runtime_config(spec, self._join_pid)
+        process_opts, container_opts = runtime_config(spec, self._join_target,
+                                                      os.path.join(self.paths.container_dir(rec["id"]), "shm"))
         return {
             **container_opts,
             "id": rec["id"], "name": rec["name"],
@@ -356,8 +357,9 @@ class Engine:
             "log": os.path.join(cdir, "container.log"), "state": os.path.join(cdir, "state.json"),
         }
 
-    def _join_pid(self, ref: str, what: str) -> int:
-        """The host pid of running container *ref*, whose *what* namespace another container joins."""
+    def _join_target(self, ref: str, what: str) -> tuple[int, str | None]:
+        """Running container *ref*, whose *what* namespace another container joins: its host pid and,
+        for ipc, its shared /dev/shm on the host (it must be `shareable`, as in Docker)."""
         from engine.runtime.state import read_state
 
         try:
@@ -367,7 +369,14 @@ class Engine:
         state = read_state(self.paths.container_dir(other["id"]))
         if state.get("status") != "running" or not state.get("pid"):
             raise Conflict(f"cannot join the {what} namespace of {other['name']}: it is not running")
-        return int(state["pid"])
+        if what != "ipc":
+            return int(state["pid"]), None
+        if (other["spec"].get("ipc") or "") not in ("shareable", "host"):
+            raise Conflict(f"cannot join the IPC namespace of {other['name']}: it is not shareable "
+                           "(set ipc: shareable on it)")
+        if other["spec"].get("ipc") == "host":
+            return int(state["pid"]), None
+        return int(state["pid"]), os.path.join(self.paths.container_dir(other["id"]), "shm")
 
     def _write_etc_files(self, rec: dict, nets: list[NetworkInfo]) -> None:
         cdir = self.paths.container_dir(rec["id"])

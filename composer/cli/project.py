@@ -9,7 +9,7 @@ from composer.model import Project
 
 # like Docker Compose, `-p NAME down|ps|logs|...` works on what the engine has, without a file
 FILELESS = {"down", "ps", "logs", "stop", "start", "restart", "kill", "rm", "pause", "unpause", "top", "port",
-            "wait", "images", "events"}
+            "wait", "images", "events", "stats"}
 
 
 def load_project(args, interpolate: bool = True) -> Project:

@@ -99,8 +99,11 @@ def _setup_dev(rootfs: str, cfg: dict) -> None:
     shm = os.path.join(dev, "shm")
     if ipc == "host":
         _bind("/dev/shm", shm, False)
-    elif ipc.startswith("join:"):
-        _bind(f"/proc/{ipc[5:]}/root/dev/shm", shm, False)
+    elif cfg.get("shm_path"):  # shareable, or joining a shareable one: its /dev/shm lives on the host
+        if not os.path.ismount(cfg["shm_path"]):
+            raise InitError(f"the shared /dev/shm at {cfg['shm_path']} is not mounted (is its container running?)",
+                            125)
+        _bind(cfg["shm_path"], shm, False)
     elif ipc != "none":
         size = int(cfg.get("shm_size") or 64 * 1024 * 1024)
         sc.mount("shm", shm, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, f"mode=1777,size={size}")

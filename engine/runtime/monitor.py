@@ -266,6 +266,8 @@ class Monitor:
         from engine.runtime.container_init import InitError
 
         self.cgroup.create()
+        if self.cfg.get("ipc") == "shareable":
+            self.mount_shared_shm()
         if self.cfg.get("resources") or self.cfg.get("device_rules") is not None:
             from engine.runtime.resources import ResourceError
 
@@ -273,6 +275,20 @@ class Monitor:
                 self.cgroup.configure(self.cfg.get("resources") or {}, self.cfg.get("device_rules"))
             except ResourceError as e:
                 raise InitError(str(e), 125) from None
+
+    def mount_shared_shm(self) -> None:
+        """A shareable container's /dev/shm is a tmpfs on the host, so that others can bind it too."""
+        from engine.runtime.container_init import InitError
+
+        path = self.cfg["shm_path"]
+        if os.path.ismount(path):
+            return
+        os.makedirs(path, exist_ok=True)
+        size = int(self.cfg.get("shm_size") or 64 * 1024 * 1024)
+        try:
+            sc.mount("shm", path, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, f"mode=1777,size={size}")
+        except OSError as e:
+            raise InitError(f"cannot make the shareable /dev/shm: {e.strerror}", 125) from None
 
     def stopped_during(self, delay: float) -> bool:
         """Sleep out a restart back-off, returning early (True) as soon as the user stops the container."""
@@ -320,6 +336,16 @@ class Monitor:
             os.unlink(os.path.join(self.cdir, PAUSED))
         except FileNotFoundError:
             pass
+        shm = self.cfg.get("shm_path")
+        if self.cfg.get("ipc") == "shareable" and shm:
+            try:
+                sc.umount(shm, sc.MNT_DETACH)
+            except OSError:
+                pass  # not mounted
+            try:
+                os.rmdir(shm)
+            except OSError:
+                pass
         self.cgroup.remove()
 
     def terminate(self, signum, frame) -> None:

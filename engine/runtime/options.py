@@ -153,9 +153,10 @@ def check(spec) -> None:
     check_resources(spec.resources or {})
 
 
-def runtime_config(spec, join_pid) -> tuple[dict, dict]:
-    """(keys for the process mapping, keys for the container) of config.json. *join_pid(ref, what)*
-    gives the host pid of another running container for container:NAME modes."""
+def runtime_config(spec, join, own_shm: str) -> tuple[dict, dict]:
+    """(keys for the process mapping, keys for the container) of config.json. *join(ref, what)* gives
+    the host pid of another running container for container:NAME modes and, for ipc, the host path of
+    its shared /dev/shm; *own_shm* is where this container's goes if it is shareable."""
     sec = _security(spec)
     mask = capabilities.resolve(spec.cap_add, spec.cap_drop, spec.privileged)
     devices = [parse_device(d) for d in spec.devices or []]
@@ -171,13 +172,17 @@ def runtime_config(spec, join_pid) -> tuple[dict, dict]:
         "device_rules": None if spec.privileged else [*DEFAULT_DEVICE_RULES, *(d["rule"] for d in devices)],
         "shm_size": int(spec.shm_size) if spec.shm_size else None, "init": bool(spec.init),
         "resources": dict(spec.resources or {}),
-        "ipc": _join_mode(spec.ipc or "private", join_pid, "ipc"),
-        "pid": _join_mode(spec.pid or "private", join_pid, "pid"),
+        "pid": _join_mode(spec.pid or "private", join, "pid")[0],
     }
+    container["ipc"], container["shm_path"] = _join_mode(spec.ipc or "private", join, "ipc")
+    if container["ipc"] == "shareable":
+        container["shm_path"] = own_shm
     return process, container
 
 
-def _join_mode(mode: str, join_pid, what: str) -> str:
+def _join_mode(mode: str, join, what: str) -> tuple[str, str | None]:
+    """("join:PID", the donor's shared /dev/shm) for container:NAME; (mode, None) otherwise."""
     if mode.startswith("container:"):
-        return f"join:{join_pid(mode.split(':', 1)[1], what)}"
-    return mode
+        pid, shm = join(mode.split(":", 1)[1], what)
+        return f"join:{pid}", shm
+    return mode, None

@@ -90,11 +90,3 @@ def sample(cgroup: Cgroup, pid: int) -> dict:
     return {"time_ns": time.monotonic_ns(), "cpu_ns": cpu_ns, "memory_usage": max(usage, 0),
             "memory_limit": min(limit, total) if total else limit, "pids": pids, "net_rx": rx, "net_tx": tx,
             "block_read": blk_read, "block_write": blk_write}
-
-
-def cpu_percent(before: dict, after: dict) -> float:
-    """Share of one CPU used between two samples (100% is one full core, as Docker counts)."""
-    wall = after["time_ns"] - before["time_ns"]
-    if wall <= 0:
-        return 0.0
-    return max(after["cpu_ns"] - before["cpu_ns"], 0) / wall * 100.0

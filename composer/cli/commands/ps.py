@@ -31,7 +31,9 @@ def command_text(c: ContainerInfo) -> str:
 
 def status_text(c: ContainerInfo) -> str:
     if c.status == "running":
-        return "Up " + ago(c.started_at).removesuffix(" ago")
+        return "Up " + ago(c.started_at).removesuffix(" ago") + (" (Paused)" if c.paused else "")
+    if c.status == "exited" and c.oom_killed:
+        return f"Exited ({c.exit_code}) {ago(c.finished_at)} (OOMKilled)".rstrip()
     if c.status == "exited":
         return f"Exited ({c.exit_code}) {ago(c.finished_at)}".rstrip()
     return c.status.capitalize()
@@ -45,7 +47,8 @@ def ps_entry(c: ContainerInfo, project: str) -> dict:
     return {
         "ID": c.id[:12], "Name": c.name, "Names": c.name, "Image": c.image, "Command": command_text(c),
         "Project": project, "Service": c.labels.get(desired.LABEL_SERVICE, ""), "CreatedAt": docker_time(c.created),
-        "RunningFor": ago(c.created), "State": c.status, "Status": status_text(c), "Health": "",
+        "RunningFor": ago(c.created), "State": "paused" if c.paused else c.status,
+        "OOMKilled": c.oom_killed, "Status": status_text(c), "Health": "",
         "ExitCode": c.exit_code,
         "Publishers": [{"URL": p.host_ip, "TargetPort": p.container_port, "PublishedPort": p.host_port,
                         "Protocol": p.protocol} for p in c.ports],
