@@ -129,7 +129,7 @@ def ensure_built(project: Project, engine: Engine, services: list[str], force: b
         ref = desired.image_name(project, svc)
         if ref in built:
             continue
-        if not force:
+        if not force and svc.raw.get("pull_policy") != "build":  # pull_policy: build always builds
             try:
                 engine.inspect_image(ref)
                 continue

@@ -90,6 +90,16 @@ class Engine:
         return Builder(self, context, text, name, path, tags, build_args, target, no_cache, labels, progress,
                        network).run()
 
+    def prune_build_cache(self) -> tuple[int, int]:
+        """Forget the build cache and collect the layers only it kept: (entries, bytes freed)."""
+        from engine.images.build.cache import prune
+
+        before = {d: self.images.blobs.size(d) for d in self.images.blobs.list()}
+        entries = prune(self.paths)
+        self.images.gc()
+        after = set(self.images.blobs.list())
+        return entries, sum(size for d, size in before.items() if d not in after)
+
     def list_images(self, filters: dict[str, list[str]] | None = None) -> list[ImageInfo]:
         """Every image, newest first; *filters* as `image ls --filter` (engine.images.filters.parse)."""
         images = self.images.list()

@@ -120,6 +120,26 @@ def _bind(source: str, target: str, read_only: bool) -> None:
         sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
 
 
+def _lowerdir_option(lower: list[str], upper: str) -> str:
+    """The lowerdir= value. Mount options must fit in one page (about 40 layers of full paths): past
+    that, layers are named by short symlinks (as Docker's overlay2 does) made next to the upper dir,
+    and the mount resolves them from there (the current directory)."""
+    joined = ":".join(lower)
+    if len(joined) < 3072:
+        return joined
+    links = os.path.join(os.path.dirname(upper), "lower")
+    os.makedirs(links, exist_ok=True)
+    for i, path in enumerate(lower):
+        link = os.path.join(links, str(i))
+        try:
+            os.unlink(link)
+        except FileNotFoundError:
+            pass
+        os.symlink(path, link)
+    os.chdir(links)
+    return ":".join(str(i) for i in range(len(lower)))
+
+
 def _join(path: str, kind: int, what: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -157,7 +177,7 @@ def setup_root(cfg: dict) -> None:
 
     rfs = cfg["rootfs"]
     rootfs = rfs["mountpoint"]
-    lower = ":".join(rfs["lower"])
+    lower = _lowerdir_option(rfs["lower"], rfs["upper"])
     try:
         sc.mount("overlay", rootfs, "overlay", 0,
                  f"lowerdir={lower},upperdir={rfs['upper']},workdir={rfs['work']}")

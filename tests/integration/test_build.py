@@ -304,3 +304,53 @@ def test_run_steps_reach_the_running_stack(cli, engine_root, base_image):
     assert re.search(r"^#\d+ served$", res.stderr, re.M), res.stderr
     assert cli("container", "run", "--rm", f"{cli.project}-web", project=False).stdout == "served\n"
     cli("down", "-t", "0")
+
+
+def test_a_killed_build_leaves_what_the_next_build_removes(cli, engine_root, base_image):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cli.write("Dockerfile", f"FROM {BASE_IMAGE}\nRUN sleep 60\n")
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))}
+    proc = subprocess.Popen([sys.executable, "-m", "composer", "--root", engine_root, "image", "build", "."],
+                            cwd=cli.cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    eng = Engine(engine_root)
+    try:
+        for _ in range(600):
+            if any(c.status == "running" for c in eng.list_containers()):
+                break
+            time.sleep(0.05)
+        assert [c.name[:6] for c in eng.list_containers()] == ["build-"]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    cli.write("Dockerfile", f"FROM {BASE_IMAGE}\nRUN true\n")
+    cli("image", "build", "-t", "after", ".", project=False)
+    assert eng.list_containers() == []
+
+
+def test_builder_prune_frees_the_cache(cli, engine_root, base_image):
+    cli.write("Dockerfile", f"FROM {BASE_IMAGE}\nRUN echo one > /one\nRUN echo two > /two\n")
+    cli("image", "build", "-t", "p", ".", project=False)
+    cli("image", "rm", "p", project=False)
+    eng = Engine(engine_root)
+    base_layers = set(eng.inspect_image(BASE_IMAGE).layers)
+    assert {"sha256:" + n for n in os.listdir(eng.images.blobs.dir)} - base_layers  # the cache keeps them
+    out = cli("builder", "prune", "-f", project=False).stdout
+    assert "Deleted build cache entries: 2" in out
+    left = {"sha256:" + n for n in os.listdir(eng.images.blobs.dir)}
+    assert left == base_layers | {eng.inspect_image(BASE_IMAGE).id}
+    again = cli("image", "build", "-t", "p", ".", project=False)
+    assert "CACHED" not in again.stderr
+
+
+def test_an_image_of_many_layers_runs(cli, engine_root, base_image):
+    # past ~40 layers the overlayfs lowerdir option no longer fits in a page with full paths
+    steps = "".join(f"COPY <<EOF /f{i}\n{i}\nEOF\n" for i in range(70))
+    cli.write("Dockerfile", f"FROM {BASE_IMAGE}\n{steps}RUN cat /f0 /f69 > /both\n")
+    cli("image", "build", "-t", "deep", ".", project=False)
+    assert len(Engine(engine_root).inspect_image("deep").layers) == 72
+    out = cli("container", "run", "--rm", "deep", "cat", "/both", project=False).stdout
+    assert out == "0\n69\n"

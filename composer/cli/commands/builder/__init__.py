@@ -1,0 +1,2 @@
+"""`composer builder ACTION`: manage the build cache."""
+HELP = "manage the build cache"
