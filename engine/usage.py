@@ -57,5 +57,8 @@ def disk_usage(engine) -> list[UsageRow]:
     vsizes = {v.name: tree_size(v.mountpoint) for v in volumes}
     rows.append(UsageRow("Local Volumes", len(volumes), len(used_volumes & set(vsizes)), sum(vsizes.values()),
                          sum(s for n, s in vsizes.items() if n not in used_volumes)))
-    rows.append(UsageRow("Build Cache", 0, 0, 0, 0))
+    from engine.images.build.cache import usage
+
+    entries, cached = usage(engine.paths, blobs, {d for i in images for d in i.layers})
+    rows.append(UsageRow("Build Cache", entries, 0, cached, cached))
     return rows

@@ -338,6 +338,8 @@ def test_builder_prune_frees_the_cache(cli, engine_root, base_image):
     eng = Engine(engine_root)
     base_layers = set(eng.inspect_image(BASE_IMAGE).layers)
     assert {"sha256:" + n for n in os.listdir(eng.images.blobs.dir)} - base_layers  # the cache keeps them
+    df = cli("system", "df", project=False).stdout
+    assert re.search(r"^Build Cache\s+2\s+0\s", df, re.M), df
     out = cli("builder", "prune", "-f", project=False).stdout
     assert "Deleted build cache entries: 2" in out
     left = {"sha256:" + n for n in os.listdir(eng.images.blobs.dir)}

@@ -69,3 +69,10 @@ def prune(paths: Paths) -> int:
         except FileNotFoundError:
             pass
     return len(names)
+
+
+def usage(paths: Paths, blobs, image_layers: set[str]) -> tuple[int, int]:
+    """(entries, bytes of the layers only the cache keeps): `system df`'s Build Cache row."""
+    entries = referenced_layers(paths)
+    only = {d for diff_ids in entries for d in diff_ids} - image_layers
+    return len(entries), sum(blobs.size(d) for d in only if blobs.has(d))
