@@ -243,10 +243,18 @@ class Engine:
 
     # -- containers: records --------------------------------------------------------
     def _info(self, rec: dict) -> ContainerInfo:
-        from engine.runtime.state import read_state
+        from engine.runtime.state import ACTIVE, read_state
 
-        state = read_state(self.paths.container_dir(rec["id"]))
+        cdir = self.paths.container_dir(rec["id"])
+        state = read_state(cdir)
         spec = spec_from_dict(rec["spec"])
+        health: dict = {}
+        if os.path.exists(os.path.join(cdir, "health.json")):
+            from engine.runtime.health import read_health
+
+            health = read_health(cdir) or {}
+            if state.get("status") not in ACTIVE and health.get("Status") in ("starting", "healthy"):
+                health = {**health, "Status": "unhealthy"}  # its monitor died mid-check
         return ContainerInfo(
             id=rec["id"], name=rec["name"], image=spec.image, image_id=rec["image_id"], labels=spec.labels,
             status=state.get("status", "created"), pid=int(state.get("pid") or 0),
@@ -254,7 +262,9 @@ class Engine:
             started_at=state.get("started_at", ""), finished_at=state.get("finished_at", ""),
             ports=_bindings(rec.get("ports_bound"), spec.ports),
             networks=dict(rec.get("addresses", {})), spec=spec,
-            oom_killed=bool(state.get("oom_killed")), paused=bool(state.get("paused")))
+            oom_killed=bool(state.get("oom_killed")), paused=bool(state.get("paused")),
+            restart_count=int(state.get("restart_count") or 0), health=health.get("Status", ""),
+            health_log=list(health.get("Log") or []), failing_streak=int(health.get("FailingStreak") or 0))
 
     def inspect_container(self, ref: str) -> ContainerInfo:
         return self._info(self.records.find(ref))
@@ -364,6 +374,9 @@ class Engine:
             "files": {f"/etc/{n}": os.path.join(cdir, n) for n in ("hosts", "resolv.conf", "hostname")},
             "netns": netns, "dns": dns, "ports": ports, "cgroup_parent": self.paths.cgroup_parent,
             "stop_signal": spec.stop_signal, "restart": spec.restart,
+            "restart_delay": spec.restart_delay, "restart_max_attempts": spec.restart_max_attempts,
+            "healthcheck": _healthcheck(spec, cfg), "log_max_size": spec.log_max_size,
+            "log_max_file": spec.log_max_file,
             "log": os.path.join(cdir, "container.log"), "state": os.path.join(cdir, "state.json"),
         }
 
@@ -406,13 +419,16 @@ class Engine:
 
     def start_container(self, ref: str) -> ContainerInfo:
         from engine.runtime import launch
+        from engine.runtime.state import ACTIVE
 
         rec = self.records.find(ref)
         cid = rec["id"]
         cdir = self.paths.container_dir(cid)
         with file_lock(self.paths.lock("ctr-" + cid)):
-            if launch.read_state(cdir).get("status") == "running":
+            if launch.read_state(cdir).get("status") in ACTIVE:
                 return self._info(rec)
+            for stale in ("health.json",):
+                _quietly(lambda stale=stale: os.unlink(os.path.join(cdir, stale)))
             spec = spec_from_dict(rec["spec"])
             image = self.images.get(rec["image_id"]) if "layers" not in rec else None
             nets = [self.networks.get(att.network) for att in spec.networks]
@@ -530,7 +546,7 @@ class Engine:
         cid = rec["id"]
         cdir = self.paths.container_dir(cid)
         with file_lock(self.paths.lock("ctr-" + cid)):
-            if launch.read_state(cdir).get("status") == "running":
+            if launch.read_state(cdir).get("status") in ("running", "restarting"):
                 if not force:
                     raise Conflict(f"container {rec['name']} is running: stop it first or use -f")
                 launch.stop(cdir, 0, "SIGKILL")
@@ -552,9 +568,18 @@ class Engine:
 
     def exec_container(self, ref: str, args: list[str], env: dict[str, str] | None = None, user: str | None = None,
                        workdir: str | None = None, stdin: int | None = None, stdout: int | None = None,
-                       stderr: int | None = None) -> int:
+                       stderr: int | None = None, tty: bool = False, privileged: bool = False) -> int:
+        """Run *args* in the running container to completion; its exit code."""
+        return self.exec_process(ref, args, env, user, workdir, stdin, stdout, stderr, tty, privileged).wait()
+
+    def exec_process(self, ref: str, args: list[str], env: dict[str, str] | None = None, user: str | None = None,
+                     workdir: str | None = None, stdin: int | None = None, stdout: int | None = None,
+                     stderr: int | None = None, tty: bool = False, privileged: bool = False):
+        """Start *args* in the running container and return its handle (pid, poll, wait, send_signal,
+        kill). With *tty*, *stdin* must be a pseudo-terminal's slave: it becomes the process's
+        controlling terminal. The caller may close its copies of the descriptors afterwards."""
         from engine.runtime import launch
-        from engine.runtime.exec import exec_in
+        from engine.runtime.exec import exec_start
         from engine.store.records import read_json
 
         rec = self.records.find(ref)
@@ -565,14 +590,18 @@ class Engine:
         proc = config["process"]
         base = dict(item.split("=", 1) for item in proc["env"])
         base.update(env or {})
-        return exec_in(cdir, args, [f"{k}={v}" for k, v in base.items()],
-                       proc["user"] if user is None else user, workdir or proc["cwd"], stdin, stdout, stderr)
+        return exec_start(cdir, args, [f"{k}={v}" for k, v in base.items()],
+                          proc["user"] if user is None else user, workdir or proc["cwd"], stdin, stdout, stderr,
+                          tty=tty, privileged=privileged)
 
-    def logs(self, ref: str, follow: bool = False, tail: int | None = None) -> Iterator[dict]:
+    def logs(self, ref: str, follow: bool = False, tail: int | None = None, since: float | None = None,
+             until: float | None = None) -> Iterator[dict]:
+        """Log entries {"log", "stream", "time"} within [since, until] (epoch seconds); with *follow*,
+        new ones until the container stops for good (restarts by its policy do not end it)."""
         from engine.runtime.logs import read_log
 
         rec = self.records.find(ref)
-        return read_log(self.paths.container_dir(rec["id"]), follow=follow, tail=tail)
+        return read_log(self.paths.container_dir(rec["id"]), follow=follow, tail=tail, since=since, until=until)
 
     def run_container(self, spec: ContainerSpec, stdout: IO[bytes], stderr: IO[bytes]) -> int:
         """Create, start, stream the output until exit, and (with auto_remove) remove: `docker run`."""
@@ -588,6 +617,14 @@ class Engine:
             if spec.auto_remove:
                 self.remove_container(info.id, force=True)
         return code
+
+
+def _healthcheck(spec: ContainerSpec, image_config: dict) -> dict | None:
+    from engine.runtime.health import effective_healthcheck
+
+    if spec.healthcheck is None and not image_config.get("Healthcheck"):
+        return None
+    return effective_healthcheck(spec.healthcheck, image_config.get("Healthcheck"))
 
 
 def _bindings(bound, declared):

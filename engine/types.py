@@ -63,6 +63,14 @@ class ContainerSpec:
     init: bool = False
     oom_score_adj: int | None = None
     resources: dict = field(default_factory=dict)  # limits, see engine/runtime/resources.py
+    # lifecycle (additive): deploy.restart_policy's delay and max_attempts; None means Docker's back-off / no bound
+    restart_delay: float | None = None
+    restart_max_attempts: int | None = None
+    # {"test": [...], "interval": s, "timeout": s, "retries": n, "start_period": s, "start_interval": s};
+    # fields left out come from the image's HEALTHCHECK; {"test": ["NONE"]} disables the image's
+    healthcheck: dict | None = None
+    log_max_size: int = 0  # bytes per log file before rotation; 0: unbounded
+    log_max_file: int = 1  # log files kept, the current one included
 
 
 @dataclass
@@ -83,6 +91,10 @@ class ContainerInfo:
     spec: ContainerSpec
     oom_killed: bool = False
     paused: bool = False
+    restart_count: int = 0  # restarts made by the restart policy since the last start
+    health: str = ""  # "" (no healthcheck) | starting | healthy | unhealthy
+    health_log: list[dict] = field(default_factory=list)  # last results: Start, End, ExitCode, Output
+    failing_streak: int = 0
 
 
 @dataclass

@@ -6,8 +6,8 @@ passed (for instance the ends of its own pipes) while the process runs.
 """
 from __future__ import annotations
 
+import _signal as signal  # the C module: `signal` imports enum (the monitor runs healthchecks with this)
 import os
-import signal
 
 from engine.errors import EngineError
 from engine.runtime import confine  # noqa: F401 - loaded here: after setns the host's files are out of sight
@@ -67,9 +67,11 @@ class ExecProcess:
 
 
 def exec_start(cdir: str, args: list[str], env: list[str], user: str, cwd: str, stdin: int | None,
-               stdout: int | None, stderr: int | None) -> ExecProcess:
+               stdout: int | None, stderr: int | None, tty: bool = False, privileged: bool = False) -> ExecProcess:
     """Start *args* in the container's namespaces and cgroups with the given descriptors as its stdio
-    (None: /dev/null). The caller may close its copies of the descriptors once this returns."""
+    (None: /dev/null). The caller may close its copies of the descriptors once this returns.
+    With *tty*, stdin is a pseudo-terminal's slave side: the process gets it as its controlling
+    terminal in a session of its own (so ^C typed into the master reaches it as SIGINT)."""
     state = read_state(cdir)
     if state.get("status") != "running" or not state.get("pid"):
         raise EngineError("container is not running; start it first")
@@ -90,8 +92,12 @@ def exec_start(cdir: str, args: list[str], env: list[str], user: str, cwd: str, 
         if child == 0:
             os.close(pid_r)
             confinement = {k: v for k, v in (cfg.get("process") or {}).items() if k in CONFINEMENT}
+            if privileged:  # exec --privileged: every capability, no seccomp filter, as Docker
+                from engine.runtime.caps import host_mask
+
+                confinement.update(caps=host_mask(), seccomp=False)
             _helper(fds, cgroup, pid_w, {**confinement, "args": args, "env": env, "user": user, "cwd": cwd},
-                    stdin, stdout, stderr)
+                    tty, stdin, stdout, stderr)
     finally:
         for fd, _ in fds:
             os.close(fd)
@@ -101,7 +107,7 @@ def exec_start(cdir: str, args: list[str], env: list[str], user: str, cwd: str, 
     return ExecProcess(child, int(text) if text.isdigit() else 0)
 
 
-def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, stdin, stdout, stderr) -> None:
+def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, tty: bool, stdin, stdout, stderr) -> None:
     """In the forked helper: join the container, fork into its pid namespace, relay the exit code."""
     code = 126
     try:
@@ -119,6 +125,8 @@ def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, stdin, stdout, stder
             try:
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_DFL)
+                if tty:
+                    _take_terminal()
                 enter_process(process)
             except InitError as e:
                 os.write(2, f"{e}\n".encode())
@@ -155,8 +163,17 @@ def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, stdin, stdout, stder
     os._exit(code)
 
 
+def _take_terminal() -> None:
+    """Make stdin (a pty slave) the controlling terminal of a new session led by this process."""
+    import fcntl
+    import termios
+
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 def exec_in(cdir: str, args: list[str], env: list[str], user: str, cwd: str, stdin: int | None,
-            stdout: int | None, stderr: int | None) -> int:
+            stdout: int | None, stderr: int | None, tty: bool = False, privileged: bool = False) -> int:
     """Run *args* in the container's namespaces and cgroups; returns the exit code (126/127 like Docker,
     with the reason on *stderr*; 128+N when killed by signal N)."""
-    return exec_start(cdir, args, env, user, cwd, stdin, stdout, stderr).wait()
+    return exec_start(cdir, args, env, user, cwd, stdin, stdout, stderr, tty, privileged).wait()

@@ -38,6 +38,10 @@ class Monitor:
         self.state: dict = {"status": "created", "restart_count": int(cfg.get("restart_count") or 0)}
         self.cgroup = Cgroup(cfg["cgroup_parent"], cfg["id"])
         self.log = open(cfg["log"], "ab", buffering=0)
+        self.log_size = os.fstat(self.log.fileno()).st_size
+        self.log_max_size = int(cfg.get("log_max_size") or 0)  # 0: unbounded
+        self.log_max_file = max(1, int(cfg.get("log_max_file") or 1))
+        self.health = None  # a HealthChecker while a process with a healthcheck runs
         self.pid = 0
         self.terminating = False  # SIGTERM received: end the container, no restart
 
@@ -159,34 +163,76 @@ class Monitor:
 
     # -- running -------------------------------------------------------------------------
     def pump(self, out_r: int, err_r: int) -> None:
-        """Copy output into the log until the process closes both pipes."""
+        """Copy output into the log until the process closes both pipes, running healthchecks meanwhile."""
         poller = select.poll()
         names = {out_r: "stdout", err_r: "stderr"}
         partial = {out_r: b"", err_r: b""}
         for fd in names:
             poller.register(fd, select.POLLIN)
+        health = self.health
+        if health:
+            health.poller = poller
         open_fds = set(names)
-        while open_fds:
-            for fd, _ in poller.poll():
-                data = os.read(fd, 65536)
-                if not data:
-                    poller.unregister(fd)
-                    os.close(fd)
-                    open_fds.discard(fd)
-                    if partial[fd]:
+        try:
+            while open_fds:
+                for fd, _ in poller.poll(health.timeout_ms() if health else -1):
+                    if fd not in names:
+                        health.on_event(fd)
+                        continue
+                    data = os.read(fd, 65536)
+                    if not data:
+                        poller.unregister(fd)
+                        os.close(fd)
+                        open_fds.discard(fd)
+                        if partial[fd]:
+                            self.write_log(names[fd], partial[fd])
+                        continue
+                    buf = partial[fd] + data
+                    *lines, partial[fd] = buf.split(b"\n")
+                    for line in lines:
+                        self.write_log(names[fd], line + b"\n")
+                    if len(partial[fd]) >= 16384:
                         self.write_log(names[fd], partial[fd])
-                    continue
-                buf = partial[fd] + data
-                *lines, partial[fd] = buf.split(b"\n")
-                for line in lines:
-                    self.write_log(names[fd], line + b"\n")
-                if len(partial[fd]) >= 16384:
-                    self.write_log(names[fd], partial[fd])
-                    partial[fd] = b""
+                        partial[fd] = b""
+                if health:
+                    health.tick()
+        finally:
+            if health:
+                health.close()
+            self.health = None
+
+    def start_health(self):
+        """The healthchecker of the process just started, if the container has a healthcheck."""
+        check = self.cfg.get("healthcheck")
+        if not check:
+            return None
+        from engine.runtime.health import HealthChecker, check_args
+
+        if check_args(check.get("test") or []) is None:
+            return None
+        return HealthChecker(self.cdir, check, self.cfg["process"], now)
 
     def write_log(self, stream: str, data: bytes) -> None:
         entry = {"log": data.decode(errors="replace"), "stream": stream, "time": now()}
-        self.log.write(encode_flat(entry) + b"\n")
+        line = encode_flat(entry) + b"\n"
+        if self.log_max_size and self.log_size and self.log_size + len(line) > self.log_max_size:
+            self.rotate_log()
+        self.log.write(line)
+        self.log_size += len(line)
+
+    def rotate_log(self) -> None:
+        """Like Docker's json-file driver: container.log -> .1 -> .2 ..., keeping max-file files in all."""
+        path = self.cfg["log"]
+        self.log.close()
+        if self.log_max_file > 1:
+            for i in range(self.log_max_file - 1, 1, -1):
+                if os.path.exists(f"{path}.{i - 1}"):
+                    os.replace(f"{path}.{i - 1}", f"{path}.{i}")
+            os.replace(path, f"{path}.1")
+        else:
+            os.unlink(path)  # a new inode: a follower finishes the old file, then opens the new one
+        self.log = open(path, "ab", buffering=0)
+        self.log_size = 0
 
     def wait(self, pid: int) -> int:
         while True:
@@ -202,9 +248,14 @@ class Monitor:
         return os.WEXITSTATUS(status)
 
     def should_restart(self, code: int, count: int) -> bool:
+        """Docker's restart policies: no, always, unless-stopped, on-failure[:N] (N restarts at most);
+        deploy.restart_policy's max_attempts bounds any policy. A stop by the user always wins."""
         if self.terminating or os.path.exists(os.path.join(self.cdir, STOPPING)):
             return False
         policy, _, limit = (self.cfg.get("restart") or "no").partition(":")
+        attempts = self.cfg.get("restart_max_attempts")
+        if attempts is not None and count >= int(attempts):
+            return False
         if policy in ("always", "unless-stopped"):
             return True
         if policy == "on-failure" and code != 0:
@@ -236,6 +287,7 @@ class Monitor:
                 if self.terminating:  # SIGTERM arrived while the process was being started
                     os.kill(pid, signal.SIGKILL)
                 started = time.monotonic()
+                self.health = self.start_health()  # "starting" from the moment the process runs
                 self.save(status="running", pid=pid, monitor_pid=os.getpid(), started_at=now(), error="",
                           exit_code=0, finished_at="", restart_count=restarts, oom_killed=False)
                 if ready_fd >= 0:
@@ -249,12 +301,16 @@ class Monitor:
                 code = self.wait(pid)
                 self.pid = 0
                 oom = self.cgroup.oom_kills() > ooms
-                self.save(status="exited", pid=0, exit_code=code, finished_at=now(), oom_killed=oom)
-                if not self.should_restart(code, restarts):
+                again = self.should_restart(code, restarts)
+                self.save(status="restarting" if again else "exited", pid=0, exit_code=code, finished_at=now(),
+                          oom_killed=oom)
+                if not again:
                     return code
-                if time.monotonic() - started > 10:
-                    delay = 0.1
-                if self.stopped_during(delay):
+                if time.monotonic() - started >= 10:
+                    delay = 0.1  # it ran a while: the back-off starts over, as in Docker
+                fixed = self.cfg.get("restart_delay")
+                if self.stopped_during(delay if fixed is None else float(fixed)):
+                    self.save(status="exited")
                     return code
                 delay = min(delay * 2, 60)
                 restarts += 1
