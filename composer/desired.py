@@ -1,6 +1,7 @@
 """From a service of the model to the engine's container spec: names, labels, mounts, ports."""
 from __future__ import annotations
 
+from composer import lifecycle
 from composer.isolation import container_fields
 from composer.model import Project, Service
 from engine.api import ContainerSpec, Mount, NetworkAttachment, PortBinding
@@ -47,9 +48,13 @@ def container_spec(project: Project, svc: Service, number: int = 1) -> Container
     networks = [NetworkAttachment(project.networks[key].name, [svc.name, *aliases])
                 for key, aliases in svc.networks.items()]
     ports = [PortBinding(p.target, p.published or 0, p.host_ip or "0.0.0.0", p.protocol) for p in svc.ports]
+    restart = lifecycle.restart_settings(svc.name, svc.raw)
+    log_size, log_files = lifecycle.log_rotation(svc.name, svc.raw)
     return ContainerSpec(
         name=container_name(project, svc, number), image=image_name(project, svc),
         entrypoint=svc.entrypoint, command=svc.command, env=dict(svc.environment),
         working_dir=svc.working_dir, user=svc.user, hostname=svc.hostname, labels=labels, mounts=mounts,
         networks=networks, ports=ports, stop_signal=svc.stop_signal, stop_timeout=svc.stop_grace_period,
-        restart=svc.restart, **container_fields(project, svc))
+        restart=restart.policy, restart_delay=restart.delay, restart_max_attempts=restart.max_attempts,
+        healthcheck=lifecycle.healthcheck(svc.name, svc.raw), log_max_size=log_size, log_max_file=log_files,
+        **container_fields(project, svc))

@@ -594,6 +594,30 @@ class Engine:
                           proc["user"] if user is None else user, workdir or proc["cwd"], stdin, stdout, stderr,
                           tty=tty, privileged=privileged)
 
+    def copy_from_container(self, ref: str, src: str, dest: str) -> None:
+        """`docker cp CONTAINER:SRC DEST`: a file or directory of the container (running or not) to the host."""
+        self._copy(ref, "from", src, dest)
+
+    def copy_to_container(self, ref: str, src: str, dest: str) -> None:
+        """`docker cp SRC CONTAINER:DEST`: a host file or directory into the container (running or not)."""
+        self._copy(ref, "to", src, dest)
+
+    def _copy(self, ref: str, direction: str, src: str, dest: str) -> None:
+        from engine.runtime import copy, launch
+        from engine.store.records import read_json
+
+        rec = self.records.find(ref)
+        cdir = self.paths.container_dir(rec["id"])
+        with file_lock(self.paths.lock("ctr-" + rec["id"])):  # a stopped container stays stopped meanwhile
+            state = launch.read_state(cdir)
+            pid = int(state.get("pid") or 0) if state.get("status") == "running" else 0
+            cfg = read_json(os.path.join(cdir, "config.json"))
+            if cfg is None:  # never started: the root as its start would make it, without network
+                image = self.images.get(rec["image_id"])
+                cfg = self._runtime_config(rec, image, None, [], [])
+                cfg["files"] = {}
+            (copy.copy_from if direction == "from" else copy.copy_to)(cdir, cfg, pid, src, dest)
+
     def logs(self, ref: str, follow: bool = False, tail: int | None = None, since: float | None = None,
              until: float | None = None) -> Iterator[dict]:
         """Log entries {"log", "stream", "time"} within [since, until] (epoch seconds); with *follow*,
