@@ -417,7 +417,10 @@ class Engine:
             else:
                 f.write(_host_resolv_conf())
 
-    def start_container(self, ref: str) -> ContainerInfo:
+    def start_container(self, ref: str, stdio: tuple[int, int, int] | None = None, tty: bool = False) -> ContainerInfo:
+        """Start the container's process under its monitor. With *stdio*, the process uses these
+        descriptors (a foreground `run`; with *tty* they are a pseudo-terminal's slave, which becomes
+        its controlling terminal) instead of writing to the log."""
         from engine.runtime import launch
         from engine.runtime.state import ACTIVE
 
@@ -454,7 +457,13 @@ class Engine:
                 from engine.store.records import write_json
 
                 write_json(os.path.join(cdir, "config.json"), config)
-                launch.start(cdir, pass_fds=[s.fileno() for s in socks])
+                fds = [os.dup(fd) for fd in stdio] if stdio else []  # above 2: the monitor's own stdio differs
+                try:
+                    launch.start(cdir, pass_fds=[s.fileno() for s in socks],
+                                 stdio={"fds": fds, "tty": tty} if stdio else None)
+                finally:
+                    for fd in fds:
+                        os.close(fd)
             except BaseException:
                 for step in reversed(undo):
                     _quietly(step)

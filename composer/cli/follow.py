@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Callable
 
 from composer import desired
 from engine.api import ContainerInfo
 
 COLOURS = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"]
+RESTART_GRACE = 2.0  # seconds to wait for a stopped container to come back (`composer restart`)
 
 
 def short_name(c: ContainerInfo) -> str:
@@ -59,13 +61,39 @@ class Printer:
 
 def follow(engine, containers: list[ContainerInfo], follow: bool, tail: int | None, prefix: bool,
            printer: Printer | None = None, on_end: Callable[[ContainerInfo], None] | None = None,
-           wait: bool = True) -> list[threading.Thread]:
-    """Print each container's log; with *follow*, until it stops (then *on_end* is called for it)."""
+           wait: bool = True, since: float | None = None, until: float | None = None,
+           across_restarts: bool = False) -> list[threading.Thread]:
+    """Print each container's log entries within [since, until]; with *follow*, until it stops (then
+    *on_end* is called for it). With *across_restarts*, a container that stops is waited for while
+    others still run (and briefly after) and followed again when it is started anew."""
     printer = printer or Printer(containers, prefix)
+    live = [len(containers)]
+    lock = threading.Lock()
 
     def pump(c: ContainerInfo) -> None:
-        for entry in engine.logs(c.id, follow=follow, tail=tail):
-            printer.line(c, entry)
+        last = None
+        want_tail, lo = tail, since
+        started = c.started_at
+        while True:
+            for entry in engine.logs(c.id, follow=follow, tail=want_tail, since=lo, until=until):
+                if last is not None and entry["time"] <= last:
+                    continue  # printed before the restart
+                last = entry["time"]
+                printer.line(c, entry)
+            if not (follow and across_restarts):
+                break
+            with lock:
+                live[0] -= 1
+            started = _restarted(engine, c.id, started, live)
+            if started is None:
+                break
+            with lock:
+                live[0] += 1
+            want_tail = None
+            if last is not None:
+                from composer.cli.timearg import parse_log_time
+
+                lo = parse_log_time(last)
         if on_end:
             on_end(c)
 
@@ -85,3 +113,25 @@ def follow(engine, containers: list[ContainerInfo], follow: bool, tail: int | No
         while t.is_alive():
             t.join(0.2)
     return []
+
+
+def _restarted(engine, cid: str, started: str, live: list[int]) -> str | None:
+    """Wait for the container to run again (a new start time); its start time, or None when it does
+    not come back while others still run, nor within the grace period after the last one stopped."""
+    from engine.api import EngineError
+
+    alone_since = None
+    while True:
+        try:
+            info = engine.inspect_container(cid)
+        except EngineError:
+            return None  # removed
+        if info.status in ("running", "restarting") and info.started_at != started:
+            return info.started_at
+        if live[0] > 0:
+            alone_since = None
+        elif alone_since is None:
+            alone_since = time.monotonic()
+        elif time.monotonic() - alone_since > RESTART_GRACE:
+            return None
+        time.sleep(0.1)

@@ -25,8 +25,11 @@ class StartError(EngineError):
 MONITOR_MAIN = "import sys; from engine.runtime.monitor import main; sys.exit(main(sys.argv[1:]))"
 
 
-def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = ()) -> int:
-    """Spawn the container's monitor and wait until the process runs. Returns its host pid."""
+def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = (), stdio: dict | None = None) -> int:
+    """Spawn the container's monitor and wait until the process runs. Returns its host pid.
+
+    *stdio* ({"fds": [in, out, err], "tty": bool}) gives the first process the caller's descriptors
+    instead of the log (for this start only; it is not recorded)."""
     for flag in (STOPPING, PAUSED):
         try:
             os.unlink(os.path.join(cdir, flag))
@@ -34,7 +37,11 @@ def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = ()) -> int:
             pass
     import marshal
 
-    config = marshal.dumps(read_json(os.path.join(cdir, "config.json")))
+    config = read_json(os.path.join(cdir, "config.json"))
+    if stdio:
+        config["stdio"] = stdio
+        pass_fds = (*pass_fds, *stdio["fds"])
+    config = marshal.dumps(config)
     ready_r, ready_w = os.pipe()
     log = open(os.path.join(cdir, "monitor.log"), "ab")
     try:

@@ -82,6 +82,9 @@ class Monitor:
             os._exit(code)
         for fd in (out_w, err_w, sync_r, fail_w, pid_w):
             os.close(fd)
+        stdio = self.cfg.pop("stdio", None)
+        for fd in set(stdio["fds"]) if stdio else ():  # only the first process gets them; restarts log
+            os.close(fd)
         os.waitpid(middle, 0)
         with os.fdopen(pid_r, "rb") as f:
             text = f.read()
@@ -139,10 +142,17 @@ class Monitor:
         try:
             for fd in (out_r, err_r, sync_w, fail_r):
                 os.close(fd)
-            devnull = os.open("/dev/null", os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.dup2(out_w, 1)
-            os.dup2(err_w, 2)
+            stdio = self.cfg.get("stdio")
+            if stdio:  # the caller's own descriptors (a foreground `run`): no log
+                for target, fd in enumerate(stdio["fds"]):
+                    os.dup2(fd, target)
+                for fd in set(stdio["fds"]) - {0, 1, 2}:
+                    os.close(fd)
+            else:
+                devnull = os.open("/dev/null", os.O_RDONLY)
+                os.dup2(devnull, 0)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
             if os.read(sync_r, 1) != b"x":  # wait until the monitor has put us in our cgroups
                 return 125
             from engine.runtime.container_init import enter_process, setup_root
@@ -150,6 +160,12 @@ class Monitor:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            if stdio and stdio.get("tty"):
+                import fcntl
+                import termios
+
+                os.setsid()
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the pty becomes the container's terminal: ^C works
             setup_root(self.cfg)
             enter_process(self.cfg["process"], init=bool(self.cfg.get("init")))
         except InitError as e:

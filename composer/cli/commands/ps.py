@@ -29,9 +29,15 @@ def command_text(c: ContainerInfo) -> str:
     return f'"{text[:20]}…"' if len(text) > 20 else f'"{text}"'
 
 
+HEALTH_TEXT = {"starting": " (health: starting)", "healthy": " (healthy)", "unhealthy": " (unhealthy)"}
+
+
 def status_text(c: ContainerInfo) -> str:
     if c.status == "running":
-        return "Up " + ago(c.started_at).removesuffix(" ago") + (" (Paused)" if c.paused else "")
+        return ("Up " + ago(c.started_at).removesuffix(" ago") + (" (Paused)" if c.paused else "")
+                + HEALTH_TEXT.get(c.health, ""))
+    if c.status == "restarting":
+        return f"Restarting ({c.exit_code}) {ago(c.finished_at)}".rstrip()
     if c.status == "exited" and c.oom_killed:
         return f"Exited ({c.exit_code}) {ago(c.finished_at)} (OOMKilled)".rstrip()
     if c.status == "exited":
@@ -48,7 +54,7 @@ def ps_entry(c: ContainerInfo, project: str) -> dict:
         "ID": c.id[:12], "Name": c.name, "Names": c.name, "Image": c.image, "Command": command_text(c),
         "Project": project, "Service": c.labels.get(desired.LABEL_SERVICE, ""), "CreatedAt": docker_time(c.created),
         "RunningFor": ago(c.created), "State": "paused" if c.paused else c.status,
-        "OOMKilled": c.oom_killed, "Status": status_text(c), "Health": "",
+        "OOMKilled": c.oom_killed, "Status": status_text(c), "Health": c.health if c.status == "running" else "",
         "ExitCode": c.exit_code,
         "Publishers": [{"URL": p.host_ip, "TargetPort": p.container_port, "PublishedPort": p.host_port,
                         "Protocol": p.protocol} for p in c.ports],
@@ -69,7 +75,7 @@ def run(args) -> int:
         statuses.add(value)
     rec = reconciler(args)
     containers = [c for c in selected(rec, args.services_filter)
-                  if (c.status in statuses if statuses else (args.all or c.status == "running"))]
+                  if (c.status in statuses if statuses else (args.all or c.status in ("running", "restarting")))]
     if args.services:
         for name in sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in containers}):
             print(name)

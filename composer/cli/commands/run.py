@@ -1,0 +1,154 @@
+"""`composer run`: a one-off container of a service, with a command of your choice."""
+from __future__ import annotations
+
+import argparse
+import os
+
+HELP = "run a one-off command in a new container of a service"
+
+
+def configure(p) -> None:
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background, print the container name")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("--name", help="container name (default PROJECT-SERVICE-run-HEX)")
+    p.add_argument("--entrypoint", help="override the image's entrypoint")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY[=VALUE]", help="environment variable")
+    p.add_argument("-u", "--user", help="user name or uid[:gid] to run as")
+    p.add_argument("-w", "--workdir", help="working directory")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="SOURCE:TARGET[:MODE]",
+                   help="bind mount or volume")
+    p.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOST:CONTAINER[/PROTO]",
+                   help="publish a port")
+    p.add_argument("--service-ports", action="store_true", help="publish the service's ports")
+    p.add_argument("--no-deps", action="store_true", help="don't start the services it depends on")
+    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true",
+                   help="no pseudo-terminal (the default when stdin is not a terminal)")
+    p.add_argument("-i", "--interactive", action="store_true", default=True, help="keep stdin open (default)")
+    p.add_argument("service")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+
+
+def one_off_spec(project, svc, args):
+    """The service's container spec, changed into a one-off by the command line."""
+    import shlex
+
+    from composer import desired
+    from composer import normalize as norm
+    from composer.cli.commands.exec import env_options
+    from engine.api import Mount, PortBinding
+
+    spec = desired.container_spec(project, svc)
+    spec.name = args.name or f"{project.name}-{svc.name}-run-{os.urandom(6).hex()}"
+    spec.labels[desired.LABEL_ONEOFF] = "True"
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if args.entrypoint is not None:
+        spec.entrypoint = shlex.split(args.entrypoint)
+        spec.command = cmd or None  # a new entrypoint drops the service's command, as in Compose
+    elif cmd:
+        spec.command = cmd
+    spec.env.update(env_options(args.env))
+    if args.user is not None:
+        spec.user = args.user
+    if args.workdir is not None:
+        spec.working_dir = args.workdir
+    if not args.service_ports:
+        spec.ports = []
+    for p in norm.normalize_ports(args.publish, lambda i: f"-p {args.publish[i]}"):
+        published = str(p.get("published") or "0").split("-")[0]
+        spec.ports.append(PortBinding(int(p["target"]), int(published), p.get("host_ip") or "0.0.0.0",
+                                      p.get("protocol", "tcp")))
+    for v in norm.normalize_volumes(args.volume, os.getcwd(), lambda i: f"-v {args.volume[i]}"):
+        ro = bool(v.get("read_only"))
+        spec.mounts = [m for m in spec.mounts if m.target != v["target"]]
+        if v["type"] == "bind":
+            spec.mounts.append(Mount("bind", v["target"], v["source"], ro))
+        elif v.get("source"):
+            vol = project.volumes.get(v["source"])
+            spec.mounts.append(Mount("volume", v["target"], vol.name if vol else v["source"], ro))
+        else:
+            spec.mounts.append(Mount("tmpfs", v["target"]))
+    spec.restart, spec.restart_delay, spec.restart_max_attempts = "no", None, None
+    spec.auto_remove = args.rm
+    return spec
+
+
+def run(args) -> int:
+    import anyio
+
+    from composer.cli.project import reconciler
+    from composer.graph import Graph
+    from composer.plan import UpOptions
+
+    rec = reconciler(args)
+    svc = rec.project.service(args.service)
+    spec = one_off_spec(rec.project, svc, args)
+    with rec.lock():
+        deps = sorted(Graph(rec.project).with_dependencies([svc.name]) - {svc.name})
+        if deps and not args.no_deps:
+            anyio.run(rec.up, UpOptions(services=deps))  # with their depends_on conditions
+        else:
+            anyio.run(rec.run, _infrastructure(rec, svc.name))
+        for m in svc.volumes:
+            if m.type == "bind" and m.create_host_path and not os.path.exists(m.source):
+                os.makedirs(m.source, exist_ok=True)
+        info = rec.engine.create_container(spec)
+    engine = rec.engine
+    try:
+        if args.detach:
+            engine.start_container(info.id)
+            print(info.name)
+            return 0
+        return _foreground(engine, info.id, args)
+    finally:
+        if args.rm and not args.detach:
+            engine.remove_container(info.id, force=True)
+
+
+def _infrastructure(rec, service: str):
+    """The part of `up`'s plan that makes the project's missing networks and volumes."""
+    from composer.plan import Plan, UpOptions
+
+    full, _ = rec.plan_up(UpOptions(services=[service], no_deps=True))
+    plan = Plan()
+    for op in full.ops.values():
+        if op.kind in ("Network", "Volume"):
+            plan.add(op)
+    return plan
+
+
+def _foreground(engine, cid: str, args) -> int:
+    from composer.cli import terminal
+
+    if args.no_tty or not terminal.stdin_is_terminal():
+        return _with_our_stdio(engine, cid)
+    master, slave = terminal.open_pty()
+    try:
+        engine.start_container(cid, stdio=(slave, slave, slave), tty=True)
+    finally:
+        os.close(slave)
+    try:
+        terminal.relay(master, lambda: engine.inspect_container(cid).status != "running")
+    finally:
+        os.close(master)
+    return engine.wait_container(cid)
+
+
+def _with_our_stdio(engine, cid: str) -> int:
+    """The process reads our stdin and writes our stdout/stderr; our signals are passed on to it."""
+    import signal
+
+    from engine.api import EngineError
+
+    def forward(signum, frame):
+        try:
+            engine.kill_container(cid, signum)
+        except EngineError:
+            pass
+
+    engine.start_container(cid, stdio=(0, 1, 2))
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return engine.wait_container(cid)
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
