@@ -67,6 +67,8 @@ def receive(rfd: int, dest: str, owner: tuple[int, int] | None = None) -> None:
                         member.name = rename
                     elif member.name.startswith(top + "/"):
                         member.name = rename + member.name[len(top):]
+                if not member.isdir():
+                    _clear(target_dir, member.name)
                 try:
                     member = tarfile.tar_filter(member, target_dir)
                 except tarfile.FilterError as e:
@@ -74,13 +76,17 @@ def receive(rfd: int, dest: str, owner: tuple[int, int] | None = None) -> None:
                 if owner is not None:
                     member.uid, member.gid = owner
                     member.uname = member.gname = ""
-                if member.isfile() or member.issym() or member.islnk():
-                    _clear(os.path.join(target_dir, member.name), member)
                 tar.extract(member, target_dir, set_attrs=True, filter="fully_trusted")
 
 
-def _clear(path: str, member: tarfile.TarInfo) -> None:
-    """Make room for a file, as cp overwrites: an existing symlink or file is replaced, not written through."""
+def _clear(target_dir: str, name: str) -> None:
+    """Make room for a file, as cp overwrites: an existing symlink or file there is replaced, not
+    written through. Only inside *target_dir* (a name climbing out is left to the filter to refuse)."""
+    parent = os.path.realpath(os.path.join(target_dir, os.path.dirname(name)))
+    root = os.path.realpath(target_dir)
+    if os.path.commonpath([parent, root]) != root:
+        return
+    path = os.path.join(parent, os.path.basename(name))
     if os.path.islink(path) or (os.path.exists(path) and not os.path.isdir(path)):
         os.unlink(path)
 

@@ -12,11 +12,13 @@ def configure(p) -> None:
 def run(args) -> int:
     import threading
 
+    from composer import desired
     from composer.cli.project import converge, reconciler, selected
     from composer.errors import ComposerError
 
     rec = reconciler(args)
-    containers = selected(rec, args.services)
+    order = {name: i for i, name in enumerate(args.services)}
+    containers = sorted(selected(rec, args.services), key=lambda c: order[c.labels.get(desired.LABEL_SERVICE, "")])
     if not containers:
         raise ComposerError(f"no containers for {', '.join(args.services)}: run up first")
     codes: dict[str, int] = {}
@@ -42,7 +44,9 @@ def run(args) -> int:
     if args.down_project:
         print(codes[first[0]])
         converge(args, lambda r: r.down())
-    else:
-        for c in containers:
-            print(codes[c.id])
-    return codes[first[0]]
+        return codes[first[0]]
+    for c in containers:
+        print(codes[c.id])
+    # the status of the container that stopped first (by its record: several may be gone already)
+    earliest = min(containers, key=lambda c: rec.engine.inspect_container(c.id).finished_at)
+    return codes[earliest.id]
