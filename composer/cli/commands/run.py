@@ -35,6 +35,7 @@ def one_off_spec(project, svc, args):
     from composer import desired
     from composer import normalize as norm
     from composer.cli.commands.exec import env_options
+    from composer.longform import volume
     from engine.api import Mount, PortBinding
 
     spec = desired.container_spec(project, svc)
@@ -57,7 +58,8 @@ def one_off_spec(project, svc, args):
         published = str(p.get("published") or "0").split("-")[0]
         spec.ports.append(PortBinding(int(p["target"]), int(published), p.get("host_ip") or "0.0.0.0",
                                       p.get("protocol", "tcp")))
-    for v in norm.normalize_volumes(args.volume, os.getcwd(), lambda i: f"-v {args.volume[i]}"):
+    for spec_text in args.volume:
+        v = volume(spec_text, os.getcwd(), f"-v {spec_text}")
         ro = bool(v.get("read_only"))
         spec.mounts = [m for m in spec.mounts if m.target != v["target"]]
         if v["type"] == "bind":
