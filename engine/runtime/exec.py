@@ -67,16 +67,19 @@ class ExecProcess:
 
 
 def exec_start(cdir: str, args: list[str], env: list[str], user: str, cwd: str, stdin: int | None,
-               stdout: int | None, stderr: int | None, tty: bool = False, privileged: bool = False) -> ExecProcess:
+               stdout: int | None, stderr: int | None, tty: bool = False, privileged: bool = False,
+               running: tuple[int, dict] | None = None) -> ExecProcess:
     """Start *args* in the container's namespaces and cgroups with the given descriptors as its stdio
     (None: /dev/null). The caller may close its copies of the descriptors once this returns.
     With *tty*, stdin is a pseudo-terminal's slave side: the process gets it as its controlling
-    terminal in a session of its own (so ^C typed into the master reaches it as SIGINT)."""
-    state = read_state(cdir)
-    if state.get("status") != "running" or not state.get("pid"):
-        raise EngineError("container is not running; start it first")
-    cfg = read_json(os.path.join(cdir, "config.json"))
-    pid = int(state["pid"])
+    terminal in a session of its own (so ^C typed into the master reaches it as SIGINT).
+    *running* is (pid, config) when the caller knows them (the monitor: it spares it json's memory)."""
+    if running is None:
+        state = read_state(cdir)
+        if state.get("status") != "running" or not state.get("pid"):
+            raise EngineError("container is not running; start it first")
+        running = (int(state["pid"]), read_json(os.path.join(cdir, "config.json")))
+    pid, cfg = running
     fds: list[tuple[int, int]] = []
     try:
         for name, kind in NAMESPACES:

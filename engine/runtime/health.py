@@ -47,9 +47,12 @@ class HealthChecker:
     """One container process's checks. The monitor calls `timeout_ms` before each poll, hands
     readable descriptors it does not own to `on_event`, and calls `tick` after each poll."""
 
-    def __init__(self, cdir: str, cfg: dict, process: dict, now_text):
+    def __init__(self, cdir: str, config: dict, pid: int, now_text):
         self.cdir = cdir
-        self.process = process  # the container's: a check runs with its env, user and working dir
+        self.config = config  # the container's runtime config
+        self.pid = pid  # of the container's process
+        self.process = config["process"]  # a check runs with its env, user and working dir
+        cfg = config["healthcheck"]
         self.args = check_args(cfg.get("test") or [])
         self.interval = float(cfg.get("interval") or 30)
         self.timeout = float(cfg.get("timeout") or 30)
@@ -119,7 +122,7 @@ class HealthChecker:
         try:
             proc = exec_start(self.cdir, self.args, list(self.process.get("env") or []),
                               self.process.get("user") or "", self.process.get("cwd") or "/", None, write_fd,
-                              write_fd)
+                              write_fd, running=(self.pid, self.config))
         except (EngineError, OSError) as e:
             os.close(read_fd)
             self._record(-1, f"cannot run the health check: {e}")

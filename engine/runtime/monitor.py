@@ -226,7 +226,7 @@ class Monitor:
 
         if check_args(check.get("test") or []) is None:
             return None
-        return HealthChecker(self.cdir, check, self.cfg["process"], now)
+        return HealthChecker(self.cdir, self.cfg, self.pid, now)
 
     def write_log(self, stream: str, data: bytes) -> None:
         entry = {"log": data.decode(errors="replace"), "stream": stream, "time": now()}
