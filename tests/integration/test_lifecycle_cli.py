@@ -316,3 +316,36 @@ services:
     assert 0.9 <= took < 6  # waited the grace period, then killed
     assert _inspect(cli, f"{cli.project}-stubborn-1")["exit_code"] == 137
     cli("down", "-t", "0")
+
+
+def test_the_image_healthcheck_applies_unless_the_service_changes_it(cli, base_image):
+    cli.write("compose.yaml", """
+x-image: &image
+  image: lifecycle/checked:1
+  command: ["sleep", "300"]
+services:
+  from-image:
+    <<: *image
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM composer/busybox
+        HEALTHCHECK --interval=100ms --retries=2 CMD echo image-check
+  tuned:
+    <<: *image
+    depends_on: [from-image]
+    healthcheck: {test: ["CMD", "false"]}
+  disabled:
+    <<: *image
+    depends_on: [from-image]
+    healthcheck: {disable: true}
+""")
+    cli("up", "-d")
+    by = lambda: {e["Service"]: e["Health"] for e in _ps(cli)}  # noqa: E731
+    _until(lambda: by()["from-image"] == "healthy" and by()["tuned"] == "unhealthy", what="health states")
+    assert by()["disabled"] == ""
+    image_run = _inspect(cli, f"{cli.project}-from-image-1")
+    assert image_run["health_log"][-1]["Output"] == "image-check\n"
+    tuned = _inspect(cli, f"{cli.project}-tuned-1")  # the image's interval and retries, the service's test
+    assert tuned["failing_streak"] >= 2 and tuned["health_log"][-1]["ExitCode"] == 1
+    cli("down", "-t", "0")
