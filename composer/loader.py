@@ -130,19 +130,24 @@ class _Session:
             print(f'WARN[0000] The "{name}" variable is not set. Defaulting to a blank string.', file=sys.stderr)
 
     def where(self, path: tuple) -> str:
+        """file:line of *path*: in the file that has the deepest part of it (the latest on a tie)."""
+        best, best_len = None, 0
         for src in reversed(self.sources):
             probe = tuple(path)
-            while probe:
+            while len(probe) > best_len:
                 if probe in src.lines:
-                    return src.where(probe)
+                    best, best_len = src.where(probe), len(probe)
+                    break
                 probe = probe[:-1]
+        if best:
+            return best
         return self.sources[0].filename if self.sources else "(stack)"
 
     def at(self, *path) -> str:
         return f"{self.where(path)}: {dotted(path)}"
 
 
-def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None) -> dict:
+def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None) -> tuple[dict, Source]:
     """One stack file read, interpolated and validated (merge tags kept)."""
     from composer import merge
     from composer.interpolate import interpolate_tree
@@ -160,7 +165,7 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
         data = interpolate_tree(data, env, src.where, warn=session.warn)
     if session.interpolate:
         validate(merge.plain(data), src.where)
-    return data
+    return data, src
 
 
 def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
@@ -169,9 +174,9 @@ def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
 
     merged: dict = {}
     for i, path in enumerate(files):
-        data = read_file(path, session)
+        data, src = read_file(path, session)
         base = os.path.dirname(path) if path != "-" else project_dir
-        data = _apply_includes(data, base, session)
+        data = _apply_includes(data, base, session, src)
         merged = merge.merge_files(merged, data) if i else _plain_but_extending(data)
     services = merged.get("services")
     if isinstance(services, dict):
@@ -195,7 +200,7 @@ def _plain_but_extending(data: dict) -> dict:
     return out
 
 
-def _apply_includes(data: dict, base_dir: str, session: _Session) -> dict:
+def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -> dict:
     from composer import merge
 
     entries = merge.plain(data.get("include"))
@@ -212,7 +217,7 @@ def _apply_includes(data: dict, base_dir: str, session: _Session) -> dict:
             key = os.path.realpath(f)
             if key in session.including:
                 chain = " -> ".join(session.including[session.including.index(key):] + [key])
-                raise StackFileError(f"{session.at('include', i)}: include cycle: {chain}")
+                raise StackFileError(f"{src.where(('include', i))}: include[{i}]: include cycle: {chain}")
         env_paths = [norm.abs_path(p, base_dir) for p in norm.string_list(entry.get("env_file"))]
         if not env_paths and os.path.isfile(os.path.join(project_dir, ".env")):
             env_paths = [os.path.join(project_dir, ".env")]
@@ -227,7 +232,7 @@ def _apply_includes(data: dict, base_dir: str, session: _Session) -> dict:
         inner.including = session.including + [os.path.realpath(f) for f in files]
         for f in files:
             if not os.path.isfile(f):
-                raise StackFileError(f"{session.at('include', i)}: included file {f} not found")
+                raise StackFileError(f"{src.where(('include', i))}: include[{i}]: included file {f} not found")
         tree = load_tree(files, project_dir, inner)
         tree = _relocate_tree(tree, project_dir)
         for kind in ("services",) + RESOURCES:
@@ -238,7 +243,7 @@ def _apply_includes(data: dict, base_dir: str, session: _Session) -> dict:
             ours = dict(ours) if isinstance(ours, dict) else {}
             for name, value in theirs.items():
                 if name in ours and merge.plain(ours[name]) != value:
-                    raise StackFileError(f"{session.at(kind, name)}: {kind}.{name} is also defined by the "
+                    raise StackFileError(f"{src.where((kind, name))}: {kind}.{name} is also defined by the "
                                          f"included {files[0]}; rename one of them")
                 ours[name] = value
             data[kind] = ours
@@ -280,23 +285,21 @@ def _apply_extends(services: dict, base_dir: str, session: _Session, filename: s
             return resolved[key]
         if key in chain:
             cycle = [c.split("#", 1)[1] for c in chain[chain.index(key):]] + [name]
-            raise StackFileError(f"{session.at('services', name, 'extends')}: services.{name}.extends: "
-                                 f"extends cycle: {' -> '.join(cycle)}")
+            raise StackFileError(f"{session.at('services', name, 'extends')}: extends cycle: {' -> '.join(cycle)}")
         ext = {"service": ext} if isinstance(ext, str) else ext
         target = str(ext.get("service"))
         if ext.get("file"):
             path = norm.abs_path(str(ext["file"]), pool_dir)
             if path not in file_cache:
                 if not os.path.isfile(path):
-                    raise StackFileError(f"{session.at('services', name, 'extends', 'file')}: "
-                                         f"services.{name}.extends.file: {path} not found")
-                other = merge.plain(read_file(path, session))
+                    raise StackFileError(f"{session.at('services', name, 'extends', 'file')}: {path} not found")
+                other = merge.plain(read_file(path, session)[0])
                 file_cache[path] = other.get("services") or {}
             other_pool, other_dir, other_origin = file_cache[path], os.path.dirname(path), path
         else:
             other_pool, other_dir, other_origin = pool, pool_dir, origin
         if target not in other_pool or not isinstance(other_pool.get(target), dict):
-            raise StackFileError(f"{session.at('services', name, 'extends')}: services.{name}.extends: "
+            raise StackFileError(f"{session.at('services', name, 'extends')}: "
                                  f"cannot extend service {target!r}: not defined"
                                  + (f" in {other_origin}" if other_origin != origin else ""))
         parent = resolve(target, other_pool, other_dir, chain + [key], other_origin)
@@ -324,6 +327,7 @@ def load(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
         else os.path.dirname(first)
     env = environment(opts, cwd, project_dir, process_env)
     session = _Session(env, opts.interpolate)
+    session.including = [os.path.realpath(f) for f in files if f != "-"]
     tree = load_tree(files, project_dir, session)
     name = project_name(opts, env, tree, project_dir)
     profiles = opts.profiles
@@ -424,7 +428,11 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
                 raise StackFileError(f"{session.at('services', sname, 'depends_on')}: services.{sname} depends "
                                      f"on service {dep!r}, which {what}")
     raw = {k: raw[k] for k in sorted(raw)}
-    return _model(raw, name, project_dir, files)
+    project = _model(raw, name, project_dir, files)
+    from composer.graph import Graph
+
+    Graph(project)  # rejects dependency cycles, naming the whole cycle
+    return project
 
 
 def _undeclared(kind: str, key: str, user: tuple, session: _Session) -> str:

@@ -36,6 +36,7 @@ STRINGS = {"image", "container_name", "hostname", "domainname", "cgroup", "cgrou
            "pid", "isolation", "mac_address", "network_mode", "platform", "pull_policy", "runtime",
            "stop_signal", "user", "userns_mode", "uts", "working_dir", "pull_refresh_after"}
 BOOLS = {"attach", "init", "oom_kill_disable", "privileged", "read_only", "stdin_open", "tty", "use_api_socket"}
+KEPT_WHEN_FALSE = {"attach", "init"}  # Docker Compose prints the others only when true
 INTS = {"cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_shares", "oom_score_adj", "pids_limit",
         "scale"}
 BYTES = {"mem_limit", "mem_reservation", "memswap_limit", "mem_swappiness", "shm_size"}
@@ -54,7 +55,10 @@ def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str,
     for key, value in data.items():
         if key.startswith("x-") or key in ("extends", "env_file", "label_file"):
             continue
-        out[key] = _attribute(key, value, base_dir, env, at)
+        value = _attribute(key, value, base_dir, env, at)
+        if value is False and key not in KEPT_WHEN_FALSE:
+            continue
+        out[key] = value
 
     if "env_file" in data or "environment" in data:
         environment: dict[str, Any] = {}
@@ -192,15 +196,21 @@ def volume(entry: Any, base_dir: str, where: str) -> dict:
             item["type"] = "volume"
         if item.get("read_only") is not None:
             item["read_only"] = n.as_bool(item["read_only"], where)
+            if not item["read_only"]:
+                del item["read_only"]
         if isinstance(item.get("bind"), dict):
             bind = dict(item["bind"])
             if "create_host_path" in bind:
                 bind["create_host_path"] = n.as_bool(bind["create_host_path"], where)
+                if not bind["create_host_path"]:
+                    del bind["create_host_path"]
             item["bind"] = bind
         if isinstance(item.get("volume"), dict):
             vol = dict(item["volume"])
             if "nocopy" in vol:
                 vol["nocopy"] = n.as_bool(vol["nocopy"], where)
+                if not vol["nocopy"]:
+                    del vol["nocopy"]
             if vol.get("labels") is not None:
                 vol["labels"] = n.key_value_map(vol["labels"])
             item["volume"] = vol
@@ -236,8 +246,6 @@ def _file_refs(key):
             item = {"source": entry} if isinstance(entry, str) else dict(entry)
             if key == "secrets" and not item.get("target"):
                 item["target"] = f"/run/secrets/{item['source']}"
-            elif key == "secrets" and not str(item["target"]).startswith("/"):
-                item["target"] = f"/run/secrets/{item['target']}"
             for k in ("uid", "gid"):
                 if item.get(k) is not None:
                     item[k] = n.scalar(item[k])
@@ -625,7 +633,23 @@ def resource(kind: str, key: str, spec: Mapping[str, Any], project: str, base_di
         for k in ("internal", "attachable", "enable_ipv4", "enable_ipv6"):
             if out.get(k) is not None:
                 out[k] = n.as_bool(out[k], at(k))
+                if not out[k] and k in ("internal", "attachable"):
+                    del out[k]
     if kind in ("configs", "secrets") and out.get("file"):
         out["file"] = n.abs_path(str(out["file"]), base_dir)
     order = _RESOURCE_ORDER[kind]
     return {k: out[k] for k in sorted(out, key=lambda k: order.index(k) if k in order else len(order))}
+
+
+# -- printing --------------------------------------------------------------------------------------
+
+def escape_dollars(node: Any) -> Any:
+    """The model as `config` prints it: a literal `$` is written `$$`, so the output is itself a
+    stack file that loads to the same model."""
+    if isinstance(node, str):
+        return node.replace("$", "$$")
+    if isinstance(node, dict):
+        return {k: escape_dollars(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [escape_dollars(v) for v in node]
+    return node
