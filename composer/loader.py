@@ -44,7 +44,7 @@ def discover(opts: LoadOptions, cwd: str, env: Mapping[str, str] | None = None) 
     if listed:
         sep = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
         return [os.path.abspath(os.path.join(cwd, os.path.expanduser(f))) for f in listed.split(sep) if f]
-    directory = os.path.abspath(opts.project_dir or cwd)
+    directory = os.path.abspath(os.path.join(cwd, opts.project_dir) if opts.project_dir else cwd)
     while True:
         for name in DEFAULT_FILES:
             candidate = os.path.join(directory, name)
@@ -313,8 +313,21 @@ def _apply_extends(services: dict, base_dir: str, session: _Session, filename: s
     return {name: resolve(name, services, base_dir, [], filename) for name in services}
 
 
-def load(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
-    """The project of the stack files *opts* name (see the module docstring for the passes)."""
+@dataclass
+class Loaded:
+    """A stack read, merged, extended and included, before profiles and normalization."""
+
+    tree: dict
+    name: str
+    project_dir: str
+    files: list[str]
+    env: dict[str, str]
+    profiles: list[str]
+    session: _Session
+
+
+def load_raw(opts: LoadOptions | None = None, cwd: str | None = None) -> Loaded:
+    """The passes up to (not including) profiles and normalization."""
     opts = opts or LoadOptions()
     cwd = cwd or os.getcwd()
     process_env = dict(os.environ if opts.environ is None else opts.environ)
@@ -333,7 +346,15 @@ def load(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
     profiles = opts.profiles
     if profiles is None:
         profiles = [p for p in (env.get("COMPOSE_PROFILES") or "").split(",") if p.strip()]
-    return build_project(tree, name, project_dir, files, env, session, profiles, opts.all_profiles)
+    return Loaded(tree, name, project_dir, files, env, list(profiles), session)
+
+
+def load(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
+    """The project of the stack files *opts* name (see the module docstring for the passes)."""
+    opts = opts or LoadOptions()
+    got = load_raw(opts, cwd)
+    return build_project(got.tree, got.name, got.project_dir, got.files, got.env, got.session, got.profiles,
+                         opts.all_profiles)
 
 
 # -- profiles and the project --------------------------------------------------------------

@@ -65,11 +65,11 @@ def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str,
         if data.get("env_file") is not None:
             environment.update(read_env_files(data["env_file"], base_dir, env, at, "env_file"))
         environment.update(out.get("environment") or {})
-        out["environment"] = environment
+        out["environment"] = dict(sorted(environment.items()))
     if data.get("label_file") is not None:
         labels = {k: v or "" for k, v in read_env_files(data["label_file"], base_dir, env, at, "label_file").items()}
         labels.update(out.get("labels") or {})
-        out["labels"] = labels
+        out["labels"] = dict(sorted(labels.items()))
 
     mode = str(out.get("network_mode") or "")
     if not mode and "networks" not in out:
@@ -115,7 +115,7 @@ def _attribute(key: str, value: Any, base_dir: str, env: Mapping[str, str], at: 
     if key in LISTS:
         return n.string_list(value)
     if key in MAPS:
-        return {k: ("" if v is None else v) for k, v in n.key_value_map(value).items()}
+        return {k: ("" if v is None else v) for k, v in sorted(n.key_value_map(value).items())}
     handler = _HANDLERS.get(key)
     if handler is not None:
         return handler(value, base_dir, env, at)
@@ -147,7 +147,7 @@ def _command(key):
 
 
 def _environment(value, base_dir, env, at):
-    return n.key_value_map(value, env, resolve=True)
+    return dict(sorted(n.key_value_map(value, env, resolve=True).items()))
 
 
 def _extra_hosts(value, base_dir, env, at):

@@ -12,11 +12,16 @@ FILELESS = {"down", "ps", "logs", "stop", "start", "restart", "kill", "rm", "pau
             "wait", "images", "events", "stats"}
 
 
+def load_options(args, interpolate: bool = True) -> LoadOptions:
+    """The loader's options from the global command-line options."""
+    return LoadOptions(files=args.files, project_name=args.project_name, project_dir=args.project_dir,
+                       env_files=args.env_files, interpolate=interpolate,
+                       profiles=getattr(args, "profiles", None) or None)
+
+
 def load_project(args, interpolate: bool = True) -> Project:
     try:
-        return load(LoadOptions(files=args.files, project_name=args.project_name, project_dir=args.project_dir,
-                                env_files=args.env_files, interpolate=interpolate,
-                                profiles=getattr(args, "profiles", None) or None))
+        return load(load_options(args, interpolate))
     except StackFileError as e:
         if args.project_name and not args.files and args.command in FILELESS and "no configuration file" in str(e):
             return Project(args.project_name, os.getcwd(), [], {}, {}, {}, {})

@@ -51,3 +51,99 @@ def test_interpolation_error_names_variable_and_file(tmp_path, capsys, monkeypat
     code, out, err = run(capsys, "config")
     assert code != 0
     assert "DB_PASSWORD" in err and f"{tmp_path}/compose.yaml:5" in err and "set it" in err
+
+
+STACK = """
+x-shared: {a: 1}
+services:
+  web:
+    image: nginx
+    depends_on:
+      api: {condition: service_healthy}
+    environment: [COST=$$5]
+  api:
+    build: ./api
+    depends_on: [db]
+  db:
+    image: postgres:${PG:-16}
+    volumes: [data:/var/lib/postgresql/data]
+  debug:
+    image: busybox
+    profiles: [debug, tools]
+volumes:
+  data:
+"""
+
+
+def stack(tmp_path, monkeypatch, text=STACK):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COMPOSE_PROFILES", raising=False)
+    (tmp_path / "compose.yaml").write_text(text)
+
+
+def test_config_listings(tmp_path, capsys, monkeypatch):
+    stack(tmp_path, monkeypatch)
+    assert run(capsys, "-p", "demo", "config", "--services")[1].split() == ["web", "api", "db"]
+    assert run(capsys, "-p", "demo", "--profile", "debug", "config", "--services")[1].split() == [
+        "web", "api", "db", "debug"]
+    assert run(capsys, "-p", "demo", "config", "--profiles")[1].split() == ["debug", "tools"]
+    assert run(capsys, "-p", "demo", "config", "--images")[1].split() == ["nginx", "demo-api", "postgres:16"]
+    assert run(capsys, "-p", "demo", "config", "--volumes")[1].split() == ["data"]
+    assert run(capsys, "-p", "demo", "config", "--networks")[1].split() == ["default"]
+
+
+def test_config_hash(tmp_path, capsys, monkeypatch):
+    stack(tmp_path, monkeypatch)
+    lines = run(capsys, "config", "--hash", "*")[1].splitlines()
+    assert [line.split()[0] for line in lines] == ["web", "api", "db"]
+    one = run(capsys, "config", "--hash", "db")[1]
+    assert one == lines[2] + "\n" and len(one.split()[1]) == 64
+    code, _, err = run(capsys, "config", "--hash", "nope")
+    assert code != 0 and "no such service: nope" in err
+
+
+def test_config_escapes_dollars_and_keeps_extensions(tmp_path, capsys, monkeypatch):
+    stack(tmp_path, monkeypatch)
+    cfg = json.loads(run(capsys, "config", "--format", "json")[1])
+    assert cfg["services"]["web"]["environment"] == {"COST": "$$5"}
+    assert cfg["x-shared"] == {"a": 1}
+    assert cfg["services"]["api"]["build"] == {"context": str(tmp_path / "api"), "dockerfile": "Dockerfile"}
+    import yaml
+
+    text = run(capsys, "config")[1]
+    assert list(yaml.safe_load(text)) == ["name", "services", "networks", "volumes", "x-shared"]
+    assert "command: null" not in text and "ipam" not in text
+
+
+def test_config_no_interpolate_no_normalize_environment(tmp_path, capsys, monkeypatch):
+    stack(tmp_path, monkeypatch)
+    monkeypatch.setenv("PG", "15")
+    cfg = json.loads(run(capsys, "config", "--format", "json", "--no-interpolate", "--no-normalize")[1])
+    assert cfg["services"]["db"]["image"] == "postgres:$${PG:-16}"
+    assert cfg["services"]["db"]["volumes"] == ["data:/var/lib/postgresql/data"]
+    assert "debug" not in cfg["services"]
+    out = run(capsys, "config", "--environment")[1]
+    assert "PG=15\n" in out
+
+
+def test_config_selected_services_bring_dependencies(tmp_path, capsys, monkeypatch):
+    stack(tmp_path, monkeypatch)
+    cfg = json.loads(run(capsys, "config", "--format", "json", "api")[1])
+    assert set(cfg["services"]) == {"api", "db"}
+
+
+def test_graph_formats(tmp_path, capsys, monkeypatch):
+    stack(tmp_path, monkeypatch)
+    code, out, err = run(capsys, "-p", "demo", "graph")
+    assert code == 0, err
+    assert out.splitlines() == ["db", "api <- db", "web <- api (healthy)"]
+    dot = run(capsys, "-p", "demo", "graph", "--format", "dot")[1]
+    assert dot.startswith('digraph "demo" {') and '"web" -> "api" [label="healthy"];' in dot
+    mermaid = run(capsys, "-p", "demo", "graph", "--format", "mermaid")[1]
+    assert mermaid.splitlines()[0] == "flowchart LR" and '-->|healthy|' in mermaid
+
+
+def test_graph_cycle_is_an_error(tmp_path, capsys, monkeypatch):
+    stack(tmp_path, monkeypatch, "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [a]}\n")
+    code, _, err = run(capsys, "graph")
+    assert code != 0 and err.count("\n") == 1 and "a -> b -> a" in err
