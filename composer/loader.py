@@ -143,8 +143,25 @@ class _Session:
             return best
         return self.sources[0].filename if self.sources else "(stack)"
 
-    def at(self, *path) -> str:
-        return f"{self.where(path)}: {dotted(path)}"
+    def at(self, *path) -> "Location":
+        return Location(self, path)
+
+
+class Location:
+    """``file:line: services.web.ports[0]`` for error messages, worked out only when printed."""
+
+    __slots__ = ("session", "path")
+
+    def __init__(self, session: _Session, path: tuple):
+        self.session, self.path = session, path
+
+    def __str__(self) -> str:
+        return f"{self.session.where(self.path)}: {dotted(self.path)}"
+
+    __format__ = lambda self, spec: format(str(self), spec)  # noqa: E731
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None) -> tuple[dict, Source]:

@@ -18,18 +18,32 @@ _DELETE = object()
 
 
 def strip_tags(node: Any) -> Any:
-    """The tree without merge tags: `!reset` values vanish, `!override` ones become plain."""
+    """The tree without merge tags: `!reset` values vanish, `!override` ones become plain.
+    Parts without tags are returned as they are (not copied)."""
     if isinstance(node, Tagged):
         return _DELETE if node.tag == "reset" else strip_tags(node.value)
     if isinstance(node, dict):
-        out = {}
+        out = None
         for k, v in node.items():
-            v = strip_tags(v)
-            if v is not _DELETE:
-                out[k] = v
-        return out
+            if isinstance(v, (dict, list, Tagged)):
+                new = strip_tags(v)
+                if new is not v:
+                    if out is None:
+                        out = dict(node)
+                    if new is _DELETE:
+                        del out[k]
+                    else:
+                        out[k] = new
+        return node if out is None else out
     if isinstance(node, list):
-        return [v for v in (strip_tags(x) for x in node) if v is not _DELETE]
+        changed = False
+        items = []
+        for x in node:
+            new = strip_tags(x) if isinstance(x, (dict, list, Tagged)) else x
+            changed = changed or new is not x
+            if new is not _DELETE:
+                items.append(new)
+        return items if changed else node
     return node
 
 

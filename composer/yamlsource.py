@@ -136,10 +136,40 @@ def _loader_class():
     return Loader
 
 
+MAX_VALUES = 1_000_000  # YAML aliases can make a small file a huge tree ("billion laughs")
+
+
+def expanded_size(data: Any) -> int:
+    """How many values *data* has once aliases are expanded (shared nodes counted each time)."""
+    memo: dict[int, int] = {}
+    busy: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list, Tagged)):
+            return 1
+        key = id(node)
+        if key in memo:
+            return memo[key]
+        if key in busy:
+            raise ValueError("an alias refers to a node that contains it")
+        busy.add(key)
+        if isinstance(node, dict):
+            total = 1 + sum(size(v) for v in node.values())
+        elif isinstance(node, list):
+            total = 1 + sum(size(v) for v in node)
+        else:
+            total = 1 + size(node.value)
+        memo[key] = total
+        busy.discard(key)
+        return total
+
+    return size(data)
+
+
 def _record_lines(node, path: Path, lines: dict, depth: int = 0) -> None:
     import yaml
 
-    if depth > 200:
+    if depth > 200 or len(lines) > 100_000:
         return
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -179,6 +209,15 @@ def parse(text: str, filename: str) -> Source:
         raise StackFileError(f"{filename}: invalid YAML: nested too deeply") from None
     finally:
         loader.dispose()
+    try:
+        too_big = expanded_size(data) > MAX_VALUES
+    except RecursionError:
+        raise StackFileError(f"{filename}: invalid YAML: nested too deeply") from None
+    except ValueError as e:
+        raise StackFileError(f"{filename}: invalid YAML: {e}") from None
+    if too_big:
+        raise StackFileError(f"{filename}: the file expands to more than {MAX_VALUES} values "
+                             "(aliases of aliases?); refusing to load it")
     lines: dict[Path, int] = {}
     if node is not None:
         _record_lines(node, (), lines)
