@@ -15,15 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from composer.errors import ComposerError
-from composer.model import Project, Service
+from composer.desired import image_name
+from composer.model import Project
 
 POLICIES = ("always", "missing", "if_not_present", "never", "build", "daily", "weekly")
 CONCURRENT_PULLS = 4
-
-
-def image_name(project: Project, svc: Service) -> str:
-    """The image a service runs: its `image:`, else the name a build gets (`<project>-<service>`)."""
-    return svc.image or f"{project.name}-{svc.name}"
 
 
 def refresh_interval(policy: str, where: str) -> float | None:
@@ -101,39 +97,70 @@ def wanted(project: Project, engine, policy: str | None = None) -> dict[str, lis
     return out
 
 
-def pull_images(engine, images: dict[str, list[str]], progress=None, ignore_failures: bool = False) -> list[str]:
-    """Pull each image (concurrently); returns the ones pulled. A failure raises ComposerError naming
-    the service, after the other pulls finish (or is skipped with *ignore_failures*)."""
-    from engine.errors import EngineError
+class _Lines:
+    """Pull events as lines of a composer.progress.Progress: one line per image, with a byte count."""
+
+    def __init__(self, display, ref: str):
+        self.display, self.ref = display, ref
+        self.done: dict[str, int] = {}
+        self.total: dict[str, int] = {}
+
+    def __call__(self, event) -> None:
+        if event.id and event.status == "Downloading":
+            self.done[event.id], self.total[event.id] = event.current, event.total
+            from composer.cli.output import human_size
+
+            self.display.update("Image", self.ref, f"Downloading {human_size(sum(self.done.values()))}/"
+                                                   f"{human_size(sum(self.total.values()))}")
+
+
+def _reporter(progress, ref: str):
+    """(callable for engine events, callable(text, state) for the image's own line) for *progress*:
+    a composer.progress.Progress, a callable taking ProgressEvent's, or None."""
     from engine.images.progress import ProgressEvent, quiet
 
-    progress = progress or quiet
+    if progress is None:
+        return quiet, lambda text, state: None
+    if hasattr(progress, "update"):
+        return _Lines(progress, ref), lambda text, state: progress.update("Image", ref, text, state)
+    return progress, lambda text, state: progress(ProgressEvent(f"{ref} {text}"))
 
-    def one(name: str) -> str | None:
+
+def pull_images(engine, images: dict[str, list[str]], progress=None,
+                ignore_failures: bool = False) -> dict[str, str]:
+    """Pull each image (concurrently); returns {reference: image id} of those pulled. A failure
+    raises ComposerError naming the service, after the other pulls finish (or is skipped with
+    *ignore_failures*). *progress*: a composer.progress.Progress, a ProgressEvent callable, or None."""
+    from engine.errors import EngineError
+
+    def one(name: str) -> tuple[str, str] | None:
         services = ", ".join(images[name])
-        progress(ProgressEvent(f"{services} Pulling"))
+        events, line = _reporter(progress, name)
+        line("Pulling", "working")
         try:
-            engine.pull_image(name, progress)
+            result = engine.pull_image(name, events)
         except EngineError as e:
-            progress(ProgressEvent(f"{services} Error"))
+            line("Error", "error")
             if ignore_failures:
                 return None
             raise ComposerError(f"service {services}: pulling {name}: {e}") from None
-        progress(ProgressEvent(f"{services} Pulled"))
-        return name
+        line("Pulled", "done")
+        return name, result.image.id
 
     if not images:
-        return []
+        return {}
     with ThreadPoolExecutor(min(CONCURRENT_PULLS, len(images))) as pool:
         futures = [pool.submit(one, name) for name in images]
         errors = [f.exception() for f in futures]
     for e in errors:
         if e is not None:
             raise e
-    return [f.result() for f in futures if f.result()]
+    return dict(r for f in futures if (r := f.result()) is not None)
 
 
-def ensure_images(project: Project, engine, policy: str | None = None, progress=None) -> list[str]:
+def ensure_images(project: Project, engine, policy: str | None = None, progress=None) -> dict[str, str]:
     """Pull what the project's services need now under their pull_policy (*policy*, as `up --pull`,
-    overrides them all). Returns the images pulled; raises ComposerError naming the service on failure."""
+    overrides them all). *progress*: a composer.progress.Progress (one line per image), a callable
+    taking engine ProgressEvent's, or None. Returns {image reference: image id} of what was pulled;
+    raises ComposerError naming the service on failure (a `never` image that is missing, a failed pull)."""
     return pull_images(engine, wanted(project, engine, policy), progress)
