@@ -254,3 +254,63 @@ def test_save_load_round_trip(cli, base_image, engine_root, tmp_path):
     assert open(archive, "rb").read() == open(again, "rb").read()
     res = cli("image", "save", "-o", str(tmp_path / "x.tar"), "nosuch:1", check=False)
     assert res.returncode != 0 and not os.path.exists(tmp_path / "x.tar")
+
+
+def test_stack_pull_push_images_and_policies(cli, base_image, registry, engine_root, docker_config):
+    from composer.errors import ComposerError
+    from composer.loader import LoadOptions, load
+    from composer.pulling import ensure_images
+
+    repo = f"{registry.host}/{_repo()}"
+    _tag(cli, base_image, f"{repo}/web:1")
+    _tag(cli, base_image, f"{repo}/built:1")
+    _api(cli).push_image(f"{repo}/web:1")
+    cli.write("compose.yaml", f"""
+services:
+  web:
+    image: {repo}/web:1
+    command: ["sleep", "30"]
+  job:
+    image: {repo}/web:1
+    pull_policy: never
+    command: ["true"]
+  app:
+    image: {repo}/built:1
+    build: .
+    command: ["true"]
+""")
+    cli.write("Dockerfile", f"FROM {base_image}\n")
+    # `push` sends only what the stack builds (build: and image:)
+    out = cli("push").stdout
+    assert "built]" in out and "/web]" not in out and "Mounted from" in out  # the layer is linked, not sent
+    _rm(cli, f"{repo}/web:1", f"{repo}/built:1")
+    # `pull` fetches what the services run (not the buildable one's, unless asked)
+    out = cli("pull").stdout
+    assert f"{repo}/web:1" in out and f"{repo}/built:1" in out
+    assert {f"{repo}/web:1", f"{repo}/built:1"} <= {t for i in _api(cli).list_images() for t in i.repo_tags}
+
+    def project(policy: str | None = None):
+        p = load(LoadOptions(files=[os.path.join(cli.cwd, "compose.yaml")], project_name=cli.project))
+        if policy:
+            p.services["web"].raw["pull_policy"] = policy
+        return p
+
+    eng = _api(cli)
+    assert ensure_images(project(), eng) == {}  # missing (the default): all here, nothing pulled
+    pulled = ensure_images(project("always"), eng)
+    assert list(pulled) == [f"{repo}/web:1"]
+    assert ensure_images(project("daily"), eng) == {}  # pulled just now
+    assert list(ensure_images(project("every_1s"), eng, None)) in ([], [f"{repo}/web:1"])
+    _rm(cli, f"{repo}/web:1")
+    with pytest.raises(ComposerError, match="pull_policy is never"):
+        ensure_images(project(), eng)  # job's image is gone and it may not pull it
+    lines = []
+    got = ensure_images(project(), eng, "missing", lambda e: lines.append(e.status))
+    assert list(got) == [f"{repo}/web:1"] and any("Pulled" in line for line in lines)
+    with pytest.raises(ComposerError, match="services.web.pull_policy: invalid pull_policy"):
+        ensure_images(project("sometimes"), eng)
+    # `images` lists what the stack's containers run
+    cli("up", "-d", "web")
+    rows = cli("images").stdout.splitlines()
+    assert rows[0].split()[:3] == ["CONTAINER", "REPOSITORY", "TAG"] and f"{repo}/web" in rows[1]
+    cli("down", "-t", "0")
