@@ -15,6 +15,7 @@ command -v iptables >/dev/null || need+=(iptables)  # our own chains: bridged-tr
 command -v curl >/dev/null || need+=(curl)
 if [ "$extra" = "test" ]; then
     [ -x /usr/bin/docker-registry ] || need+=(docker-registry)  # the registry pull/push tests run against
+    command -v skopeo >/dev/null || need+=(skopeo)  # a second implementation our archives and pushes must satisfy
 fi
 if [ "${#need[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

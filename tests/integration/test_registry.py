@@ -8,18 +8,8 @@ import uuid
 
 import pytest
 
-from tests.support import registry as registry_support
+from tests.support.registry import registry  # noqa: F401 - the fixture
 from tests.support.token_registry import AuthProxy
-
-pytestmark = pytest.mark.skipif(not registry_support.available(),
-                                reason="docker-registry is not installed (apt-get install docker-registry)")
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = registry_support.Registry(str(tmp_path_factory.mktemp("registry")))
-    yield reg
-    reg.stop()
 
 
 @pytest.fixture
@@ -314,3 +304,48 @@ services:
     rows = cli("images").stdout.splitlines()
     assert rows[0].split()[:3] == ["CONTAINER", "REPOSITORY", "TAG"] and f"{repo}/web" in rows[1]
     cli("down", "-t", "0")
+
+
+def test_pull_oci_manifest_with_zstd_and_plain_layers(cli, base_image, registry, engine_root, tmp_path, docker_config):
+    """An OCI manifest (no mediaType field, as some tools write) whose layers are zstd and uncompressed."""
+    import hashlib
+    import shutil
+    import subprocess
+
+    from engine.images.registry.client import Session
+
+    if shutil.which("zstd") is None:
+        pytest.skip("the zstd program is not installed")
+    eng = _api(cli)
+    image = eng.inspect_image(base_image)
+    plain = eng.images.blobs.path(image.layers[0])
+    zst = str(tmp_path / "layer.zst")
+    subprocess.run(["zstd", "-q", "-f", plain, "-o", zst], check=True)
+    repo = _repo()
+    session = Session(registry.host, repo, push=True)
+    try:
+        layers = []
+        for path, media_type in ((zst, "application/vnd.oci.image.layer.v1.tar+zstd"),
+                                 (plain, "application/vnd.oci.image.layer.v1.tar")):
+            data = open(path, "rb").read()
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            session.upload_blob(path, digest, len(data), 1 << 30)
+            layers.append({"mediaType": media_type, "digest": digest, "size": len(data)})
+        config = json.loads(eng.images.blobs.read(image.id))
+        config["rootfs"]["diff_ids"] = [image.layers[0], image.layers[0]]
+        raw_config = json.dumps(config).encode()
+        config_digest = "sha256:" + hashlib.sha256(raw_config).hexdigest()
+        cpath = tmp_path / "config.json"
+        cpath.write_bytes(raw_config)
+        session.upload_blob(str(cpath), config_digest, len(raw_config), 1 << 30)
+        manifest = {"schemaVersion": 2, "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                                   "digest": config_digest, "size": len(raw_config)},
+                    "layers": layers}
+        session.put_manifest("z", json.dumps(manifest).encode(), "application/vnd.oci.image.manifest.v1+json")
+    finally:
+        session.close()
+    _rm(cli, base_image)
+    cli("image", "pull", f"{registry.host}/{repo}:z")
+    assert _inspect(cli, f"{registry.host}/{repo}:z")["id"] == config_digest
+    out = cli("container", "run", "--rm", f"{registry.host}/{repo}:z", "echo", "zstd-ok").stdout
+    assert out.strip() == "zstd-ok"

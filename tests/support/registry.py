@@ -12,6 +12,8 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 BINARY = "/usr/bin/docker-registry"
 
 
@@ -76,3 +78,13 @@ http:
 
 def available() -> bool:
     return os.access(BINARY, os.X_OK) and shutil.which("docker-registry") is not None
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A running docker-registry for the test module (import this fixture into the module)."""
+    if not available():
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    reg = Registry(str(tmp_path_factory.mktemp("registry")))
+    yield reg
+    reg.stop()
