@@ -12,12 +12,8 @@ import os
 import time
 from dataclasses import dataclass, field
 
-import anyio
-import anyio.to_thread
-
 from composer import desired
 from composer.errors import ComposerError
-from composer.executor import DependencyFailed, PlanFailed, execute
 from composer.graph import Graph
 from composer.model import Project
 from composer.plan import Observed, Operation, Plan, UpOptions, plan_down, plan_up, stop_order
@@ -58,6 +54,8 @@ class Reconciler:
         self.ids: dict[str, str] = {}  # container name -> id, for containers made by this run
 
     async def _call(self, fn, *args, **kwargs):
+        import anyio.to_thread
+
         return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
 
     def lock(self):
@@ -168,25 +166,38 @@ class Reconciler:
             return False
 
     # -- up / create -------------------------------------------------------------------
-    async def up(self, opts: UpOptions | None = None, plan: Plan | None = None,
-                 observed: Observed | None = None) -> None:
+    def up(self, opts: UpOptions | None = None) -> Plan:
+        """Plan, check and carry out an up. A stack that is up to date costs no event loop."""
         opts = opts or UpOptions()
-        if plan is None:
-            plan, observed = self.plan_up(opts, observed)
+        plan, observed = self.plan_up(opts)
         for w in plan.warnings:
             self.progress.warn(w)
         self.preflight(plan, observed)
-        touched = {op.target for op in plan.ops.values() if op.kind == "Container"}
-        for c in observed.containers:
-            if c.status == "running" and c.name not in touched and c.labels.get(desired.LABEL_SERVICE) in \
-                    set(opts.services or self.project.services):
-                self.progress.update("Container", c.name, "Running", DONE)
-        await self.run(plan, undo_on_failure=True)
+        if not self.dry_run:
+            touched = {op.target for op in plan.ops.values() if op.kind == "Container"}
+            wanted = set(opts.services or self.project.services)
+            for c in observed.containers:
+                if c.status == "running" and c.name not in touched and c.labels.get(desired.LABEL_SERVICE) in wanted:
+                    self.progress.update("Container", c.name, "Running", DONE)
+        self.apply(plan, undo_on_failure=True)
+        return plan
 
-    async def run(self, plan: Plan, undo_on_failure: bool = False) -> None:
+    def apply(self, plan: Plan, undo_on_failure: bool = False) -> None:
+        """Carry out *plan* (or print it, in a dry run)."""
         if self.dry_run:
             print(plan.render(), flush=True)
             return
+        if plan.ops:
+            import anyio
+
+            anyio.run(self._execute, plan, undo_on_failure)
+        self.progress.close()
+
+    async def _execute(self, plan: Plan, undo_on_failure: bool) -> None:
+        import anyio
+
+        from composer.executor import DependencyFailed, PlanFailed, execute
+
         try:
             await execute(plan, self._perform, self.limit)
         except PlanFailed as e:
@@ -198,8 +209,6 @@ class Reconciler:
             if isinstance(err, (ComposerError, EngineError)):
                 raise err from None
             raise ComposerError(f"{op.kind.lower()} {op.target}: {err}") from None
-        finally:
-            self.progress.close()
 
     async def _perform(self, op: Operation) -> None:
         while_, after = WORDS.get(op.action, (op.action, op.action))
@@ -290,7 +299,7 @@ class Reconciler:
                 return
             if deadline is not None and time.monotonic() > deadline:
                 raise ConditionFailed(f"service {service} is not ready yet")
-            await anyio.sleep(POLL)
+            await _sleep(POLL)
 
     def _timeout(self, service: str) -> float | None:
         svc = self.project.services.get(service)
@@ -311,7 +320,7 @@ class Reconciler:
             self.progress.warn(f"cleanup after failure: {e}")
 
     # -- waiting for the stack (up --wait) -----------------------------------------------
-    async def wait_ready(self, services: list[str], timeout: float | None) -> None:
+    def wait_ready(self, services: list[str], timeout: float | None) -> None:
         """Until every container of *services* runs (and is healthy where it has a healthcheck)."""
         deadline = time.monotonic() + timeout if timeout else None
         completed_ok = {d for s in self.project.services.values() for d, dep in s.depends_on.items()
@@ -331,18 +340,18 @@ class Reconciler:
                 break
             if deadline is not None and time.monotonic() > deadline:
                 raise ComposerError(f"timeout waiting for services to be ready: {', '.join(sorted(pending))}")
-            await anyio.sleep(POLL)
+            time.sleep(POLL)
         self.progress.close()
 
     # -- down / stop / start / rm --------------------------------------------------------
-    async def down(self, volumes: bool = False, remove_orphans: bool = False, timeout: float | None = None,
+    def down(self, volumes: bool = False, remove_orphans: bool = False, timeout: float | None = None,
                    rmi: str | None = None) -> None:
         plan = self.plan_down(volumes, remove_orphans, rmi)
         for w in plan.warnings:
             self.progress.warn(w)
         for op in plan.ops.values():
             op.params["timeout"] = timeout
-        await self.run(plan)
+        self.apply(plan)
 
     def _owned(self, specs, listing) -> list[str]:
         """Names of the existing objects this project owns: declared (not external) or labelled with it."""
@@ -360,22 +369,22 @@ class Reconciler:
         return [c for c in self.containers() if where(c)
                 and (not services or c.labels.get(desired.LABEL_SERVICE) in services)]
 
-    async def stop(self, services: list[str] | None = None, timeout: float | None = None) -> None:
+    def stop(self, services: list[str] | None = None, timeout: float | None = None) -> None:
         plan = Plan()
         stop_order(self.project, self._selected(services, lambda c: c.status == "running"), "stop",
                    lambda c: "asked to stop", plan)
         for op in plan.ops.values():
             op.params["timeout"] = timeout
-        await self.run(plan)
+        self.apply(plan)
 
-    async def kill(self, services: list[str] | None = None, signal: str = "SIGKILL") -> None:
+    def kill(self, services: list[str] | None = None, signal: str = "SIGKILL") -> None:
         plan = Plan()
         for c in self._selected(services, lambda c: c.status == "running"):
             plan.add(Operation(f"kill:{c.id}", "kill", "Container", c.name, f"asked to send {signal}",
                                params={"id": c.id, "signal": signal}))
-        await self.run(plan)
+        self.apply(plan)
 
-    async def start(self, services: list[str] | None = None) -> None:
+    def start(self, services: list[str] | None = None) -> None:
         containers = self.containers()
         if not containers:
             raise ComposerError(f"service(s) not created in project {self.project.name}: run up first")
@@ -391,16 +400,16 @@ class Reconciler:
                     keys[name].append(plan.add(Operation(f"start:{c.name}", "start", "Container", c.name,
                                                          f"it is {c.status}", deps=deps,
                                                          params={"id": c.id, "service": name})).key)
-        await self.run(plan)
+        self.apply(plan)
 
-    async def remove(self, services: list[str] | None = None, stop_first: bool = False,
+    def remove(self, services: list[str] | None = None, stop_first: bool = False,
                      timeout: float | None = None) -> list[str]:
         """`rm`: remove stopped containers (running ones too, stopped first, with *stop_first*)."""
         plan = Plan()
         for c in self._selected(services, lambda c: stop_first or c.status != "running"):
             plan.add(Operation(f"remove:{c.id}", "remove", "Container", c.name, "asked to remove",
                                params={"id": c.id, "timeout": timeout}))
-        await self.run(plan)
+        self.apply(plan)
         return [op.target for op in plan.ops.values()]
 
 
@@ -441,3 +450,9 @@ def running_state(c: ContainerInfo, may_complete: bool) -> str:
     if status == "unhealthy":
         return f"container {c.name} is unhealthy"
     return "waiting" if status == "starting" else "ready"
+
+
+async def _sleep(seconds: float) -> None:
+    import anyio
+
+    await anyio.sleep(seconds)

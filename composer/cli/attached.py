@@ -8,8 +8,6 @@ from __future__ import annotations
 import queue
 import sys
 
-import anyio
-
 from composer import desired
 from composer.cli.follow import Printer, follow, short_name, use_colour
 from engine.api import ContainerInfo
@@ -82,7 +80,7 @@ def _stop(rec, args) -> None:
     services = args.services or None
     try:
         with rec.lock():
-            anyio.run(rec.stop, services, args.timeout)
+            rec.stop(services, args.timeout)
     except KeyboardInterrupt:
         with rec.lock():
-            anyio.run(rec.kill, services, "SIGKILL")
+            rec.kill(services, "SIGKILL")

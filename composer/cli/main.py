@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import pkgutil
 import sys
 
 COMMANDS_PACKAGE = "composer.cli.commands"
@@ -54,6 +53,8 @@ def _find(package: str, word: str):
 
 
 def _listing(package: str) -> list[tuple[str, str]]:
+    import pkgutil
+
     pkg = importlib.import_module(package)
     rows = []
     for info in pkgutil.iter_modules(pkg.__path__):

@@ -38,10 +38,8 @@ def reconciler(args, progress=None):
 
 
 def converge(args, *steps):
-    """Load the project, check named services, and run each step (a coroutine function taking the
-    reconciler) under the project's lock."""
-    import anyio
-
+    """Load the project, check named services, and run each step (a function taking the reconciler)
+    under the project's lock."""
     from composer.progress import from_args
 
     rec = reconciler(args, from_args(args))
@@ -49,7 +47,7 @@ def converge(args, *steps):
         rec.project.service(name)
     with rec.lock():
         for step in steps:
-            anyio.run(step, rec)
+            step(rec)
     return rec
 
 

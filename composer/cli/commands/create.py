@@ -17,8 +17,6 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
-    import anyio
-
     from composer.cli.commands.up import scale_option
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
@@ -31,5 +29,5 @@ def run(args) -> int:
     opts = UpOptions(services=args.services, force_recreate=args.force_recreate, no_recreate=args.no_recreate,
                      no_start=True, remove_orphans=args.remove_orphans, scale=scale_option(args.scale, rec.project))
     with rec.lock():
-        anyio.run(rec.up, opts)
+        rec.up(opts)
     return 0

@@ -14,8 +14,6 @@ def configure(p) -> None:
 def run(args) -> int:
     import sys
 
-    import anyio
-
     from composer.cli.project import converge
 
     def confirm(rec) -> bool:
@@ -30,9 +28,9 @@ def run(args) -> int:
         answer = input(f"Going to remove {', '.join(doomed)}\nAre you sure? [yN] ")
         return answer.strip().lower() in ("y", "yes")
 
-    async def step(rec):
+    def step(rec):
         if confirm(rec):
-            await rec.remove(args.services or None, stop_first=args.stop)
+            rec.remove(args.services or None, stop_first=args.stop)
 
     converge(args, step)
     return 0

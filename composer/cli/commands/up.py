@@ -66,8 +66,6 @@ def scale_option(values: list[str], project) -> dict[str, int]:
 
 
 def run(args) -> int:
-    import anyio
-
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
     from composer.plan import UpOptions
@@ -82,13 +80,13 @@ def run(args) -> int:
                      no_start=args.no_start, no_deps=args.no_deps, remove_orphans=args.remove_orphans,
                      scale=scale_option(args.scale, rec.project), timeout=args.timeout)
     with rec.lock():
-        anyio.run(rec.up, opts)
+        rec.up(opts)
         if args.dry_run:
             return 0
         if args.wait and not args.no_start:
             from composer.plan import targets
 
-            anyio.run(rec.wait_ready, targets(rec.project, args.services, args.no_deps), args.wait_timeout)
+            rec.wait_ready(targets(rec.project, args.services, args.no_deps), args.wait_timeout)
     if args.detach or args.wait or args.no_start:
         return 0
     if args.exit_code_from and args.exit_code_from not in rec.project.services:
