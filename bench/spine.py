@@ -1,4 +1,4 @@
-"""First benchmark: `container run --rm IMAGE true`, and `up -d` / `down` of a 10-service stack.
+"""`container run --rm IMAGE true`, and `up -d` / a no-op `up -d` / `down` of a 10-service stack.
 
 Runs composer against a fresh engine root; where a Docker engine answers (`docker info`), runs the
 same with `docker run --rm` and `docker compose` and prints the ratio. Needs root.
@@ -84,16 +84,19 @@ def main() -> int:
 
         with open(os.path.join(work, "compose.yaml"), "w") as f:
             f.write(stack_file(10))
-        ups, downs, dups, ddowns = [], [], [], []
+        ups, noops, downs, dups, dnoops, ddowns = [], [], [], [], [], []
         rss: list[int] = []
         for _ in range(max(3, args.runs // 3)):
             ups.append(timed(composer + ["-p", "bench", "up", "-d"], cwd=work))
             rss += monitor_rss(root)
+            noops += [timed(composer + ["-p", "bench", "up", "-d"], cwd=work) for _ in range(3)]
             downs.append(timed(composer + ["-p", "bench", "down"], cwd=work))
             if docker:
                 dups.append(timed(["docker", "compose", "-p", "bench", "up", "-d"], cwd=work))
+                dnoops += [timed(["docker", "compose", "-p", "bench", "up", "-d"], cwd=work) for _ in range(3)]
                 ddowns.append(timed(["docker", "compose", "-p", "bench", "down"], cwd=work))
         summary("up -d (10 services)", ups, dups or None)
+        summary("up -d, nothing to do", noops, dnoops or None)
         summary("down (10 services)", downs, ddowns or None)
         if rss:
             print(f"{'monitor resident memory':<28} median {statistics.median(rss) / 1024:.1f} MB per container "

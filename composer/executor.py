@@ -2,6 +2,8 @@
 parallelism. A failed operation fails the operations that depend on it (saying why); the others go on."""
 from __future__ import annotations
 
+import os
+import signal
 from typing import Awaitable, Callable
 
 import anyio
@@ -28,6 +30,9 @@ async def execute(plan: Plan, handler: Handler, limit: int = 8) -> None:
     done = {key: anyio.Event() for key in plan.ops}
     failed: dict[str, BaseException] = {}
     errors: list[tuple[Operation, BaseException]] = []
+    # crash tests: SIGKILL this process as the Nth operation begins (see tests/integration/test_crash.py)
+    kill_at = int(os.environ.get("COMPOSER_TEST_KILL_AT") or 0)
+    begun = 0
 
     async def run(op: Operation) -> None:
         try:
@@ -37,9 +42,13 @@ async def execute(plan: Plan, handler: Handler, limit: int = 8) -> None:
             bad = sorted(d for d in op.deps if d in failed)
             if bad:
                 failed[op.key] = DependencyFailed(f"{op.kind.lower()} {op.target} was not {op.action}ed: "
-                                                  f"{_first_cause(failed[bad[0]])}")
+                                                  f"{failed[bad[0]]}")
                 return
             async with limiter:
+                nonlocal begun
+                begun += 1
+                if begun == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
                 await handler(op)
         except anyio.get_cancelled_exc_class():
             raise
@@ -54,7 +63,3 @@ async def execute(plan: Plan, handler: Handler, limit: int = 8) -> None:
             tg.start_soon(run, op)
     if errors:
         raise PlanFailed(errors)
-
-
-def _first_cause(e: BaseException) -> str:
-    return str(e)
