@@ -14,6 +14,7 @@ import subprocess
 from engine.errors import EngineError
 
 _BR_NF = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+LOCK = "/run/composer/firewall.lock"
 
 
 def bridged_traffic_filtered() -> bool:
@@ -39,10 +40,22 @@ def chain_name(root_id: str) -> str:
     return f"COMPOSER-{root_id}"
 
 
+def _locked():
+    """One firewall change at a time on this host (two networks of one root share its chain)."""
+    from engine.store.locks import file_lock
+
+    return file_lock(LOCK)
+
+
 def allow_bridge(root_id: str, bridge: str) -> None:
     """Accept forwarding inside *bridge* (idempotent). A no-op where bridged traffic is not filtered."""
     if not bridged_traffic_filtered():
         return
+    with _locked():
+        _allow(root_id, bridge)
+
+
+def _allow(root_id: str, bridge: str) -> None:
     chain = chain_name(root_id)
     if _iptables("-n", "-L", chain, check=False).returncode != 0:
         _iptables("-N", chain)
@@ -57,6 +70,11 @@ def forget_bridge(root_id: str, bridge: str) -> None:
     """Remove the bridge's rule; with the root's last rule, the chain and its jump go too."""
     if shutil.which("iptables") is None:
         return
+    with _locked():
+        _forget(root_id, bridge)
+
+
+def _forget(root_id: str, bridge: str) -> None:
     chain = chain_name(root_id)
     if _iptables("-n", "-L", chain, check=False).returncode != 0:
         return
