@@ -50,6 +50,7 @@ class Reconciler:
         self.progress = progress or Progress("quiet")
         self.limit = limit
         self.dry_run = False  # plans are printed instead of carried out
+        self.no_build = False  # up --no-build: a missing image with build: is an error
         self.created = Created()
         self.ids: dict[str, str] = {}  # container name -> id, for containers made by this run
 
@@ -86,7 +87,10 @@ class Reconciler:
                            if op.kind == "Container" and op.action in ("create", "recreate")})
         to_build = [name for name in services if self.project.services[name].raw.get("build") is not None
                     and desired.image_name(self.project, self.project.services[name]) not in observed.image_ids]
-        if to_build and not getattr(self, "dry_run", False):
+        if to_build and self.no_build:
+            raise ComposerError(f"service {to_build[0]}: image {desired.image_name(self.project, self.project.services[to_build[0]])} "
+                                "is missing and --no-build was given")
+        if to_build and not self.dry_run:
             from composer.building import ensure_built
 
             observed.image_ids.update(ensure_built(self.project, self.engine, to_build, False, self.progress))
@@ -140,12 +144,36 @@ class Reconciler:
                         raise ComposerError(f"service {name}: cannot publish port {host_ip}:{p.published}/"
                                             f"{p.protocol}: it is already in use ({e.strerror})") from None
 
+    def prepare_images(self, services: list[str], pull: str | None = None, build: bool = False) -> None:
+        """Pull what *services* need under their pull_policy (*pull*, as `up --pull`, overrides it), and
+        with *build* rebuild the images of those with `build:`. Changed images are recreated by the plan."""
+        if self.dry_run:
+            return
+        from composer.pulling import wanted
+
+        need = {ref: names for ref, names in wanted(self.project, self.engine, pull).items()
+                if set(names) & set(services)}
+        if need:
+            from composer.pulling import pull_images
+
+            pull_images(self.engine, need, self.progress)
+        if build:
+            from composer.building import ensure_built
+
+            ensure_built(self.project, self.engine, services, True, self.progress)
+
     # -- planning --------------------------------------------------------------------
     def plan_up(self, opts: UpOptions, observed: Observed | None = None) -> tuple[Plan, Observed]:
         observed = observed or self.observe()
         return plan_up(self.project, observed, opts), observed
 
-    def plan_down(self, volumes: bool = False, remove_orphans: bool = False, rmi: str | None = None) -> Plan:
+    def plan_down(self, volumes: bool = False, remove_orphans: bool = False, rmi: str | None = None,
+                  services: list[str] | None = None) -> Plan:
+        if services:  # `down SERVICE...`: only those containers; networks and volumes stay
+            chosen = [c for c in self.containers() if c.labels.get(desired.LABEL_SERVICE) in services]
+            plan = Plan()
+            stop_order(self.project, chosen, "remove", lambda c: "asked to take it down", plan)
+            return plan
         observed = Observed(self.containers(), set(), set(), {})
         images = []
         if rmi in ("local", "all"):
@@ -345,8 +373,8 @@ class Reconciler:
 
     # -- down / stop / start / rm --------------------------------------------------------
     def down(self, volumes: bool = False, remove_orphans: bool = False, timeout: float | None = None,
-                   rmi: str | None = None) -> None:
-        plan = self.plan_down(volumes, remove_orphans, rmi)
+             rmi: str | None = None, services: list[str] | None = None) -> None:
+        plan = self.plan_down(volumes, remove_orphans, rmi, services)
         for w in plan.warnings:
             self.progress.warn(w)
         for op in plan.ops.values():

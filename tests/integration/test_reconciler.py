@@ -240,3 +240,17 @@ def test_every_command_has_help(cli):
     for command in tree():
         res = cli(*command.split(), "--help", project=False)
         assert res.stdout.startswith("usage: composer"), command
+
+
+def test_down_of_one_service_and_down_rmi(cli, base_image):
+    cli("image", "tag", "composer/busybox", "mine/app:1", project=False)
+    cli.write("compose.yaml", f"services:\n  a:\n    image: mine/app:1\n    command: {SLEEPER}\n"
+                              f"  b:\n    image: composer/busybox\n    command: {SLEEPER}\n")
+    cli("up", "-d")
+    cli("down", "-t", "0", "a")
+    assert [c["Service"] for c in ps(cli, "-a")] == ["b"]
+    cli("up", "-d")
+    cli("down", "-t", "0", "--rmi", "all")
+    images = cli("image", "ls", "--format", "json", project=False).stdout
+    assert "mine/app" not in images
+    assert ps(cli, "-a") == []

@@ -20,7 +20,7 @@ def run(args) -> int:
     from composer.cli.commands.up import scale_option
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
-    from composer.plan import UpOptions
+    from composer.plan import UpOptions, targets
     from composer.progress import from_args
 
     if args.force_recreate and args.no_recreate:
@@ -28,6 +28,8 @@ def run(args) -> int:
     rec = reconciler(args, from_args(args))
     opts = UpOptions(services=args.services, force_recreate=args.force_recreate, no_recreate=args.no_recreate,
                      no_start=True, remove_orphans=args.remove_orphans, scale=scale_option(args.scale, rec.project))
+    rec.no_build = args.no_build
     with rec.lock():
+        rec.prepare_images(targets(rec.project, args.services, getattr(args, "no_deps", False)), args.pull, args.build)
         rec.up(opts)
     return 0

@@ -68,7 +68,7 @@ def scale_option(values: list[str], project) -> dict[str, int]:
 def run(args) -> int:
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
-    from composer.plan import UpOptions
+    from composer.plan import UpOptions, targets
     from composer.progress import from_args
 
     check_flags(args)
@@ -79,13 +79,13 @@ def run(args) -> int:
                      always_recreate_deps=args.always_recreate_deps, renew_anon_volumes=args.renew_anon_volumes,
                      no_start=args.no_start, no_deps=args.no_deps, remove_orphans=args.remove_orphans,
                      scale=scale_option(args.scale, rec.project), timeout=args.timeout)
+    rec.no_build = args.no_build
     with rec.lock():
+        rec.prepare_images(targets(rec.project, args.services, getattr(args, "no_deps", False)), args.pull, args.build)
         rec.up(opts)
         if args.dry_run:
             return 0
         if args.wait and not args.no_start:
-            from composer.plan import targets
-
             rec.wait_ready(targets(rec.project, args.services, args.no_deps), args.wait_timeout)
     if args.detach or args.wait or args.no_start:
         return 0
