@@ -11,9 +11,6 @@ creates containers; `composer pull` calls `pull_images`.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-
 from composer.errors import ComposerError
 from composer.desired import image_name
 from composer.model import Project
@@ -53,6 +50,8 @@ def check_policy(policy: str, where: str) -> str:
 
 
 def _age(last: str) -> float | None:
+    from datetime import UTC, datetime
+
     try:
         when = datetime.fromisoformat(last.replace("Z", "+00:00"))
     except ValueError:
@@ -149,6 +148,8 @@ def pull_images(engine, images: dict[str, list[str]], progress=None,
 
     if not images:
         return {}
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(min(CONCURRENT_PULLS, len(images))) as pool:
         futures = [pool.submit(one, name) for name in images]
         errors = [f.exception() for f in futures]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 from datetime import datetime, timezone
 
 from engine.errors import NotFound
@@ -17,7 +16,7 @@ def now() -> str:
 
 
 def new_id() -> str:
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()
 
 
 def spec_to_dict(spec: ContainerSpec) -> dict:
