@@ -211,7 +211,9 @@ class Engine:
         self.volumes.check_driver(driver)
 
     def create_volume(self, name: str, driver: str = "local", labels: dict[str, str] | None = None) -> VolumeInfo:
-        return self.volumes.create(name, driver, labels)
+        info = self.volumes.create(name, driver, labels)
+        self._event("volume", "create", name, {"driver": driver, **(labels or {})})
+        return info
 
     def inspect_volume(self, name: str) -> VolumeInfo:
         return self.volumes.get(name)
@@ -223,10 +225,13 @@ class Engine:
         users = [r["name"] for r in self.records.all()
                  if any(m["type"] == "volume" and m["source"] == name for m in r["spec"]["mounts"])]
         self.volumes.remove(name, in_use_by=users)
+        self._event("volume", "destroy", name)
 
     # -- networks ------------------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str] | None = None) -> NetworkInfo:
-        return self.networks.create(name, labels or {})
+        info = self.networks.create(name, labels or {})
+        self._event("network", "create", info.id, {"name": name, **(labels or {})})
+        return info
 
     def inspect_network(self, name: str) -> NetworkInfo:
         return self.networks.get(name)
@@ -239,7 +244,26 @@ class Engine:
         users = [r["name"] for r in self.records.all() if name in r.get("addresses", {})]
         if users:
             raise Conflict(f"network {name} has active endpoints ({', '.join(users)}): remove them first")
+        net = self.networks.get(name)
         self.networks.remove(name)
+        self._event("network", "destroy", net.id, {"name": name, **net.labels})
+
+    # -- events ------------------------------------------------------------------------
+    def _event(self, kind: str, action: str, ident: str, attributes: dict | None = None) -> None:
+        from engine import events
+
+        events.record(self.paths.root, kind, action, ident, attributes)
+
+    def _container_event(self, action: str, rec: dict, **extra: str) -> None:
+        spec = rec["spec"]
+        self._event("container", action, rec["id"], {"name": rec["name"], "image": spec.get("image", ""),
+                                                      **spec.get("labels", {}), **extra})
+
+    def events(self, since: float | None = None, until: float | None = None, follow: bool = False):
+        """The engine's events (engine/events.py), oldest first; with *follow*, as they happen."""
+        from engine import events
+
+        return events.read(self.paths.root, since, until, follow)
 
     # -- containers: records --------------------------------------------------------
     def _info(self, rec: dict) -> ContainerInfo:
@@ -320,6 +344,7 @@ class Engine:
 
             write_json(os.path.join(tmp, "record.json"), rec)
             os.rename(tmp, cdir)  # the container appears whole or not at all
+        self._container_event("create", rec)
         return self._info(rec)
 
     def _runtime_config(self, rec: dict, image: ImageInfo | None, netns: str | None, dns: list[dict],
@@ -471,6 +496,7 @@ class Engine:
             finally:
                 for s in socks:
                     s.close()
+        self._container_event("start", rec)
         return self._info(self.records.find(cid))
 
     def _wire_network(self, rec: dict, spec: ContainerSpec, nets: list[NetworkInfo], undo: list):
@@ -507,12 +533,14 @@ class Engine:
         spec = spec_from_dict(rec["spec"])
         launch.stop(self.paths.container_dir(rec["id"]), spec.stop_timeout if timeout is None else timeout,
                     signal or spec.stop_signal)
+        self._container_event("stop", rec)
 
     def kill_container(self, ref: str, signal: str = "SIGKILL") -> None:
         from engine.runtime import launch
 
         rec = self.records.find(ref)
         launch.kill(self.paths.container_dir(rec["id"]), signal)
+        self._container_event("kill", rec, signal=signal)
 
     def pause_container(self, ref: str, paused: bool = True) -> None:
         """Freeze (or with paused=False, thaw) every process of a running container."""
@@ -523,6 +551,7 @@ class Engine:
             launch.set_paused(self.paths.container_dir(rec["id"]), paused)
         except EngineError as e:
             raise Conflict(f"container {rec['name']}: {e}") from None
+        self._container_event("pause" if paused else "unpause", rec)
 
     def _running_cgroup(self, ref: str):
         from engine.runtime.cgroups import Cgroup
@@ -567,6 +596,7 @@ class Engine:
             trash = cdir + ".removing"
             os.rename(cdir, trash)  # the record disappears atomically
             _rmtree(trash)
+        self._container_event("destroy", rec)
         _quietly(lambda: os.unlink(self.paths.lock("ctr-" + cid)))
 
     def wait_container(self, ref: str) -> int:

@@ -45,6 +45,14 @@ class Monitor:
         self.pid = 0
         self.terminating = False  # SIGTERM received: end the container, no restart
 
+    def event(self, action: str, **attributes: str) -> None:
+        """Append to the engine's event journal (engine/events.py), as the CLI does for its actions."""
+        from engine import events
+
+        root = os.path.dirname(os.path.dirname(self.cdir))
+        events.record(root, "container", action, os.path.basename(self.cdir),
+                      attributes)
+
     def save(self, **changes) -> None:
         self.state.update(changes)
         write_atomic(self.state_path, encode_flat(self.state))
@@ -320,6 +328,9 @@ class Monitor:
                 again = self.should_restart(code, restarts)
                 self.save(status="restarting" if again else "exited", pid=0, exit_code=code, finished_at=now(),
                           oom_killed=oom)
+                if oom:
+                    self.event("oom")
+                self.event("die", exitCode=str(code))
                 if not again:
                     return code
                 if time.monotonic() - started >= 10:

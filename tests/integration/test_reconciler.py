@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -254,3 +255,33 @@ def test_down_of_one_service_and_down_rmi(cli, base_image):
     images = cli("image", "ls", "--format", "json", project=False).stdout
     assert "mine/app" not in images
     assert ps(cli, "-a") == []
+
+
+def test_events_stream_what_happens_to_the_stack(cli, base_image):
+    import json
+    import os
+    import subprocess as sp
+    import sys as _sys
+
+    from tests.conftest import REPO
+
+    cli.write("compose.yaml", "services:\n  job:\n    image: composer/busybox\n    command: ['sh', '-c', 'exit 3']\n")
+    watcher = sp.Popen([_sys.executable, "-m", "composer", "--root", cli.root, "-p", cli.project, "events", "--json"],
+                       cwd=cli.cwd, stdout=sp.PIPE, text=True, env={**os.environ, "PYTHONPATH": REPO})
+    try:
+        time.sleep(1.0)  # the watcher follows from the moment it starts
+        cli("up", "-d")
+        seen = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "die" not in [e["action"] for e in seen]:
+            seen.append(json.loads(watcher.stdout.readline()))
+    finally:
+        watcher.kill()
+        watcher.wait()
+    actions = [e["action"] for e in seen]
+    assert actions[:3] == ["create", "start", "die"], seen
+    assert {e["service"] for e in seen} == {"job"}
+    assert seen[2]["attributes"]["exitCode"] == "3"
+    past = cli("events", "--since", "1m", "--until", "0s").stdout  # a time window: prints and ends
+    assert " container create " in past and " container die " in past
+    cli("down")
