@@ -64,6 +64,6 @@ def test_case(case, capsys):
                 assert line in message, f"{line!r} not in {message!r}"
         return
     with open(os.path.join(case_dir, "expected.json"), encoding="utf-8") as f:
-        want = json.loads(f.read().replace("${CASE}", case_dir))
+        want = json.loads(f.read().replace("${CASE}", case_dir).replace("${CORPUS}", CORPUS))
     got = json.loads(json.dumps(escape_dollars(load_case(case_dir).raw)))  # as `config --format json` prints it
     assert differences(got, want) == []
