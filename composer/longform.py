@@ -81,13 +81,14 @@ def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str,
 
 
 def _implicit_dependencies(svc: dict) -> None:
-    """links, network_mode: service:X and volumes_from X make X a dependency, as in Docker Compose."""
+    """links, network_mode/ipc/pid: service:X and volumes_from X make X a dependency, as in Docker Compose."""
     targets = []
     for link in svc.get("links") or []:
         targets.append(link.split(":", 1)[0])
-    mode = str(svc.get("network_mode") or "")
-    if mode.startswith("service:"):
-        targets.append(mode[len("service:"):])
+    for key in ("network_mode", "ipc", "pid"):
+        mode = str(svc.get(key) or "")
+        if mode.startswith("service:"):
+            targets.append(mode[len("service:"):])
     for entry in svc.get("volumes_from") or []:
         if entry.startswith("container:"):
             continue

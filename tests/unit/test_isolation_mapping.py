@@ -86,5 +86,11 @@ def test_defaults_are_dockers(tmp_path):
 
 
 def test_unknown_service_in_a_namespace_mode(tmp_path):
-    with pytest.raises(ComposerError, match="unknown service"):
+    with pytest.raises(ComposerError, match="nope"):
         spec(tmp_path, "s", "services:\n  s:\n    image: busybox\n    pid: service:nope\n")
+
+
+def test_a_namespace_shared_with_a_service_makes_it_a_dependency(tmp_path):
+    (tmp_path / "compose.yaml").write_text(STACK)
+    project = load(LoadOptions(environ={}), cwd=str(tmp_path))
+    assert "db" in project.services["app"].depends_on
