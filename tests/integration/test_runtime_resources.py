@@ -131,6 +131,7 @@ def test_stats_top_pause_unpause_kill(stack):
     cli("pause", "busy")
     entry = next(e for e in ps(cli) if e["Service"] == "busy")
     assert entry["State"] == "paused" and entry["Status"].endswith("(Paused)")
+    assert [e["Service"] for e in ps(cli, "--status", "paused")] == ["busy"]
     logs_before = cli("logs", "busy").stdout
     time.sleep(0.3)
     assert cli("logs", "busy").stdout == logs_before  # frozen: nothing runs
@@ -148,6 +149,8 @@ def test_stats_top_pause_unpause_kill(stack):
     cli("kill", "limited")
     entry = wait_for(lambda: [e for e in ps(cli, "-a") if e["Service"] == "limited" and e["State"] == "exited"])[0]
     assert entry["ExitCode"] == 137
+    cli("up", "-d", "busy")
+    cli("pause", "busy")  # down must take a paused container away as well (the leak check sees to it)
 
 
 def test_init_reaps_orphans_and_forwards_signals(stack):

@@ -49,7 +49,6 @@ services:
     stop_grace_period: 0s
     ipc: "service:tuned"
     pid: "service:tuned"
-    depends_on: [tuned]
 """
 
 
@@ -75,6 +74,8 @@ def test_default_capabilities_seccomp_and_escape_attempts(stack):
     cli = stack
     cli("up", "-d", "plain")
     st = status(cli, "plain")
+    pid1 = dict(line.split(":\t", 1) for line in sh(cli, "plain", "cat /proc/1/status").splitlines() if ":\t" in line)
+    assert pid1["CapEff"] == st["CapEff"] and pid1["Seccomp"] == "2"  # the command itself, and what exec starts
     assert st["CapEff"] == "00000000a80425fb" and st["CapBnd"] == "00000000a80425fb"
     assert st["CapInh"] == "0000000000000000" and st["CapAmb"] == "0000000000000000"
     assert st["Seccomp"] == "2" and st["NoNewPrivs"] == "0"
@@ -115,6 +116,7 @@ def test_user_groups_read_only_root_no_new_privileges_and_dropped_caps(stack):
     cli = stack
     cli("up", "-d", "locked")
     st = status(cli, "locked")
+    assert "NoNewPrivs:\t1" in sh(cli, "locked", "cat /proc/1/status")
     assert st["CapEff"] == "0000000000000000" and st["CapPrm"] == "0000000000000000"  # not root: nothing held
     assert st["CapBnd"] == "0000000000000001"  # only CHOWN is left to gain
     assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2"

@@ -75,7 +75,8 @@ def run(args) -> int:
         statuses.add(value)
     rec = reconciler(args)
     containers = [c for c in selected(rec, args.services_filter)
-                  if (c.status in statuses if statuses else (args.all or c.status in ("running", "restarting")))]
+                  if (("paused" if c.paused else c.status) in statuses if statuses
+                      else (args.all or c.status in ("running", "restarting")))]
     if args.services:
         for name in sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in containers}):
             print(name)
