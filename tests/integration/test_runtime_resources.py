@@ -3,6 +3,7 @@ stats, top, pause/unpause, kill -s, and init: true."""
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -75,6 +76,8 @@ def cgroup_file(cli, service: str, controller: str, name: str) -> str:
     from engine.api import Engine
     from engine.paths import Paths
 
+    if not os.path.isdir(f"/sys/fs/cgroup/{controller}"):
+        pytest.skip("these checks read cgroup v1 controller files")
     eng = Engine(cli.root)
     c = next(c for c in eng.list_containers() if c.name.endswith(f"-{service}-1"))
     path = f"/sys/fs/cgroup/{controller}/{Paths.open(cli.root).cgroup_parent}/{c.id}/{name}"
@@ -165,3 +168,37 @@ def test_init_reaps_orphans_and_forwards_signals(stack):
     cli("stop", "reaper")
     entry = next(e for e in ps(cli, "-a") if e["Service"] == "reaper")
     assert entry["ExitCode"] == 7  # SIGTERM reached the command through the init, its exit code came back
+
+
+def _block_device() -> str | None:
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "zram", "ram")) and os.path.exists(f"/dev/{name}"):
+            return f"/dev/{name}"
+    return None
+
+
+def test_blkio_weight_and_throttles(cli, base_image):
+    dev = _block_device()
+    if dev is None:
+        pytest.skip("no block device to throttle")
+    with open(f"/sys/block/{os.path.basename(dev)}/dev") as f:
+        number = f.read().strip()
+    cli.write("compose.yaml", f"""
+services:
+  io:
+    image: composer/busybox
+    command: ["sleep", "300"]
+    stop_grace_period: 0s
+    blkio_config:
+      weight: 300
+      device_read_bps: [{{path: {dev}, rate: 1mb}}]
+      device_write_iops: [{{path: {dev}, rate: 120}}]
+""")
+    cli("up", "-d")
+    try:
+        assert cgroup_file(cli, "io", "blkio", "blkio.throttle.read_bps_device") == f"{number} 1048576"
+        assert cgroup_file(cli, "io", "blkio", "blkio.throttle.write_iops_device") == f"{number} 120"
+        weight = cgroup_file(cli, "io", "blkio", "blkio.bfq.weight")
+        assert weight.split()[-1] == "300"
+    finally:
+        cli("down")
