@@ -48,8 +48,10 @@ def parse(text: str, filename: str, env: Mapping[str, str] | None = None, raw: b
                 raise StackFileError(f"{filename}:{lineno}: unterminated quoted value for {key}")
             body = body[:end]
             if quote == '"':
-                body = re.sub(r"\\(.)", lambda mm: _ESCAPES.get(mm.group(1), "\\" + mm.group(1)), body)
-                body = _subst(body, lookup, filename, lineno)
+                # escapes first, but an escaped `\$` must not start a substitution afterwards
+                parts = re.split(r"(\\.)", body)
+                body = "".join(_ESCAPES.get(part[1], part) if len(part) == 2 and part[0] == "\\"
+                               else _subst(part, lookup, filename, lineno) for part in parts)
             out[key] = body
         else:
             value = re.split(r"\s+#", value, maxsplit=1)[0].strip()

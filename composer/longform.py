@@ -56,8 +56,8 @@ def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str,
         if key.startswith("x-") or key in ("extends", "env_file", "label_file"):
             continue
         value = _attribute(key, value, base_dir, env, at)
-        if value is False and key not in KEPT_WHEN_FALSE:
-            continue
+        if (value is False and key not in KEPT_WHEN_FALSE) or (value == "" and key in STRINGS):
+            continue  # Docker Compose prints neither false nor empty strings for these
         out[key] = value
 
     if "env_file" in data or "environment" in data:
@@ -227,7 +227,12 @@ def volume(entry: Any, base_dir: str, where: str) -> dict:
     if "target" not in item or not item["target"]:
         raise StackFileError(f"{where}: a mount needs a target (the path in the container)")
     if item["type"] == "bind" and item.get("source"):
-        item["source"] = n.abs_path(str(item["source"]), base_dir)
+        source = str(item["source"])
+        # as Docker Compose: an absolute source is kept as written, a relative one resolved and cleaned
+        item["source"] = source if source.startswith("/") else n.abs_path(source, base_dir)
+    target = str(item["target"])
+    if len(target) > 1 and target.endswith("/"):
+        item["target"] = target.rstrip("/") or "/"
     if item["type"] == "volume" and item.get("source") and n.is_path(str(item["source"])):
         raise StackFileError(f"{where}: {item['source']!r} looks like a path but the mount type is volume "
                              "(use type: bind)")

@@ -360,7 +360,7 @@ def parse_volume(spec: str, where: str = "") -> dict:
         elif opt == "nocopy":
             volume["nocopy"] = True
         elif opt in ("consistent", "cached", "delegated"):
-            item["consistency"] = opt
+            pass  # macOS-only hints; Docker Compose drops them from the short syntax too
         else:
             raise _fail(where, f"invalid volume {spec!r}: unknown mode {opt!r}")
     if item["type"] == "bind":

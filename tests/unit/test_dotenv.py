@@ -40,3 +40,13 @@ def test_bad_line_names_file_and_line():
 def test_unterminated_quote():
     with pytest.raises(StackFileError, match="unterminated"):
         parse('A="open\n', ".env")
+
+
+def test_escaped_dollar_is_literal_and_bare_keys():
+    env = parse('A=1\nB="\\$A and $A"\nC\n', ".env", bare_from={"C": "from-env"})
+    assert env == {"A": "1", "B": "$A and 1", "C": "from-env"}
+
+
+def test_raw_format_takes_values_as_written():
+    env = parse("A='x'\nB=${A} # not a comment\n", ".env", raw=True)
+    assert env == {"A": "'x'", "B": "${A} # not a comment"}
