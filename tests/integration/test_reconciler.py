@@ -285,3 +285,57 @@ def test_events_stream_what_happens_to_the_stack(cli, base_image):
     past = cli("events", "--since", "1m", "--until", "0s").stdout  # a time window: prints and ends
     assert " container create " in past and " container die " in past
     cli("down")
+
+
+HEALTHY_STACK = """
+services:
+  db:
+    image: composer/busybox
+    command: ["sh", "-c", "sleep 0.5; touch /tmp/ready; sleep 1000"]
+    stop_signal: SIGKILL
+    healthcheck:
+      test: ["CMD", "test", "-e", "/tmp/CHECK"]
+      interval: 200ms
+      timeout: 1s
+      retries: RETRIES
+  app:
+    image: composer/busybox
+    command: ["sleep", "1000"]
+    stop_signal: SIGKILL
+    depends_on:
+      db: {condition: service_healthy}
+"""
+
+
+def test_service_healthy_waits_for_health_and_fails_on_unhealthy(cli, base_image):
+    cli.write("compose.yaml", HEALTHY_STACK.replace("CHECK", "ready").replace("RETRIES", "30"))
+    res = cli("up", "-d")
+    assert "Healthy" in res.stderr
+    states = {c["Service"]: (c["State"], c["Health"]) for c in ps(cli)}
+    assert states == {"db": ("running", "healthy"), "app": ("running", "")}
+    cli("down", "-t", "0")
+
+    cli.write("compose.yaml", HEALTHY_STACK.replace("CHECK", "never").replace("RETRIES", "2"))
+    res = cli("up", "-d", check=False, timeout=60)
+    assert res.returncode != 0
+    assert f"dependency failed to start: container {cli.project}-db-1 is unhealthy" in res.stderr
+    assert {c["Service"]: c["State"] for c in ps(cli, "-a")}["app"] == "created"
+    cli("down", "-t", "0")
+
+
+def test_wait_timeout_names_what_is_not_ready(cli, base_image):
+    cli.write("compose.yaml", """
+services:
+  slow:
+    image: composer/busybox
+    command: ["sleep", "1000"]
+    stop_signal: SIGKILL
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 10s
+      start_period: 60s
+""")
+    res = cli("up", "--wait", "--wait-timeout", "1", check=False)
+    assert res.returncode != 0
+    assert "timeout waiting for services to be ready: slow" in res.stderr
+    cli("down", "-t", "0")
