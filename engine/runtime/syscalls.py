@@ -25,6 +25,7 @@ _SYS_PIVOT_ROOT = 155  # x86_64
 _SYS_CAPSET = 126
 _SYS_SECCOMP = 317
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 PR_SET_KEEPCAPS = 8
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
@@ -85,6 +86,12 @@ def prctl(option: int, arg: int = 0, arg3: int = 0) -> int:
     if ret < 0:
         _check(ret, "prctl")
     return ret
+
+
+def set_process_name(name: str) -> None:
+    """The name `ps -o comm` and /proc/PID/comm show (at most 15 bytes)."""
+    buf = ctypes.create_string_buffer(name.encode()[:15])
+    _check(_libc.prctl(PR_SET_NAME, ctypes.addressof(buf), 0, 0, 0), "prctl")
 
 
 class _CapHeader(ctypes.Structure):

@@ -21,6 +21,8 @@ services:
     cpu_shares: 512
     cpuset: "0"
     pids_limit: 20
+    mem_swappiness: 10
+    oom_score_adj: 300
   deployed:
     image: composer/busybox
     command: ["sleep", "300"]
@@ -96,6 +98,8 @@ def test_limits_reach_the_cgroups_and_bind_inside(stack):
     assert cgroup_file(cli, "limited", "cpu", "cpu.shares") == "512"
     assert cgroup_file(cli, "limited", "cpuset", "cpuset.cpus") == "0"
     assert cgroup_file(cli, "limited", "pids", "pids.max") == "20"
+    assert cgroup_file(cli, "limited", "memory", "memory.swappiness") == "10"
+    assert sh(cli, "limited", "cat /proc/1/oom_score_adj").strip() == "300"
     assert cgroup_file(cli, "deployed", "memory", "memory.limit_in_bytes") == str(48 << 20)
     assert cgroup_file(cli, "deployed", "memory", "memory.soft_limit_in_bytes") == str(16 << 20)
     assert cgroup_file(cli, "deployed", "cpu", "cpu.cfs_quota_us") == "25000"
@@ -164,7 +168,7 @@ def test_init_reaps_orphans_and_forwards_signals(stack):
     out = sh(cli, "reaper", "ps -o pid,stat,comm")
     rows = [line.split() for line in out.splitlines()[1:]]
     assert not [r for r in rows if r[1].startswith("Z")], out  # no zombies
-    assert next(r for r in rows if r[0] == "1")[2] != "sh"  # PID 1 is the init, the command its child
+    assert next(r for r in rows if r[0] == "1")[2] == "init"  # PID 1 is the init, the command its child
     cli("stop", "reaper")
     entry = next(e for e in ps(cli, "-a") if e["Service"] == "reaper")
     assert entry["ExitCode"] == 7  # SIGTERM reached the command through the init, its exit code came back
