@@ -227,6 +227,27 @@ class Engine:
         self.volumes.remove(name, in_use_by=users)
         self._event("volume", "destroy", name)
 
+    def snapshot_volume(self, name: str) -> str:
+        """Save the volume's current contents; returns the snapshot's id (see engine/volumes/snapshots.py)."""
+        from engine.volumes import snapshots
+
+        vol = self.volumes.get(name)
+        with file_lock(self.paths.lock("vol-" + name)):
+            return snapshots.take(os.path.dirname(vol.mountpoint))
+
+    def restore_volume(self, name: str, snapshot: str) -> None:
+        """Put the volume's contents back as they were at *snapshot* (stop its users first)."""
+        from engine.volumes import snapshots
+
+        vol = self.volumes.get(name)
+        with file_lock(self.paths.lock("vol-" + name)):
+            snapshots.restore(os.path.dirname(vol.mountpoint), snapshot)
+
+    def remove_volume_snapshot(self, name: str, snapshot: str) -> None:
+        from engine.volumes import snapshots
+
+        snapshots.remove(os.path.dirname(self.volumes.get(name).mountpoint), snapshot)
+
     # -- networks ------------------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str] | None = None) -> NetworkInfo:
         info = self.networks.create(name, labels or {})

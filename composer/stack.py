@@ -1,0 +1,229 @@
+"""The Python API: drive a stack from code (tests, scripts) without going through the command line.
+
+    from composer import Stack
+
+    with Stack("compose.yaml") as s:          # a unique project name unless one is given
+        s.up()                                # created, started, and running/healthy
+        host, port = s.port("web", 80)
+        result = s.exec("db", ["psql", "-c", "select 1"])
+        assert result.exit_code == 0, result.stderr
+                                              # on exit: down, volumes included, even after an error
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from composer import desired
+from composer.errors import ComposerError
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class ContainerState:
+    name: str
+    service: str
+    number: int
+    state: str  # created | running | paused | restarting | exited
+    health: str  # "" when there is no healthcheck
+    exit_code: int
+    ports: list[tuple[str, int, int, str]] = field(default_factory=list)  # (host ip, host port, port, protocol)
+
+
+@dataclass
+class Snapshot:
+    """Saved contents of the stack's named volumes: {volume name: snapshot id}."""
+
+    volumes: dict[str, str]
+
+
+class Stack:
+    """One stack file (or several, merged) as a project on the engine.
+
+    *project*: the project name (default: a unique one, so parallel runs never collide);
+    *env*: variables for interpolation on top of the process environment; *profiles*: profiles to
+    enable; *root*: the engine root (default: $COMPOSER_ROOT or /var/lib/composer)."""
+
+    def __init__(self, files: str | Sequence[str] = "compose.yaml", project: str | None = None,
+                 env: Mapping[str, str] | None = None, profiles: Sequence[str] = (), root: str | None = None,
+                 project_dir: str | None = None):
+        from composer.loader import LoadOptions, load
+        from engine.api import Engine
+
+        files = [files] if isinstance(files, str) else list(files)
+        self.files = [os.path.abspath(f) for f in files]
+        environ = {**os.environ, **(env or {})}
+        name = project or f"{_base_name(self.files[0], project_dir)}-{uuid.uuid4().hex[:8]}"
+        self.project = load(LoadOptions(files=self.files, project_name=name, project_dir=project_dir,
+                                        environ=environ, profiles=list(profiles)),
+                            cwd=os.path.dirname(self.files[0]))
+        self.engine = Engine(root)
+
+    @property
+    def name(self) -> str:
+        return self.project.name
+
+    def _reconciler(self):
+        from composer.reconciler import Reconciler
+
+        return Reconciler(self.engine, self.project)
+
+    # -- lifecycle -----------------------------------------------------------------
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down(volumes=True)
+
+    def up(self, wait: bool = True, services: Sequence[str] | None = None, build: bool = False,
+           timeout: float | None = 120) -> None:
+        """Create and start the services (all, or *services* and their dependencies); with *wait*,
+        return once every one runs (and is healthy, where it has a healthcheck)."""
+        from composer.plan import UpOptions, targets
+
+        rec = self._reconciler()
+        chosen = list(services or [])
+        with rec.lock():
+            rec.prepare_images(targets(self.project, chosen, False), None, build)
+            rec.up(UpOptions(services=chosen))
+            if wait:
+                rec.wait_ready(targets(self.project, chosen, False), timeout)
+
+    def down(self, volumes: bool = True) -> None:
+        """Stop and remove the containers and networks (and, with *volumes*, the named volumes)."""
+        rec = self._reconciler()
+        with rec.lock():
+            rec.down(volumes=volumes, remove_orphans=True, timeout=0 if volumes else None)
+
+    def stop(self, service: str | None = None) -> None:
+        rec = self._reconciler()
+        with rec.lock():
+            rec.stop(self._services(service))
+
+    def start(self, service: str | None = None) -> None:
+        rec = self._reconciler()
+        with rec.lock():
+            rec.start(self._services(service))
+
+    def restart(self, service: str | None = None) -> None:
+        rec = self._reconciler()
+        with rec.lock():
+            rec.stop(self._services(service))
+            rec.start(self._services(service))
+
+    def _services(self, service: str | None) -> list[str] | None:
+        if service is None:
+            return None
+        self.project.service(service)
+        return [service]
+
+    # -- looking at it ---------------------------------------------------------------
+    def ps(self) -> list[ContainerState]:
+        out = []
+        for c in self._reconciler().containers():
+            out.append(ContainerState(
+                c.name, c.labels.get(desired.LABEL_SERVICE, ""), int(c.labels.get(desired.LABEL_NUMBER, "1")),
+                c.status, getattr(c, "health", "") or "", c.exit_code,
+                [(p.host_ip, p.host_port, p.container_port, p.protocol) for p in c.ports]))
+        return sorted(out, key=lambda s: (s.service, s.number))
+
+    def _container(self, service: str, index: int = 1):
+        self.project.service(service)
+        for c in self._reconciler().containers(service):
+            if c.labels.get(desired.LABEL_NUMBER) == str(index):
+                return c
+        raise ComposerError(f"service {service} has no container #{index}: is the stack up?")
+
+    def port(self, service: str, container_port: int, protocol: str = "tcp", index: int = 1) -> tuple[str, int]:
+        """Where on the host *container_port* of the service is published: (host, port)."""
+        for p in self._container(service, index).ports:
+            if p.container_port == container_port and p.protocol == protocol:
+                host = "127.0.0.1" if p.host_ip in ("", "0.0.0.0") else ("::1" if p.host_ip == "::" else p.host_ip)
+                return host, p.host_port
+        raise ComposerError(f"service {service}: port {container_port}/{protocol} is not published")
+
+    def exec(self, service: str, cmd: str | Sequence[str], index: int = 1, env: Mapping[str, str] | None = None,
+             user: str | None = None, workdir: str | None = None) -> ExecResult:
+        """Run *cmd* (a list, or a string for `sh -c`) in a running container of the service."""
+        args = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        target = self._container(service, index)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, open(os.devnull, "rb") as nul:
+            code = self.engine.exec_container(target.id, args, env=dict(env or {}), user=user, workdir=workdir,
+                                              stdin=nul.fileno(), stdout=out.fileno(), stderr=err.fileno())
+            out.seek(0)
+            err.seek(0)
+            return ExecResult(code, out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+
+    def logs(self, service: str | None = None) -> str:
+        """The output so far: of one service, or of all (each line prefixed with its container)."""
+        if service is not None:
+            self.project.service(service)
+        containers = self._reconciler().containers(service)
+        lines = []
+        for c in sorted(containers, key=lambda c: c.name):
+            prefix = "" if service else f"{c.name} | "
+            for entry in self.engine.logs(c.id):
+                text = entry["log"]
+                lines.append(prefix + (text if text.endswith("\n") else text + "\n"))
+        return "".join(lines)
+
+    # -- volume snapshots ----------------------------------------------------------------
+    def _volume_users(self) -> dict[str, list]:
+        users: dict[str, list] = {}
+        for c in self._reconciler().containers():
+            for m in c.spec.mounts:
+                if m.type == "volume":
+                    users.setdefault(m.source, []).append(c)
+        return users
+
+    def _volumes(self) -> list[str]:
+        names = {v.name for v in self.engine.list_volumes()}
+        return [v.name for v in self.project.volumes.values() if v.name in names]
+
+    def snapshot(self) -> Snapshot:
+        """Save the contents of the stack's named volumes. Containers using them are paused while
+        their volumes are copied, so the copy is consistent on disk."""
+        users = self._volume_users()
+        saved = {}
+        for name in self._volumes():
+            running = [c for c in users.get(name, []) if c.status == "running"]
+            for c in running:
+                self.engine.pause_container(c.id, True)
+            try:
+                saved[name] = self.engine.snapshot_volume(name)
+            finally:
+                for c in running:
+                    self.engine.pause_container(c.id, False)
+        return Snapshot(saved)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Put the volumes back as they were at *snapshot*: the services using them are stopped,
+        the contents replaced, and the services started again."""
+        users = self._volume_users()
+        services = sorted({c.labels.get(desired.LABEL_SERVICE, "") for name in snapshot.volumes
+                           for c in users.get(name, []) if c.status == "running"})
+        rec = self._reconciler()
+        with rec.lock():
+            if services:
+                rec.stop(services)
+            for name, sid in snapshot.volumes.items():
+                self.engine.restore_volume(name, sid)
+            if services:
+                rec.start(services)
+                rec.wait_ready(services, 120)
+
+
+def _base_name(first_file: str, project_dir: str | None) -> str:
+    import re
+
+    base = os.path.basename(os.path.abspath(project_dir or os.path.dirname(first_file))).lower()
+    return re.sub(r"[^a-z0-9_-]", "", base) or "stack"
