@@ -1,0 +1,46 @@
+"""composer's pytest plugin, used by a small suite of its own (tests/plugin_suite) run by pytest in a
+subprocess: alone and under pytest-xdist with two workers."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+SUITE = os.path.join(REPO, "tests", "plugin_suite")
+
+
+def run_suite(root: str, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": REPO, "COMPOSER_ROOT": root, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-p", "composer.pytest_plugin", "-p", "xdist.plugin",
+           "-p", "no:cacheprovider", "-o", "python_files=check_*.py", "--rootdir", SUITE, "-s", "-rA", *extra, SUITE]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=SUITE, env=env, timeout=600)
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "loadscope"]], ids=["serial", "xdist"])
+def test_plugin_suite(engine_root, base_image, workers):
+    res = run_suite(engine_root, *workers)
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out  # exactly the one test that fails on purpose
+    assert re.search(r"1 failed, 4 passed", out), out
+    assert "composer logs" in out and "db is ready" in out  # the failing test's report has the logs
+    projects = set(re.findall(r"PROJECT (\S+)", out))
+    if not workers:
+        assert len(projects) == 3  # one module-scoped stack shared by its tests, two function-scoped
+    # every stack came down, the failing test's too
+    from engine.api import Engine
+
+    eng = Engine(engine_root)
+    assert eng.list_containers() == [] and eng.list_networks() == [] and eng.list_volumes() == []
+
+
+def test_plugin_is_registered_through_the_pytest11_entry_point():
+    import tomllib
+
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        meta = tomllib.load(f)
+    assert meta["project"]["entry-points"]["pytest11"] == {"composer": "composer.pytest_plugin"}
