@@ -14,11 +14,11 @@ from tests.conftest import REPO
 SUITE = os.path.join(REPO, "tests", "plugin_suite")
 
 
-def run_suite(root: str, *extra: str) -> subprocess.CompletedProcess:
+def run_suite(root: str, *extra: str, suite: str = SUITE, files: str = "check_*.py") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": REPO, "COMPOSER_ROOT": root, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     cmd = [sys.executable, "-m", "pytest", "-p", "composer.pytest_plugin", "-p", "xdist.plugin",
-           "-p", "no:cacheprovider", "-o", "python_files=check_*.py", "--rootdir", SUITE, "-s", "-rA", *extra, SUITE]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=SUITE, env=env, timeout=600)
+           "-p", "no:cacheprovider", "-o", f"python_files={files}", "--rootdir", suite, "-s", "-rA", *extra, suite]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=suite, env=env, timeout=600)
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "loadscope"]], ids=["serial", "xdist"])
@@ -44,3 +44,10 @@ def test_plugin_is_registered_through_the_pytest11_entry_point():
     with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
         meta = tomllib.load(f)
     assert meta["project"]["entry-points"]["pytest11"] == {"composer": "composer.pytest_plugin"}
+
+
+def test_the_pytest_example_passes(engine_root, base_image):
+    res = run_suite(engine_root, "-n", "2", "--dist", "loadscope",
+                    suite=os.path.join(REPO, "examples", "pytest-fixture"), files="test_*.py")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "4 passed" in res.stdout
