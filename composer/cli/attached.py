@@ -76,11 +76,20 @@ def _exit_code(rec, service: str) -> int:
 
 
 def _stop(rec, args) -> None:
-    """Stop the stack; a Ctrl-C while it stops kills what is left."""
+    """Stop the stack; a Ctrl-C while it stops kills what is left (the stop then ends at once)."""
+    import signal
+
     services = args.services or None
+
+    def force(signum, frame) -> None:
+        print("Killing...", file=sys.stderr, flush=True)
+        for c in rec.containers():
+            if c.status == "running" and (not services or c.labels.get(desired.LABEL_SERVICE) in services):
+                rec.engine.kill_container(c.id, "SIGKILL")
+
+    previous = signal.signal(signal.SIGINT, force)
     try:
         with rec.lock():
             rec.stop(services, args.timeout)
-    except KeyboardInterrupt:
-        with rec.lock():
-            rec.kill(services, "SIGKILL")
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -339,3 +339,45 @@ services:
     assert res.returncode != 0
     assert "timeout waiting for services to be ready: slow" in res.stderr
     cli("down", "-t", "0")
+
+
+def test_ctrl_c_stops_an_attached_up_and_a_second_one_kills(cli, base_image):
+    import os
+    import signal
+    import subprocess as sp
+    import sys as _sys
+
+    from tests.conftest import REPO
+
+    cli.write("compose.yaml", """
+services:
+  stubborn:
+    image: composer/busybox
+    command: ["sh", "-c", "trap '' TERM; echo serving; while true; do sleep 1; done"]
+    stop_grace_period: 60s
+""")
+
+    def attached_up():
+        return sp.Popen([_sys.executable, "-m", "composer", "--root", cli.root, "-p", cli.project, "up"],
+                        cwd=cli.cwd, stdout=sp.PIPE, stderr=sp.PIPE, text=True,
+                        env={**os.environ, "PYTHONPATH": REPO})
+
+    def wait_serving(p):
+        line = p.stdout.readline()
+        while "serving" not in line:
+            assert line, p.stderr.read()
+            line = p.stdout.readline()
+
+    p = attached_up()
+    wait_serving(p)
+    p.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert p.poll() is None  # still stopping gracefully: the service ignores SIGTERM for 60 s
+    started = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    code = p.wait(timeout=30)
+    assert time.monotonic() - started < 20
+    assert code == 130
+    assert "Gracefully stopping" in p.stderr.read()
+    assert [c["State"] for c in ps(cli, "-a")] == ["exited"]
+    cli("down", "-t", "0")
