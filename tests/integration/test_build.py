@@ -206,7 +206,8 @@ def test_build_errors_are_one_line_and_leave_nothing(cli, engine_root, base_imag
         (f"FROM {BASE_IMAGE}\nRUN echo partial > /p && exit 3\n", "exit code: 3"),
         (f"FROM {BASE_IMAGE}\nRUN no-such-program\n", "Dockerfile:2: RUN:"),
         ("RUN true\n", "Dockerfile:1: RUN before the first FROM"),
-        ("FROM nothing/here\n", "FROM nothing/here: image not found"),
+        ("FROM 127.0.0.1:9/nothing/here\n", "FROM 127.0.0.1:9/nothing/here: the image is not in the engine and "
+                                             "pulling it failed (cannot reach 127.0.0.1:9"),
         (f"FROM {BASE_IMAGE}\nCOPY ../outside /\n", "outside the build context"),
         (f"FROM {BASE_IMAGE}\nENV A=\"unterminated\n", "Dockerfile:2: ENV: unterminated"),
     ]
@@ -356,3 +357,26 @@ def test_an_image_of_many_layers_runs(cli, engine_root, base_image):
     assert len(Engine(engine_root).inspect_image("deep").layers) == 72
     out = cli("container", "run", "--rm", "deep", "cat", "/both", project=False).stdout
     assert out == "0\n69\n"
+
+
+def test_from_an_image_not_here_pulls_it(cli, engine_root, base_image, tmp_path):
+    import pytest
+
+    from tests.support import registry as registry_support
+
+    if not registry_support.available():
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    reg = registry_support.Registry(str(tmp_path / "registry"))
+    try:
+        eng = Engine(engine_root)
+        ref = f"{reg.host}/build/base:1"
+        eng.tag_image(BASE_IMAGE, ref)
+        eng.push_image(ref)
+        eng.remove_image(ref)
+        cli.write("Dockerfile", f"FROM {ref}\nRUN echo pulled > /p\n")
+        res = cli("image", "build", "-t", "frompull", ".", project=False)
+        assert f"pulling {ref}" in res.stderr
+        assert ref in eng.inspect_image(ref).repo_tags
+        assert cli("container", "run", "--rm", "frompull", "cat", "/p", project=False).stdout == "pulled\n"
+    finally:
+        reg.stop()

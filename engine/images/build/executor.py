@@ -198,6 +198,20 @@ class Builder:
         except sw.WordError as e:
             raise BuildError(f"{self.name}:{inst.line}: {inst.cmd}: {e}") from None
 
+    def _image(self, ref: str):
+        """The image *ref* from the engine, pulled from its registry if missing (as Docker does)."""
+        from engine.errors import EngineError, NotFound
+
+        try:
+            return self.images.get(ref)
+        except NotFound:
+            pass
+        self.emit(f"#{self.step_no} pulling {ref}")
+        try:
+            return self.engine.pull_image(ref).image
+        except EngineError as e:
+            raise BuildError(f"the image is not in the engine and pulling it failed ({e})") from None
+
     def _snapshot_view(self, state: State) -> LayerFS:
         self.images._unpack(state.diff_ids)
         return LayerFS(self.images.snapshots.lowerdirs(state.diff_ids))
@@ -252,13 +266,10 @@ class Builder:
         for s in stages[:stage.index]:
             if s.name and s.name == ref.lower():
                 return copy.deepcopy(self.results[s.index])
-        from engine.errors import NotFound
-
         try:
-            info = self.images.get(ref)
-        except NotFound:
-            raise BuildError(f"{self.name}:{stage.line}: FROM {ref}: image not found in the engine (pull, load "
-                             "or import it first)") from None
+            info = self._image(ref)
+        except BuildError as e:
+            raise BuildError(f"{self.name}:{stage.line}: FROM {ref}: {e}") from None
         doc = json.loads(self.images.blobs.read(info.id))
         return State(list(info.layers), copy.deepcopy(doc.get("config") or {}), list(doc.get("history") or []))
 
@@ -569,12 +580,10 @@ class Builder:
         for index, state in self.results.items():
             if lowered == str(index) or lowered == self._stage_names.get(index):
                 return self._snapshot_view(state), "stage " + state.key()
-        from engine.errors import NotFound
-
         try:
-            info = self.images.get(ref)
-        except NotFound:
-            raise BuildError(f"--from={ref}: no stage or image of that name (pull, load or import it)") from None
+            info = self._image(ref)
+        except BuildError as e:
+            raise BuildError(f"--from={ref}: no stage of that name, and {e}") from None
         return self._snapshot_view(State(list(info.layers))), "image " + info.id
 
     # -- the image -------------------------------------------------------------------------

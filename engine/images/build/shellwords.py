@@ -70,44 +70,44 @@ def _expand(word: str, i: int, env, escape: str, stop: str) -> tuple[str, int]:
     """Expand from *i* up to an unquoted *stop* character (or the end); returns (text, index of stop)."""
     out: list[str] = []
     n = len(word)
+    quoted = False  # inside double quotes
     while i < n:
         c = word[i]
-        if stop and c == stop:
+        if quoted:
+            if c == '"':
+                quoted = False
+                i += 1
+                continue
+            if c == escape and i + 1 < n and word[i + 1] in ('"', "$", escape):
+                out.append(word[i + 1])
+                i += 2
+                continue
+        elif stop and c == stop:
             return "".join(out), i
-        if c == escape:
+        elif c == escape:
             if i + 1 < n:
                 out.append(word[i + 1])
             i += 2
+            continue
         elif c == "'":
             j = word.find("'", i + 1)
             if j < 0:
                 raise WordError(f"unterminated ' quote in {word!r}")
             out.append(word[i + 1:j])
             i = j + 1
+            continue
         elif c == '"':
+            quoted = True
             i += 1
-            while True:
-                if i >= n:
-                    raise WordError(f'unterminated " quote in {word!r}')
-                c = word[i]
-                if c == '"':
-                    i += 1
-                    break
-                if c == escape and i + 1 < n and word[i + 1] in ('"', "$", escape):
-                    out.append(word[i + 1])
-                    i += 2
-                elif c == "$":
-                    text, i = _variable(word, i, env, escape)
-                    out.append(text)
-                else:
-                    out.append(c)
-                    i += 1
-        elif c == "$":
+            continue
+        if c == "$":
             text, i = _variable(word, i, env, escape)
             out.append(text)
         else:
             out.append(c)
             i += 1
+    if quoted:
+        raise WordError(f'unterminated " quote in {word!r}')
     if stop:
         raise WordError(f"missing '{stop}' in {word!r}")
     return "".join(out), i
