@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -95,12 +96,21 @@ def _fetch_layers(store, session: Session, layers: list[tuple[str, int, str]], d
     if not missing:
         return
 
+    failed = threading.Event()  # one layer failed: the others stop at their next chunk
+
+    def tick(digest: str, size: int, n: int) -> None:
+        if failed.is_set():
+            raise _Cancelled()
+        progress(ProgressEvent("Downloading", short(digest), n, size))
+
     def fetch(item: tuple[str, int, str, str]) -> None:
         digest, size, media_type, diff_id = item
+        if failed.is_set():
+            return
         tmp = os.path.join(store.blobs.dir, f".tmp-pull-{os.getpid()}-{os.urandom(4).hex()}")
         os.makedirs(store.blobs.dir, exist_ok=True)
         try:
-            session.download_blob(digest, tmp, lambda n: progress(ProgressEvent("Downloading", short(digest), n, size)))
+            session.download_blob(digest, tmp, lambda n: tick(digest, size, n))
             progress(ProgressEvent("Download complete", short(digest)))
             progress(ProgressEvent("Extracting", short(digest)))
             with open(tmp, "rb") as f:
@@ -110,6 +120,11 @@ def _fetch_layers(store, session: Session, layers: list[tuple[str, int, str]], d
                     raise RegistryError(f"layer {digest} does not hold the content its image names: {e}") from None
             distribution.add(diff_id, digest, size, media_type, repository)
             progress(ProgressEvent("Pull complete", short(digest)))
+        except _Cancelled:
+            pass
+        except BaseException:
+            failed.set()
+            raise
         finally:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
@@ -120,3 +135,7 @@ def _fetch_layers(store, session: Session, layers: list[tuple[str, int, str]], d
     for e in errors:
         if e is not None:
             raise e
+
+
+class _Cancelled(Exception):
+    """Raised inside a download to stop it because another layer failed."""
