@@ -95,9 +95,13 @@ def test_pull_by_digest_and_missing_tag(cli, base_image, registry, docker_config
     _tag(cli, base_image, name + ":a")
     digest = cli("image", "push", name + ":a").stdout.split("digest: ")[1].split()[0]
     _rm(cli, name + ":a", base_image)
-    cli("image", "pull", f"{name}@{digest}")
+    shown = cli("--progress", "tty", "image", "pull", f"{name}@{digest}").stdout
+    assert "Downloading [" in shown and "\x1b[" in shown  # bars redrawn in place on a terminal
     listed = [json.loads(line) for line in cli("image", "ls", "--format", "json").stdout.splitlines()]
     assert [(i["Repository"], i["Tag"], i["Digest"]) for i in listed] == [(name, "<none>", digest)]
+    events = [json.loads(line) for line in cli("--progress", "json", "image", "pull", f"{name}@{digest}")
+              .stdout.splitlines()[:-1]]
+    assert {"status": f"Digest: {digest}"} in events
     res = cli("image", "pull", name + ":nope", check=False)
     assert res.returncode != 0 and res.stderr.startswith("error: ") and "not found" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
