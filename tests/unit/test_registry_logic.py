@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 
@@ -92,15 +93,21 @@ def test_platform_selection():
         p = {"os": os_, "architecture": arch}
         if variant:
             p["variant"] = variant
-        return {"digest": f"sha256:{os_}-{arch}-{variant}", "platform": p}
+        return {"digest": digest(f"{os_}-{arch}-{variant}"), "platform": p}
+
+    def digest(label: str) -> str:
+        return "sha256:" + hashlib.sha256(label.encode()).hexdigest()
 
     index = {"manifests": [entry("unknown", "unknown"), entry("linux", "arm", "v6"), entry("linux", "arm", "v7"),
                            entry("linux", "amd64"), entry("windows", "amd64")]}
-    assert media.select_platform(index, "linux", "amd64", None, "x")["digest"] == "sha256:linux-amd64-None"
-    assert media.select_platform(index, "linux", "arm", "v7", "x")["digest"] == "sha256:linux-arm-v7"
+    assert media.select_platform(index, "linux", "amd64", None, "x")["digest"] == digest("linux-amd64-None")
+    assert media.select_platform(index, "linux", "arm", "v7", "x")["digest"] == digest("linux-arm-v7")
     with pytest.raises(RegistryError, match=r"no image for linux/s390x \(the registry has: linux/amd64, linux/arm, "
                                             r"windows/amd64\)"):
         media.select_platform(index, "linux", "s390x", None, "x")
+    with pytest.raises(RegistryError, match="invalid digest"):
+        media.select_platform({"manifests": [{"digest": "../x", "platform": {"os": "linux", "architecture": "amd64"}}]},
+                              "linux", "amd64", None, "x")
 
 
 def test_filters_parse():

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from engine.errors import RegistryError
+from engine.errors import InvalidArgument, RegistryError
+from engine.store.blobs import check_digest
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -54,7 +55,12 @@ def select_platform(index: dict, os_name: str, arch: str, variant: str | None, w
         have = sorted({f"{(d.get('platform') or {}).get('os')}/{(d.get('platform') or {}).get('architecture')}"
                        for d in index.get("manifests") or [] if d.get("platform")} - {"unknown/unknown"})
         raise RegistryError(f"{what}: no image for {os_name}/{arch} (the registry has: {', '.join(have) or 'none'})")
-    return candidates[0]
+    desc = candidates[0]
+    try:
+        check_digest(desc.get("digest"))  # type: ignore[arg-type]
+    except InvalidArgument:
+        raise RegistryError(f"{what}: the index entry for {os_name}/{arch} has an invalid digest") from None
+    return desc
 
 
 def host_variant(arch: str) -> str | None:

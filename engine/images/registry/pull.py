@@ -13,13 +13,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from engine.errors import EngineError, RegistryError
+from engine.errors import EngineError, InvalidArgument, RegistryError
 from engine.images import reference
 from engine.images.config import host_architecture
 from engine.images.distribution import Distribution
 from engine.images.progress import Progress, ProgressEvent, quiet, short
 from engine.images.registry import media
 from engine.images.registry.client import Session
+from engine.store.blobs import check_digest
 from engine.types import ImageInfo
 
 CONCURRENT_DOWNLOADS = 3
@@ -51,8 +52,10 @@ def pull(store, ref_text: str, progress: Progress = quiet, platform: str | None 
         try:
             config_digest = doc["config"]["digest"]
             layers = [(d["digest"], int(d.get("size") or 0), d.get("mediaType", "")) for d in doc.get("layers") or []]
-        except (KeyError, TypeError, ValueError):
-            raise RegistryError(f"{name}: malformed image manifest") from None
+            for digest in [config_digest, *(d for d, _, _ in layers)]:
+                check_digest(digest)
+        except (KeyError, TypeError, ValueError, InvalidArgument):
+            raise RegistryError(f"{name}: malformed image manifest (a missing or invalid digest)") from None
         config = session.get_blob_bytes(config_digest)
         try:
             diff_ids = json.loads(config)["rootfs"]["diff_ids"]
