@@ -4,7 +4,8 @@ Policies (compose-spec): `always`; `missing` (the default, also spelled `if_not_
 only what is not here; `never`: never pull, fail if missing; `build`: the builder makes it, never
 pulled; `daily`, `weekly`, `every_<duration>` (`every_12h`, `every_1h30m`): pull when missing or
 when it was last pulled longer ago than that. A service with `build:` is left to the builder
-unless its policy is `always` (or a refresh interval that has passed).
+unless its policy is `always` (or a refresh interval that has passed); so is a service without
+`build:` whose image another service builds.
 
 The reconciler's preflight calls `ensure_images(project, engine, policy, progress)` before it
 creates containers; `composer pull` calls `pull_images`.
@@ -65,10 +66,12 @@ def wanted(project: Project, engine, policy: str | None = None) -> dict[str, lis
     from engine.errors import NotFound
 
     out: dict[str, list[str]] = {}
+    # an image some service builds is the builder's, for every service that runs it
+    built = {image_name(project, s) for s in project.services.values() if s.raw.get("build") is not None}
     for svc in project.services.values():
         where = f"services.{svc.name}.pull_policy"
         pol = check_policy(policy or str(svc.raw.get("pull_policy") or "missing"), where)
-        has_build = svc.raw.get("build") is not None
+        has_build = image_name(project, svc) in built
         if pol == "build" or (has_build and pol in ("missing", "never")):
             continue
         name = image_name(project, svc)

@@ -301,6 +301,12 @@ services:
     lines = []
     got = ensure_images(project(), eng, "missing", lambda e: lines.append(e.status))
     assert list(got) == [f"{repo}/web:1"] and any("Pulled" in line for line in lines)
+    # a service without build: whose image another service builds is left to the builder too
+    both = project()
+    both.services["job"].raw["pull_policy"] = "missing"
+    both.services["job"].image = both.services["app"].image
+    _rm(cli, f"{repo}/built:1")
+    assert f"{repo}/built:1" not in ensure_images(both, eng)
     with pytest.raises(ComposerError, match="services.web.pull_policy: invalid pull_policy"):
         ensure_images(project("sometimes"), eng)
     # `images` lists what the stack's containers run
