@@ -75,8 +75,6 @@ def one_off_spec(project, svc, args):
 
 
 def run(args) -> int:
-    import anyio
-
     from composer.cli.project import reconciler
     from composer.graph import Graph
     from composer.plan import UpOptions
@@ -87,9 +85,9 @@ def run(args) -> int:
     with rec.lock():
         deps = sorted(Graph(rec.project).with_dependencies([svc.name]) - {svc.name})
         if deps and not args.no_deps:
-            anyio.run(rec.up, UpOptions(services=deps))  # with their depends_on conditions
+            rec.up(UpOptions(services=deps))  # with their depends_on conditions
         else:
-            anyio.run(rec.run, _infrastructure(rec, svc.name))
+            rec.apply(_infrastructure(rec, svc.name))
         for m in svc.volumes:
             if m.type == "bind" and m.create_host_path and not os.path.exists(m.source):
                 os.makedirs(m.source, exist_ok=True)
