@@ -57,4 +57,5 @@ def container_spec(project: Project, svc: Service, number: int = 1) -> Container
         networks=networks, ports=ports, stop_signal=svc.stop_signal, stop_timeout=svc.stop_grace_period,
         restart=restart.policy, restart_delay=restart.delay, restart_max_attempts=restart.max_attempts,
         healthcheck=lifecycle.healthcheck(svc.name, svc.raw), log_max_size=log_size, log_max_file=log_files,
+        tty=lifecycle.flag(svc.name, svc.raw, "tty"), stdin_open=lifecycle.flag(svc.name, svc.raw, "stdin_open"),
         **container_fields(project, svc))

@@ -101,3 +101,8 @@ def log_rotation(name: str, raw: dict[str, Any]) -> tuple[int, int]:
         if files > 1 and not size:
             raise StackFileError(f"{where}.max-file: needs max-size too")
     return size, files
+
+
+def flag(name: str, raw: dict[str, Any], key: str) -> bool:
+    """A boolean attribute of the service (tty, stdin_open)."""
+    return norm.as_bool(raw.get(key, False), f"services.{name}.{key}")

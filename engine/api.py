@@ -422,7 +422,7 @@ class Engine:
             "stop_signal": spec.stop_signal, "restart": spec.restart,
             "restart_delay": spec.restart_delay, "restart_max_attempts": spec.restart_max_attempts,
             "healthcheck": _healthcheck(spec, cfg), "log_max_size": spec.log_max_size,
-            "log_max_file": spec.log_max_file,
+            "log_max_file": spec.log_max_file, "tty": spec.tty, "stdin_open": spec.stdin_open,
             "log": os.path.join(cdir, "container.log"), "state": os.path.join(cdir, "state.json"),
         }
 
@@ -653,6 +653,25 @@ class Engine:
         return exec_start(cdir, args, [f"{k}={v}" for k, v in base.items()],
                           proc["user"] if user is None else user, workdir or proc["cwd"], stdin, stdout, stderr,
                           tty=tty, privileged=privileged)
+
+    def attach_stdin(self, ref: str) -> int:
+        """A descriptor writing into the stdin of a running container made with stdin_open (the
+        caller closes it); a tty container's input goes through its terminal (^C included)."""
+        from engine.runtime.state import ACTIVE, read_state
+
+        rec = self.records.find(ref)
+        spec = spec_from_dict(rec["spec"])
+        cdir = self.paths.container_dir(rec["id"])
+        if not spec.stdin_open:
+            raise Conflict(f"container {rec['name']} was not created with stdin_open: its stdin is closed")
+        if read_state(cdir).get("status") not in ACTIVE:
+            raise Conflict(f"container {rec['name']} is not running")
+        try:  # non-blocking only to open: no reader means no monitor (ENXIO), not a hang
+            fd = os.open(os.path.join(cdir, "stdin"), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            raise Conflict(f"container {rec['name']} is not running ({e.strerror})") from None
+        os.set_blocking(fd, True)
+        return fd
 
     def copy_from_container(self, ref: str, src: str, dest: str) -> None:
         """`docker cp CONTAINER:SRC DEST`: a file or directory of the container (running or not) to the host."""

@@ -71,6 +71,8 @@ class ContainerSpec:
     healthcheck: dict | None = None
     log_max_size: int = 0  # bytes per log file before rotation; 0: unbounded
     log_max_file: int = 1  # log files kept, the current one included
+    tty: bool = False  # the process's stdio is a pseudo-terminal (its output logged as stdout)
+    stdin_open: bool = False  # stdin stays open for `attach` to write into
 
 
 @dataclass

@@ -42,6 +42,7 @@ class Monitor:
         self.log_max_size = int(cfg.get("log_max_size") or 0)  # 0: unbounded
         self.log_max_file = max(1, int(cfg.get("log_max_file") or 1))
         self.health = None  # a HealthChecker while a process with a healthcheck runs
+        self.stdin_fd = -1  # stdin_open: the read side of the container's stdin FIFO (`attach` writes)
         self.pid = 0
         self.terminating = False  # SIGTERM received: end the container, no restart
 
@@ -67,7 +68,8 @@ class Monitor:
         """
         from engine.runtime.container_init import InitError
 
-        out_r, out_w = os.pipe()
+        tty = bool(self.cfg.get("tty")) and not self.cfg.get("stdio")
+        out_r, out_w = os.openpty() if tty else os.pipe()  # a tty: the master is read as stdout
         err_r, err_w = os.pipe()
         sync_r, sync_w = os.pipe()
         fail_r, fail_w = os.pipe2(os.O_CLOEXEC)
@@ -156,9 +158,12 @@ class Monitor:
                     os.dup2(fd, target)
                 for fd in set(stdio["fds"]) - {0, 1, 2}:
                     os.close(fd)
+            elif self.cfg.get("tty"):  # the pty's slave for all three, as Docker's -t
+                for target in (0, 1, 2):
+                    os.dup2(out_w, target)
             else:
-                devnull = os.open("/dev/null", os.O_RDONLY)
-                os.dup2(devnull, 0)
+                stdin = self.stdin_fd if self.stdin_fd >= 0 else os.open("/dev/null", os.O_RDONLY)
+                os.dup2(stdin, 0)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
             if os.read(sync_r, 1) != b"x":  # wait until the monitor has put us in our cgroups
@@ -168,7 +173,7 @@ class Monitor:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            if stdio and stdio.get("tty"):
+            if (stdio and stdio.get("tty")) or (not stdio and self.cfg.get("tty")):
                 import fcntl
                 import termios
 
@@ -196,20 +201,39 @@ class Monitor:
         health = self.health
         if health:
             health.poller = poller
+        terminal = out_r if os.isatty(out_r) else -1
+        relay = self.stdin_fd if terminal >= 0 and self.stdin_fd >= 0 else -1
+        if relay >= 0:  # a tty's input goes in through its master
+            poller.register(relay, select.POLLIN)
         open_fds = set(names)
         try:
             while open_fds:
                 for fd, _ in poller.poll(health.timeout_ms() if health else -1):
+                    if fd == relay:
+                        try:
+                            os.write(out_r, os.read(relay, 65536))
+                        except OSError:
+                            pass
+                        continue
                     if fd not in names:
                         health.on_event(fd)
                         continue
-                    data = os.read(fd, 65536)
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:  # EIO: every holder of the tty's slave side closed it
+                        data = b""
                     if not data:
                         poller.unregister(fd)
+                        if fd == terminal and relay >= 0:
+                            poller.unregister(relay)
+                            relay = -1
                         os.close(fd)
                         open_fds.discard(fd)
                         if partial[fd]:
                             self.write_log(names[fd], partial[fd])
+                        continue
+                    if fd == terminal:  # a terminal's output goes to the log as it comes (prompts too)
+                        self.write_log("stdout", data)
                         continue
                     buf = partial[fd] + data
                     *lines, partial[fd] = buf.split(b"\n")
@@ -224,6 +248,16 @@ class Monitor:
             if health:
                 health.close()
             self.health = None
+
+    def open_stdin(self) -> None:
+        """The container's stdin: a FIFO in its directory that `attach` writes into. Held open for
+        reading and writing, so the process never sees an end of input when a writer leaves."""
+        path = os.path.join(self.cdir, "stdin")
+        try:
+            os.mkfifo(path, 0o600)
+        except FileExistsError:
+            pass
+        self.stdin_fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
 
     def start_health(self):
         """The healthchecker of the process just started, if the container has a healthcheck."""
@@ -291,6 +325,8 @@ class Monitor:
         from engine.runtime.container_init import InitError
 
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        if self.cfg.get("stdin_open") and not self.cfg.get("stdio"):
+            self.open_stdin()
         restarts = int(self.state.get("restart_count") or 0)
         delay = 0.1
         proxy_started = False

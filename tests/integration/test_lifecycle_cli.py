@@ -349,3 +349,30 @@ services:
     tuned = _inspect(cli, f"{cli.project}-tuned-1")  # the image's interval and retries, the service's test
     assert tuned["failing_streak"] >= 2 and tuned["health_log"][-1]["ExitCode"] == 1
     cli("down", "-t", "0")
+
+
+def test_attach_writes_into_stdin_open(cli, base_image):
+    cli.write("compose.yaml", """
+services:
+  reader:
+    image: composer/busybox
+    stdin_open: true
+    command: ["sh", "-c", "echo ready; while read l; do [ \\"$$l\\" = quit ] && exit 6; echo got-$$l; done"]
+""")
+    cli("up", "-d")
+    _until(lambda: "ready" in cli("logs", "reader").stdout, what="the reader")
+    attached = subprocess.Popen([sys.executable, "-m", "composer", "--root", cli.root, "-p", cli.project,
+                                 "attach", "reader"], cwd=cli.cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True, env={**os.environ, "PYTHONPATH": REPO})
+    try:
+        attached.stdin.write("hello\n")
+        attached.stdin.flush()
+        assert attached.stdout.readline() == "got-hello\n"
+        attached.stdin.write("quit\n")
+        attached.stdin.flush()
+        assert attached.wait(timeout=20) == 6
+    finally:
+        if attached.poll() is None:
+            attached.kill()
+            attached.wait()
+    cli("down", "-t", "0")

@@ -148,3 +148,35 @@ def test_run_on_a_terminal_is_interactive(stack):
     finally:
         term.close()
     assert stack("ps", "-a", "--format", "json").stdout.count("\n") == 1  # only web: --rm removed the run
+
+
+def test_attach_to_a_tty_service(cli, base_image):
+    cli.write("compose.yaml", """
+services:
+  shell:
+    image: composer/busybox
+    tty: true
+    stdin_open: true
+    command: ["sh"]
+""")
+    cli("up", "-d")
+    logs = ""
+    for _ in range(100):
+        logs = cli("logs", "shell").stdout
+        if "# " in logs:
+            break
+        time.sleep(0.1)
+    assert "# " in logs  # the shell's prompt, through its terminal, in the log
+    term = Terminal(cli, "attach", "shell")
+    try:
+        deadline = time.monotonic() + 30
+        while termios.tcgetattr(term.master)[3] & termios.ECHO:  # until attach made our terminal raw
+            assert time.monotonic() < deadline and term.proc.poll() is None, term.seen
+            time.sleep(0.05)
+        term.send(b"echo $((6*7))-tty\r")
+        term.expect(b"42-tty")
+        term.send(b"exit 5\r")
+        assert term.wait() == 5
+    finally:
+        term.close()
+    cli("down", "-t", "0")
