@@ -323,14 +323,14 @@ def test_the_image_healthcheck_applies_unless_the_service_changes_it(cli, base_i
 x-image: &image
   image: lifecycle/checked:1
   command: ["sleep", "300"]
+  build:
+    context: .
+    dockerfile_inline: |
+      FROM composer/busybox
+      HEALTHCHECK --interval=100ms --retries=2 CMD echo image-check
 services:
   from-image:
     <<: *image
-    build:
-      context: .
-      dockerfile_inline: |
-        FROM composer/busybox
-        HEALTHCHECK --interval=100ms --retries=2 CMD echo image-check
   tuned:
     <<: *image
     depends_on: [from-image]

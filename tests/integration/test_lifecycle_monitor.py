@@ -58,7 +58,7 @@ def test_backoff_doubles_from_100ms(host):
     # 0.1, 0.2, 0.4, 0.8 s (plus the start itself); each gap at least the back-off, growing
     for gap, backoff in zip(gaps, (0.1, 0.2, 0.4, 0.8)):
         assert gap >= backoff * 0.9, gaps
-    assert gaps[3] > gaps[0] * 3, gaps
+    assert gaps[3] > gaps[0] and gaps[3] >= 0.72, gaps  # (each gap also pays for a start, slow under load)
 
 
 def test_on_failure_counts_only_failures_up_to_n(host):
@@ -202,7 +202,7 @@ def test_follow_goes_on_across_restarts_and_rotation(host):
     launch.start(cdir)
     seen = [e["log"] for e in read_log(cdir, follow=True)]
     assert len([s for s in seen if s.startswith("start-")]) == 4, seen
-    assert launch.read_state(cdir)["restart_count"] == 3
+    assert wait_exit(cdir)["restart_count"] == 3  # and its monitor is gone, having cleaned up
 
 
 def test_since_until_and_tail(host):
