@@ -18,6 +18,7 @@ def run(args) -> int:
     import signal
     import sys
     import threading
+    import time
 
     from composer import desired
     from composer.cli.project import reconciler
@@ -42,6 +43,7 @@ def run(args) -> int:
     if args.sig_proxy == "true":
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(s, forward)
+    since = time.time()  # output from now on, even what our input causes before the log is open
     restore = None
     if stdin_fd >= 0:
         if target.spec.tty and os.isatty(0):
@@ -53,7 +55,7 @@ def run(args) -> int:
         threading.Thread(target=_copy_input, args=(stdin_fd,), daemon=True).start()
     try:
         out = sys.stdout.buffer
-        for entry in engine.logs(target.id, follow=True, tail=0):  # from now on, across policy restarts
+        for entry in engine.logs(target.id, follow=True, since=since):  # across policy restarts too
             stream = out if entry.get("stream") != "stderr" else sys.stderr.buffer
             stream.write(entry["log"].encode())
             stream.flush()
