@@ -123,6 +123,7 @@ class _Session:
         self.sources: list[Source] = []
         self.warned: set[str] = set()
         self.including: list[str] = []
+        self.version_warned: set[str] = set()
 
     def warn(self, name: str) -> None:
         if name not in self.warned:
@@ -165,7 +166,8 @@ class Location:
 
 
 def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None) -> tuple[dict, Source]:
-    """One stack file read, interpolated and validated (merge tags kept)."""
+    """One stack file read, interpolated and validated (merge tags kept); several YAML documents in
+    it are merged in order."""
     from composer import merge
     from composer.interpolate import interpolate_tree
     from composer.validate import validate
@@ -176,13 +178,18 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
     else:
         src = read(path)
     session.sources.append(src)
-    data = src.data
     env = session.env if env is None else env
-    if session.interpolate:
-        data = interpolate_tree(data, env, src.where, warn=session.warn)
-    if session.interpolate:
-        validate(merge.plain(data), src.where)
-    return data, src
+    merged: dict = {}
+    for i, data in enumerate(src.documents or [src.data]):
+        if session.interpolate:
+            data = interpolate_tree(data, env, src.where, warn=session.warn)
+            validate(merge.plain(data), src.where)
+        if "version" in data and path not in session.version_warned:
+            session.version_warned.add(path)
+            print(f"WARN[0000] {src.filename}: the attribute `version` is obsolete, it will be ignored, "
+                  "please remove it to avoid potential confusion", file=sys.stderr)
+        merged = merge.merge_files(merged, data) if i else data
+    return merged, src
 
 
 def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
@@ -245,7 +252,7 @@ def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -
             inc_env.update(dotenv.read(p, {**inc_env, **session.env}))
         inc_env.update(session.env)
         inner = _Session(inc_env, session.interpolate)
-        inner.sources, inner.warned = session.sources, session.warned
+        inner.sources, inner.warned, inner.version_warned = session.sources, session.warned, session.version_warned
         inner.including = session.including + [os.path.realpath(f) for f in files]
         for f in files:
             if not os.path.isfile(f):

@@ -24,6 +24,7 @@ class Source:
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
     text: str = ""
+    documents: list = field(default_factory=list)  # every YAML document of the file (data is the first)
 
     def where(self, path: Path) -> str:
         """``file:line`` for the deepest known ancestor of *path*."""
@@ -191,13 +192,17 @@ def _record_lines(node, path: Path, lines: dict, depth: int = 0) -> None:
 
 
 def parse(text: str, filename: str) -> Source:
-    """Parse YAML text; a syntax error becomes a StackFileError naming file:line."""
+    """Parse YAML text; a syntax error becomes a StackFileError naming file:line. A file of several
+    documents (``---``) gives them all in ``documents``, to be merged in order as Docker Compose does."""
     import yaml
 
     loader = _loader_class()(text)
+    nodes, docs = [], []
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        while loader.check_node():
+            node = loader.get_node()
+            nodes.append(node)
+            docs.append(loader.construct_document(node))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{filename}:{mark.line + 1}" if mark else filename
@@ -210,7 +215,7 @@ def parse(text: str, filename: str) -> Source:
     finally:
         loader.dispose()
     try:
-        too_big = expanded_size(data) > MAX_VALUES
+        too_big = sum(expanded_size(d) for d in docs) > MAX_VALUES
     except RecursionError:
         raise StackFileError(f"{filename}: invalid YAML: nested too deeply") from None
     except ValueError as e:
@@ -219,13 +224,18 @@ def parse(text: str, filename: str) -> Source:
         raise StackFileError(f"{filename}: the file expands to more than {MAX_VALUES} values "
                              "(aliases of aliases?); refusing to load it")
     lines: dict[Path, int] = {}
-    if node is not None:
+    for node in nodes:
         _record_lines(node, (), lines)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise StackFileError(f"{filename}:1: the top level of a stack file must be a mapping")
-    return Source(filename, data, lines, text)
+    documents = []
+    for node, data in zip(nodes, docs):
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise StackFileError(f"{filename}:{node.start_mark.line + 1}: the top level of a stack file must be a mapping")
+        documents.append(data)
+    src = Source(filename, documents[0] if documents else {}, lines, text)
+    src.documents = documents or [{}]
+    return src
 
 
 def read(filename: str) -> Source:
