@@ -425,7 +425,10 @@ def all_profiles(tree: dict) -> list[str]:
 
 
 def build_project(data: dict, name: str, project_dir: str, files: list[str], env: Mapping[str, str],
-                  session: _Session, profiles: list[str] | None = None, every_profile: bool = False) -> Project:
+                  session: _Session, profiles: list[str] | None = None, every_profile: bool = False,
+                  defaults: bool = True) -> Project:
+    """The model: enabled services in long form, the resources they use. Without *defaults*
+    (`config --no-normalize`) nothing is added that the files do not say (default network, names)."""
     from composer import longform
 
     services_in = data.get("services") or {}
@@ -446,7 +449,7 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
 
         if sdata.get("image") is None and sdata.get("build") is None and not sdata.get("provider"):
             raise StackFileError(f"{at()}: neither an image nor a build context is specified")
-        raw_services[sname] = longform.service(sname, sdata, project_dir, env, at)
+        raw_services[sname] = longform.service(sname, sdata, project_dir, env, at, defaults)
 
     raw: dict[str, Any] = {"name": name, "services": raw_services}
     used = _used_resources(raw_services)
@@ -455,12 +458,13 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
         out: dict[str, Any] = {}
         for key in sorted(used[kind]):
             if key == "default" and kind == "networks" and key not in declared:
-                out[key] = {"name": f"{name}_default", "ipam": {}}
+                if defaults:
+                    out[key] = {"name": f"{name}_default", "ipam": {}}
                 continue
             if key not in declared:
                 raise StackFileError(_undeclared(kind, key, used[kind][key], session))
             out[key] = longform.resource(kind, key, declared[key] or {}, name, project_dir,
-                                         lambda *p, _k=key: session.at(kind, _k, *p))
+                                         lambda *p, _k=key: session.at(kind, _k, *p), defaults)
         if out:
             raw[kind] = out
     for key, value in data.items():
@@ -505,10 +509,10 @@ def _used_resources(services: dict) -> dict[str, dict[str, tuple]]:
 # -- the model ---------------------------------------------------------------------------------
 
 def _model(raw: dict, name: str, project_dir: str, files: list[str]) -> Project:
-    networks = {key: NetworkSpec(key, spec["name"], spec.get("driver") or "bridge", bool(spec.get("external")),
+    networks = {key: NetworkSpec(key, spec.get("name", key), spec.get("driver") or "bridge", bool(spec.get("external")),
                                  dict(spec.get("labels") or {}))
                 for key, spec in (raw.get("networks") or {}).items()}
-    volumes = {key: VolumeSpec(key, spec["name"], spec.get("driver") or "local", bool(spec.get("external")),
+    volumes = {key: VolumeSpec(key, spec.get("name", key), spec.get("driver") or "local", bool(spec.get("external")),
                                dict(spec.get("labels") or {}))
                for key, spec in (raw.get("volumes") or {}).items()}
     services = {sname: _service(sname, svc) for sname, svc in raw["services"].items()}

@@ -49,8 +49,10 @@ def is_url(context: str) -> bool:
     return "://" in context or context.startswith(("git@", "github.com/"))
 
 
-def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str, str], at: At) -> dict:
-    """The long form of one service (see the module docstring)."""
+def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str, str], at: At,
+            defaults: bool = True) -> dict:
+    """The long form of one service (see the module docstring). Without *defaults* (`config
+    --no-normalize`) the default network, implied dependencies and Dockerfile name are not added."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key.startswith("x-") or key in ("extends", "env_file", "label_file"):
@@ -72,11 +74,17 @@ def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str,
         out["labels"] = dict(sorted(labels.items()))
 
     mode = str(out.get("network_mode") or "")
-    if not mode and "networks" not in out:
+    if not mode and "networks" not in out and defaults:
         out["networks"] = {"default": None}
     out.setdefault("command", None)
     out.setdefault("entrypoint", None)
-    _implicit_dependencies(out)
+    if defaults:
+        _implicit_dependencies(out)
+    elif isinstance(out.get("build"), dict) and "dockerfile" not in data.get("build", {}) \
+            and isinstance(data.get("build"), dict):
+        out["build"].pop("dockerfile", None)
+    elif isinstance(data.get("build"), str):
+        out["build"].pop("dockerfile", None)
     return {k: out[k] for k in sorted(out, key=lambda k: (_RANK.get(k, len(_RANK)), k))}
 
 
@@ -613,8 +621,10 @@ _RESOURCE_ORDER = {
 }
 
 
-def resource(kind: str, key: str, spec: Mapping[str, Any], project: str, base_dir: str, at: At) -> dict:
-    """A top-level network, volume, config or secret in long form, with its real name."""
+def resource(kind: str, key: str, spec: Mapping[str, Any], project: str, base_dir: str, at: At,
+             defaults: bool = True) -> dict:
+    """A top-level network, volume, config or secret in long form, with its real name (unless not
+    *defaults*: then only a name given in the file)."""
     out = {k: v for k, v in spec.items() if not k.startswith("x-")}
     ext = out.get("external")
     legacy_name = None
@@ -627,15 +637,15 @@ def resource(kind: str, key: str, spec: Mapping[str, Any], project: str, base_di
         out["external"] = True
     else:
         out.pop("external", None)
-    out["name"] = str(out.get("name") or legacy_name or (key if ext else f"{project}_{key}"))
+    if defaults or out.get("name") or legacy_name:
+        out["name"] = str(out.get("name") or legacy_name or (key if ext else f"{project}_{key}"))
     for k in ("labels",):
         if out.get(k) is not None:
             out[k] = {a: ("" if b is None else b) for a, b in n.key_value_map(out[k]).items()}
     if out.get("driver_opts") is not None:
         out["driver_opts"] = {a: n.scalar(b) for a, b in out["driver_opts"].items()}
     if kind == "networks":
-        ipam = dict(out.get("ipam") or {})
-        out["ipam"] = ipam
+        out["ipam"] = dict(out.get("ipam") or {})
         for k in ("internal", "attachable", "enable_ipv4", "enable_ipv6"):
             if out.get(k) is not None:
                 out[k] = n.as_bool(out[k], at(k))

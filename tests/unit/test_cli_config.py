@@ -147,3 +147,14 @@ def test_graph_cycle_is_an_error(tmp_path, capsys, monkeypatch):
     stack(tmp_path, monkeypatch, "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [a]}\n")
     code, _, err = run(capsys, "graph")
     assert code != 0 and err.count("\n") == 1 and "a -> b -> a" in err
+
+
+def test_config_no_normalize_adds_nothing_the_files_do_not_say(tmp_path, capsys, monkeypatch):
+    stack(tmp_path, monkeypatch, "services:\n  a:\n    image: x\n    ports: ['80:80']\n    links: [b]\n"
+                                 "  b:\n    build: ./b\n    volumes: [data:/d]\nvolumes:\n  data:\n")
+    cfg = json.loads(run(capsys, "config", "--format", "json", "--no-normalize")[1])
+    assert cfg["services"]["a"]["ports"] == [{"mode": "ingress", "target": 80, "published": "80", "protocol": "tcp"}]
+    assert "networks" not in cfg and "networks" not in cfg["services"]["a"]
+    assert "depends_on" not in cfg["services"]["a"]
+    assert cfg["services"]["b"]["build"] == {"context": str(tmp_path / "b")}
+    assert cfg["volumes"] == {"data": {}}

@@ -39,7 +39,8 @@ def run(args) -> int:
             svc = (got.tree.get("services") or {}).get(name)
             if isinstance(svc, dict):
                 profiles += [str(p) for p in svc.get("profiles") or []]
-    if args.no_normalize:
+    if args.no_interpolate:
+        # references cannot be typed before interpolation: print the merged files as written
         from composer.loader import active_services
 
         tree = dict(got.tree)
@@ -48,7 +49,8 @@ def run(args) -> int:
         tree["services"] = {k: v for k, v in services.items() if k in keep}
         raw = {"name": got.name, **{k: v for k, v in tree.items() if k != "name"}}
         return _print_model(args, raw)
-    project = build_project(got.tree, got.name, got.project_dir, got.files, got.env, got.session, profiles)
+    project = build_project(got.tree, got.name, got.project_dir, got.files, got.env, got.session, profiles,
+                            defaults=not args.no_normalize)
     if args.services_filter:
         _select(project, args.services_filter)
     if args.quiet:
