@@ -164,3 +164,11 @@ def test_stdin_file(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("services:\n  a:\n    image: from-stdin\n"))
     p = load_dir(tmp_path, files=["-"])
     assert p.services["a"].image == "from-stdin"
+
+
+def test_empty_file_is_an_error_as_in_docker_compose(tmp_path):
+    write(tmp_path, "compose.yaml", "# only a comment\n")
+    with pytest.raises(StackFileError, match="compose.yaml: empty compose file"):
+        load_dir(tmp_path)
+    write(tmp_path, "compose.yaml", "services: {}\n")
+    assert load_dir(tmp_path).services == {}
