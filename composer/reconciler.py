@@ -63,8 +63,11 @@ class Reconciler:
         return self.engine.lock_project(self.project.name)
 
     # -- observed state ---------------------------------------------------------------
-    def containers(self, service: str | None = None) -> list[ContainerInfo]:
-        labels = {desired.LABEL_PROJECT: self.project.name, desired.LABEL_ONEOFF: "False"}
+    def containers(self, service: str | None = None, one_off: bool = False) -> list[ContainerInfo]:
+        """The project's containers (of *service*); with *one_off*, `run` containers too."""
+        labels = {desired.LABEL_PROJECT: self.project.name}
+        if not one_off:
+            labels[desired.LABEL_ONEOFF] = "False"
         if service:
             labels[desired.LABEL_SERVICE] = service
         return self.engine.list_containers(labels)
@@ -174,7 +177,7 @@ class Reconciler:
             plan = Plan()
             stop_order(self.project, chosen, "remove", lambda c: "asked to take it down", plan)
             return plan
-        observed = Observed(self.containers(), set(), set(), {})
+        observed = Observed(self.containers(one_off=True), set(), set(), {})  # `run` containers go too
         images = []
         if rmi in ("local", "all"):
             for svc in self.project.services.values():

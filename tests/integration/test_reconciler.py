@@ -381,3 +381,12 @@ services:
     assert "Gracefully stopping" in p.stderr.read()
     assert [c["State"] for c in ps(cli, "-a")] == ["exited"]
     cli("down", "-t", "0")
+
+
+def test_down_also_removes_run_containers(cli, base_image):
+    cli.write("compose.yaml", f"services:\n  a:\n    image: composer/busybox\n    command: {SLEEPER}\n")
+    cli("up", "-d")
+    cli("run", "-d", "a", "sleep", "1000")
+    cli("down", "-t", "0")
+    assert cli("container", "ls", "-a", project=False).stdout.strip().splitlines()[1:] == []
+    assert cli("network", "ls", "-q", project=False).stdout.strip() == ""
