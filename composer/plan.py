@@ -208,6 +208,8 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
                 recreated.add(svc_name)
                 continue
             reason = None if opts.no_recreate else _recreate_reason(c, want_hash, image_id, forced, changed_deps)
+            if not reason and not opts.no_recreate:
+                reason = desired.network_peer_changed(svc, c, recreated, observed.containers)
             if reason:
                 key = plan.add(Operation(f"recreate:{spec.name}", "recreate", "Container", spec.name, reason,
                                          deps=set(infra), params={"service": svc_name, "number": number,

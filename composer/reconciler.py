@@ -133,19 +133,19 @@ class Reconciler:
         held = {(p.host_ip, p.host_port, p.protocol) for c in observed if c.status == "running"
                 for p in c.ports}
         for name in services:
-            for p in self.project.services[name].ports:
-                host_ip = p.host_ip or "0.0.0.0"
-                if not p.published or (host_ip, p.published, p.protocol) in held:
-                    continue
+            for b in desired.port_bindings(self.project.services[name]):
+                host_ip, published = b.host_ip or "0.0.0.0", b.host_port
+                if not published or b.host_port_end or (host_ip, published, b.protocol) in held:
+                    continue  # random ports and ranges: the engine picks a free one when it starts
                 family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
-                kind = socket.SOCK_DGRAM if p.protocol == "udp" else socket.SOCK_STREAM
+                kind = socket.SOCK_DGRAM if b.protocol == "udp" else socket.SOCK_STREAM
                 with socket.socket(family, kind) as s:
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     try:
-                        s.bind((host_ip, p.published))
+                        s.bind((host_ip, published))
                     except OSError as e:
-                        raise ComposerError(f"service {name}: cannot publish port {host_ip}:{p.published}/"
-                                            f"{p.protocol}: it is already in use ({e.strerror})") from None
+                        raise ComposerError(f"service {name}: cannot publish port {host_ip}:{published}/"
+                                            f"{b.protocol}: it is already in use ({e.strerror})") from None
 
     def prepare_images(self, services: list[str], pull: str | None = None, build: bool = False) -> None:
         """Pull what *services* need under their pull_policy (*pull*, as `up --pull`, overrides it), and
@@ -261,7 +261,7 @@ class Reconciler:
     async def _network_create(self, op: Operation) -> None:
         net = self.project.networks[op.params["network"]]
         labels = {**net.labels, desired.LABEL_PROJECT: self.project.name, desired.LABEL_NETWORK: net.key}
-        await self._call(self.engine.create_network, net.name, labels)
+        await self._call(self.engine.create_network, net.name, labels, desired.network_config(self.project, net.key))
         self.created.networks.append(net.name)
 
     async def _volume_create(self, op: Operation) -> None:

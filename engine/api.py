@@ -14,8 +14,8 @@ from engine.containers import Records, new_id, now, spec_from_dict, spec_to_dict
 from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
 from engine.paths import Paths
 from engine.store.locks import file_lock
-from engine.types import (ContainerInfo, ContainerSpec, ImageInfo, Mount, NetworkAttachment, NetworkInfo,
-                          PortBinding, VolumeInfo)
+from engine.types import (ContainerInfo, ContainerSpec, ImageInfo, Mount, NetworkAttachment, NetworkConfig,
+                          NetworkInfo, PortBinding, VolumeInfo)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -249,8 +249,9 @@ class Engine:
         snapshots.remove(os.path.dirname(self.volumes.get(name).mountpoint), snapshot)
 
     # -- networks ------------------------------------------------------------------
-    def create_network(self, name: str, labels: dict[str, str] | None = None) -> NetworkInfo:
-        info = self.networks.create(name, labels or {})
+    def create_network(self, name: str, labels: dict[str, str] | None = None,
+                       config: NetworkConfig | None = None) -> NetworkInfo:
+        info = self.networks.create(name, labels or {}, config)
         self._event("network", "create", info.id, {"name": name, **(labels or {})})
         return info
 
@@ -309,7 +310,8 @@ class Engine:
             networks=dict(rec.get("addresses", {})), spec=spec,
             oom_killed=bool(state.get("oom_killed")), paused=bool(state.get("paused")),
             restart_count=int(state.get("restart_count") or 0), health=health.get("Status", ""),
-            health_log=list(health.get("Log") or []), failing_streak=int(health.get("FailingStreak") or 0))
+            health_log=list(health.get("Log") or []), failing_streak=int(health.get("FailingStreak") or 0),
+            networks_v6=dict(rec.get("addresses6") or {}), network_container=rec.get("network_container", ""))
 
     def inspect_container(self, ref: str) -> ContainerInfo:
         return self._info(self.records.find(ref))
@@ -337,28 +339,37 @@ class Engine:
                 self.volumes.get(m.source)
             elif m.type == "bind" and not os.path.exists(m.source):
                 raise InvalidArgument(f"bind mount source path does not exist: {m.source}")
-        nets = [self.networks.get(att.network) for att in spec.networks]
+        from engine.network.endpoints import network_mode, ordered
+
+        mode = network_mode(spec)
+        nets = [self.networks.get(att.network) for att in ordered(spec.networks)]
         cid = new_id()
         cdir = self.paths.container_dir(cid)
         with file_lock(self.paths.lock("containers")):
             recs = self.records.all()
             if any(r["name"] == spec.name for r in recs):
                 raise Conflict(f'container name "{spec.name}" is already in use: remove it or choose another name')
-            from engine.network.ipam import allocate_ip
+            from engine.network.endpoints import plan_addresses
 
-            addresses = {}
-            for net in nets:
-                used = {r["addresses"][net.name] for r in recs if net.name in r.get("addresses", {})}
-                used.update(addresses.values())
-                addresses[net.name] = allocate_ip(net.subnet, net.gateway, used)
+            addresses, addresses6 = plan_addresses(spec, nets, recs)
+            hostname = spec.hostname or cid[:12]
+            peer = ""
+            if mode == "container":  # the container it joins (resolved again at start): its hostname too
+                target = _find_record(recs, spec.network_mode.partition(":")[2])
+                if target is not None:
+                    peer, hostname = target["id"], spec.hostname or target["hostname"]
+            elif mode == "host" and not spec.hostname:
+                import socket
+
+                hostname = socket.gethostname()
             os.makedirs(self.paths.containers, exist_ok=True)
             tmp = cdir + ".creating"
             shutil.rmtree(tmp, ignore_errors=True)
             for sub in ("upper", "work", "rootfs"):
                 os.makedirs(os.path.join(tmp, sub))
             rec = {"id": cid, "name": spec.name, "image_id": image.id if image else "", "created": now(),
-                   "spec": spec_to_dict(spec), "addresses": addresses,
-                   "hostname": spec.hostname or cid[:12]}
+                   "spec": spec_to_dict(spec), "addresses": addresses, "addresses6": addresses6,
+                   "hostname": hostname, "network_container": peer}
             if layers is not None:
                 rec["layers"] = list(layers)
             from engine.store.records import write_json
@@ -416,7 +427,7 @@ class Engine:
                         "cwd": spec.working_dir or cfg.get("WorkingDir") or "/",
                         "user": spec.user if spec.user is not None else (cfg.get("User") or ""),
                         **process_opts},
-            "hostname": rec["hostname"], "mounts": mounts,
+            "hostname": rec["hostname"], "domainname": spec.domainname or "", "mounts": mounts,
             "files": {f"/etc/{n}": os.path.join(cdir, n) for n in ("hosts", "resolv.conf", "hostname")},
             "netns": netns, "dns": dns, "ports": ports, "cgroup_parent": self.paths.cgroup_parent,
             "stop_signal": spec.stop_signal, "restart": spec.restart,
@@ -447,21 +458,51 @@ class Engine:
             return int(state["pid"]), None
         return int(state["pid"]), os.path.join(self.paths.container_dir(other["id"]), "shm")
 
-    def _write_etc_files(self, rec: dict, nets: list[NetworkInfo]) -> None:
+    def _write_etc_files(self, rec: dict, spec: ContainerSpec, nets: list[NetworkInfo], mode: str) -> None:
+        from engine.network import etcfiles
+        from engine.network.endpoints import host_gateway
+
         cdir = self.paths.container_dir(rec["id"])
-        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-        addrs = rec.get("addresses", {})
-        if nets:
-            hosts.append(f"{addrs[nets[0].name]}\t{rec['hostname']}")
-        with open(os.path.join(cdir, "hosts"), "w") as f:
-            f.write("\n".join(hosts) + "\n")
-        with open(os.path.join(cdir, "hostname"), "w") as f:
-            f.write(rec["hostname"] + "\n")
-        with open(os.path.join(cdir, "resolv.conf"), "w") as f:
-            if nets:
-                f.write(f"nameserver {nets[0].gateway}\noptions ndots:0\n")
-            else:
-                f.write(_host_resolv_conf())
+        files = {"hostname": rec["hostname"] + "\n"}
+        if mode == "container":  # the joined container's files, as Docker shares them
+            peer = self.paths.container_dir(rec["network_container"])
+            for name in ("hosts", "resolv.conf"):
+                with open(os.path.join(peer, name)) as f:
+                    files[name] = f.read()
+        else:
+            extra = []
+            for entry in spec.extra_hosts:
+                name, ip = etcfiles.parse_extra_host(entry)
+                ip = host_gateway(nets, mode) if ip == "host-gateway" else ip
+                if ip:
+                    extra.append((name, ip))
+            extra += self._link_entries(spec, rec)
+            own = [rec["addresses"][nets[0].name]] + ([rec["addresses6"][nets[0].name]]
+                                                      if rec.get("addresses6", {}).get(nets[0].name) else []) \
+                if nets else []
+            files["hosts"] = etcfiles.render_hosts(mode, rec["hostname"], spec.domainname, own, extra)
+            files["resolv.conf"] = etcfiles.render_resolv_conf(mode, nets[0].gateway if nets else "", spec.dns,
+                                                               spec.dns_search, spec.dns_opt)
+        for name, text in files.items():
+            with open(os.path.join(cdir, name), "w") as f:
+                f.write(text)
+
+    def _link_entries(self, spec: ContainerSpec, rec: dict) -> list[tuple[str, str]]:
+        """links: "NAME[:ALIAS]" -> (names, address of NAME on a network both share)."""
+        out = []
+        mine = rec.get("addresses", {})
+        for link in spec.links:
+            name, _, alias = link.partition(":")
+            try:
+                other = self.records.find(name)
+            except NotFound:
+                raise InvalidArgument(f"container {spec.name}: cannot link to {name}: no such container") from None
+            shared = [net for net in mine if net in other.get("addresses", {})]
+            if not shared:
+                raise InvalidArgument(f"container {spec.name}: cannot link to {name}: they share no network")
+            names = " ".join(dict.fromkeys(n for n in (alias, other["name"], name) if n))
+            out.append((names, other["addresses"][shared[0]]))
+        return out
 
     def start_container(self, ref: str, stdio: tuple[int, int, int] | None = None, tty: bool = False) -> ContainerInfo:
         """Start the container's process under its monitor. With *stdio*, the process uses these
@@ -480,13 +521,16 @@ class Engine:
                 _quietly(lambda stale=stale: os.unlink(os.path.join(cdir, stale)))
             spec = spec_from_dict(rec["spec"])
             image = self.images.get(rec["image_id"]) if "layers" not in rec else None
-            nets = [self.networks.get(att.network) for att in spec.networks]
+            from engine.network.endpoints import network_mode, ordered
+
+            mode = network_mode(spec)
+            nets = [self.networks.get(att.network) for att in ordered(spec.networks)]
             undo: list = []
             socks: list = []
             try:
-                netns, dns = self._wire_network(rec, spec, nets, undo)
+                netns, dns = self._wire_network(rec, spec, nets, undo, mode)
                 ports = []
-                if spec.ports:
+                if spec.ports and mode != "host":  # host mode: the process's own ports are the host's
                     from engine.network.ports import bind_published
 
                     if not nets:
@@ -498,7 +542,7 @@ class Engine:
                               "target_port": b.container_port} for s, b in zip(socks, bindings)]
                     rec["ports_bound"] = [vars(b) for b in bindings]
                     self.records.write(rec)
-                self._write_etc_files(rec, nets)
+                self._write_etc_files(rec, spec, nets, mode)
                 config = self._runtime_config(rec, image, netns, dns, ports)
                 from engine.store.records import write_json
 
@@ -520,10 +564,15 @@ class Engine:
         self._container_event("start", rec)
         return self._info(self.records.find(cid))
 
-    def _wire_network(self, rec: dict, spec: ContainerSpec, nets: list[NetworkInfo], undo: list):
+    def _wire_network(self, rec: dict, spec: ContainerSpec, nets: list[NetworkInfo], undo: list, mode: str):
+        from engine.network import endpoints
         from engine.network.netns import create_netns, destroy_netns
 
         cid = rec["id"]
+        if mode == "host":
+            return endpoints.HOST_NETNS, []
+        if mode == "container":
+            return self._peer_netns(rec, spec), []
         netns = os.path.join(self.paths.run, "netns", cid)
         os.makedirs(os.path.dirname(netns), exist_ok=True)
         destroy_netns(netns)  # a leftover of a crash
@@ -535,17 +584,44 @@ class Engine:
         from engine.network.attach import connect, host_ifname
         from engine.network.registry import register, unregister
 
-        for i, (att, net) in enumerate(zip(spec.networks, nets)):
+        route_net = endpoints.default_route_network(nets)
+        v6 = rec.get("addresses6") or {}
+        for i, (att, net) in enumerate(zip(endpoints.ordered(spec.networks), nets)):
             self.networks.ensure_running(net.name)
             host_if = host_ifname(self.paths.root_id, cid, net.name)
-            connect(netns, net.bridge, rec["addresses"][net.name], int(net.subnet.split("/")[1]),
-                    net.gateway if i == 0 else None, ifname=f"eth{i}", host_ifname=host_if)
+            ip6 = v6.get(net.name, "")
+            connect(netns, net.bridge, rec["addresses"][net.name], endpoints.prefixlen(net.subnet),
+                    net.gateway if net is route_net else None, ifname=f"eth{i}", host_ifname=host_if,
+                    mac=att.mac_address or (spec.mac_address if i == 0 else ""), mtu=net.mtu, ip6=ip6,
+                    prefixlen6=endpoints.prefixlen(net.subnet6) if ip6 else 64,
+                    gateway6=net.gateway6 if net is route_net else None)
             records = self.networks.records_file(net.name)
             names = [rec["name"], *att.aliases, cid[:12]]
-            register(records, cid, names, rec["addresses"][net.name])
+            register(records, cid, names, rec["addresses"][net.name], ip6=ip6, dns=spec.dns,
+                     search=spec.dns_search)
             undo.append(lambda records=records: unregister(records, cid))
             dns.append({"records": records})
         return netns, dns
+
+    def _peer_netns(self, rec: dict, spec: ContainerSpec) -> str:
+        """The pinned namespace of the running container this one joins (network_mode container:NAME-OR-ID);
+        the record notes which container that is, and takes its hostname unless the spec sets one."""
+        from engine.runtime import launch
+
+        target = spec.network_mode.partition(":")[2]
+        peer = _find_record(self.records.all(), target)
+        if peer is None:
+            raise InvalidArgument(f"container {rec['name']}: network_mode container:{target}: no such container")
+        peer_id = peer["id"]
+        if rec.get("network_container") != peer_id:
+            rec.update(network_container=peer_id, hostname=spec.hostname or peer["hostname"])
+            self.records.write(rec)
+        netns = os.path.join(self.paths.run, "netns", peer_id)
+        if launch.read_state(self.paths.container_dir(peer_id)).get("status") != "running" \
+                or not os.path.exists(netns):
+            raise Conflict(f"container {rec['name']}: cannot join the network of {peer['name']}: it is not running "
+                           "(start it first)")
+        return netns
 
     def stop_container(self, ref: str, timeout: float | None = None, signal: str | None = None) -> None:
         from engine.runtime import launch
@@ -730,19 +806,19 @@ def _healthcheck(spec: ContainerSpec, image_config: dict) -> dict | None:
     return effective_healthcheck(spec.healthcheck, image_config.get("Healthcheck"))
 
 
+def _find_record(recs: list[dict], ref: str) -> dict | None:
+    """The record named *ref* (or whose id starts with it), for network_mode container:REF."""
+    for r in recs:
+        if r["name"] == ref or r["id"] == ref:
+            return r
+    found = [r for r in recs if len(ref) >= 4 and r["id"].startswith(ref)]
+    return found[0] if len(found) == 1 else None
+
+
 def _bindings(bound, declared):
     from engine.types import PortBinding
 
     return [PortBinding(**b) for b in bound] if bound else list(declared)
-
-
-def _host_resolv_conf() -> str:
-    try:
-        with open("/etc/resolv.conf") as f:
-            lines = [ln for ln in f if not ln.startswith("nameserver 127.")]
-        return "".join(lines)
-    except OSError:
-        return ""
 
 
 def _quietly(fn) -> None:
@@ -764,4 +840,4 @@ def _rmtree(path: str) -> None:
 
 
 __all__ = ["Engine", "EngineError", "NotFound", "Conflict", "InvalidArgument", "ContainerInfo", "ContainerSpec",
-           "ImageInfo", "Mount", "NetworkAttachment", "NetworkInfo", "PortBinding", "VolumeInfo"]
+           "ImageInfo", "Mount", "NetworkAttachment", "NetworkConfig", "NetworkInfo", "PortBinding", "VolumeInfo"]

@@ -18,12 +18,17 @@ class PortBinding:
     host_port: int
     host_ip: str = "0.0.0.0"
     protocol: str = "tcp"
+    host_port_end: int = 0  # > host_port: any free port of host_port..host_port_end (the one bound is kept)
 
 
 @dataclass
 class NetworkAttachment:
     network: str  # engine network name
     aliases: list[str] = field(default_factory=list)
+    ipv4_address: str = ""  # "": the next free address (in ip_range if the network has one)
+    ipv6_address: str = ""
+    priority: int = 0  # highest first: eth0 and the default route go to the highest
+    mac_address: str = ""
 
 
 @dataclass
@@ -73,6 +78,16 @@ class ContainerSpec:
     log_max_file: int = 1  # log files kept, the current one included
     tty: bool = False  # the process's stdio is a pseudo-terminal (its output logged as stdout)
     stdin_open: bool = False  # stdin stays open for `attach` to write into
+    # networking beyond the attachments: "" (bridge networks), none, host, container:NAME-OR-ID
+    network_mode: str = ""
+    dns: list[str] = field(default_factory=list)  # upstream servers the network's resolver asks for this one
+    dns_search: list[str] = field(default_factory=list)
+    dns_opt: list[str] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)  # "name=ip"; ip may be host-gateway
+    domainname: str | None = None
+    mac_address: str = ""  # of the first network's interface
+    links: list[str] = field(default_factory=list)  # "container[:alias]": /etc/hosts entries
+    expose: list[str] = field(default_factory=list)  # "port[/proto]": metadata only
 
 
 @dataclass
@@ -97,6 +112,8 @@ class ContainerInfo:
     health: str = ""  # "" (no healthcheck) | starting | healthy | unhealthy
     health_log: list[dict] = field(default_factory=list)  # last results: Start, End, ExitCode, Output
     failing_streak: int = 0
+    networks_v6: dict[str, str] = field(default_factory=dict)  # network name -> IPv6 address (enable_ipv6)
+    network_container: str = ""  # container:/service: mode: the id of the container whose netns it joined
 
 
 @dataclass
@@ -129,3 +146,24 @@ class NetworkInfo:
     gateway: str
     bridge: str
     labels: dict[str, str]
+    internal: bool = False
+    subnet6: str = ""  # with enable_ipv6
+    gateway6: str = ""
+    ip_range: str = ""
+    mtu: int = 0  # 0: the kernel's default
+    options: dict[str, str] = field(default_factory=dict)  # driver_opts as given
+    created: str = ""
+
+
+@dataclass
+class NetworkConfig:
+    """How to make a network (`networks.X` of a stack file, `network create` flags); all optional."""
+
+    subnet: str = ""  # "": a free /24 from the pool
+    gateway: str = ""  # "": the subnet's first address
+    ip_range: str = ""  # containers' automatic addresses come from here
+    internal: bool = False  # no default route out of the network, no NAT
+    enable_ipv6: bool = False
+    subnet6: str = ""  # "": a free /64 from the IPv6 pool
+    gateway6: str = ""
+    options: dict[str, str] = field(default_factory=dict)  # driver_opts: com.docker.network.bridge.name, ...mtu

@@ -21,9 +21,11 @@ def host_ifname(root_id: str, container_id: str, network: str) -> str:
 
 
 def connect(netns_path: str, bridge: str, ip: str, prefixlen: int, gateway: str | None,
-            ifname: str = "eth0", host_ifname: str = "") -> None:
+            ifname: str = "eth0", host_ifname: str = "", mac: str = "", mtu: int = 0, ip6: str = "",
+            prefixlen6: int = 64, gateway6: str | None = None) -> None:
     """A veth pair: host end *host_ifname* in *bridge*, peer *ifname* in the namespace with *ip*/*prefixlen*
-    and, when *gateway* is given, a default route through it. A stale host end of that name is replaced.
+    (and *ip6*/*prefixlen6*) and, when *gateway* (*gateway6*) is given, a default route through it; *mac*
+    and *mtu* set the peer's address and both ends' MTU. A stale host end of that name is replaced.
     On failure nothing of the pair remains."""
     from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
@@ -40,8 +42,13 @@ def connect(netns_path: str, bridge: str, ip: str, prefixlen: int, gateway: str 
             raise EngineError(f"bridge {bridge} is missing: recreate the network or run the command again")
         fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            ipr.link("add", ifname=host_ifname, kind="veth", master=br[0], state="up",
-                     peer={"ifname": ifname, "net_ns_fd": fd})
+            peer: dict = {"ifname": ifname, "net_ns_fd": fd}
+            extra: dict = {}
+            if mac:
+                peer["address"] = mac
+            if mtu:
+                peer["mtu"] = extra["mtu"] = mtu
+            ipr.link("add", ifname=host_ifname, kind="veth", master=br[0], state="up", peer=peer, **extra)
         except NetlinkError as e:
             for idx in ipr.link_lookup(ifname=host_ifname):
                 ipr.link("del", index=idx)
@@ -59,9 +66,15 @@ def connect(netns_path: str, bridge: str, ip: str, prefixlen: int, gateway: str 
             with IPRoute() as nipr:
                 idx = nipr.link_lookup(ifname=ifname)[0]
                 nipr.addr("add", index=idx, address=ip, prefixlen=prefixlen)
+                if ip6:
+                    from engine.network.bridge import IFA_F_NODAD
+
+                    nipr.addr("add", index=idx, address=ip6, prefixlen=prefixlen6, IFA_FLAGS=IFA_F_NODAD)
                 nipr.link("set", index=idx, state="up")
                 if gateway:
                     nipr.route("add", dst="0.0.0.0/0", gateway=gateway)
+                if ip6 and gateway6:
+                    nipr.route("add", dst="::/0", gateway=gateway6, family=10)
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
             errors.append(e)
 

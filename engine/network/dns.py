@@ -5,9 +5,12 @@
 
 Listens on the network's gateway address (UDP and TCP). Names come from the registry file, re-read
 when its mtime changes; several addresses for one name (replicas) are rotated on every answer; a name
-also matches with one of the host's search domains appended. Known names get their A records, and an
-empty NOERROR answer for any other type (AAAA included). Any other query is forwarded unchanged to the
+also matches with one of the host's (or a container's) search domains appended. Known names get their
+A records (AAAA ones on IPv6 networks), and an empty NOERROR answer for any other type. Any other
+query is forwarded unchanged to the asking container's own `dns` servers if it has some, else to the
 host's resolvers (2 s per resolver, then SERVFAIL), each in a thread so a slow upstream blocks nobody.
+This process runs in the host's namespace, so loopback resolvers of the host (a local stub on
+127.0.0.53, say) are reachable from here, unlike from inside a container.
 """
 from __future__ import annotations
 
@@ -47,12 +50,16 @@ def parse_question(packet: bytes) -> tuple[str, int, int, int] | None:
 
 
 def answer(packet: bytes, qend: int, ips: list[str], rcode: int = 0) -> bytes:
+    """A reply with one A (IPv4) or AAAA (IPv6) record per address."""
     ident, flags = struct.unpack("!HH", packet[:4])
     rd = flags & 0x0100
     header = struct.pack("!HHHHHH", ident, 0x8000 | 0x0400 | rd | 0x0080 | rcode, 1, len(ips), 0, 0)
     out = header + packet[12:qend]
     for ip in ips:
-        out += struct.pack("!HHHIH", 0xC00C, TYPE_A, CLASS_IN, TTL, 4) + socket.inet_aton(ip)
+        if ":" in ip:
+            out += struct.pack("!HHHIH", 0xC00C, TYPE_AAAA, CLASS_IN, TTL, 16) + socket.inet_pton(socket.AF_INET6, ip)
+        else:
+            out += struct.pack("!HHHIH", 0xC00C, TYPE_A, CLASS_IN, TTL, 4) + socket.inet_aton(ip)
     return out
 
 
@@ -76,24 +83,30 @@ class Resolver:
         self.records = records
         self.mtime: object = -1
         self.names: dict[str, list[str]] = {}
+        self.names6: dict[str, list[str]] = {}
+        self.by_source: dict[str, list[str]] = {}  # a container's address -> its own upstream servers
         self.turn: dict[str, int] = {}
-        self.upstream, self.search = host_resolvers(resolv_conf)
+        self.upstream, self.host_search = host_resolvers(resolv_conf)
+        self.search = set(self.host_search)
         self.lock = threading.Lock()
 
     def reload(self) -> None:
         try:
             st = os.stat(self.records)
         except FileNotFoundError:
-            self.names, self.mtime = {}, -1
+            self.names, self.names6, self.by_source, self.mtime = {}, {}, {}, -1
             return
         mtime = (st.st_mtime_ns, st.st_ino)  # records are replaced by rename: a new inode each time
         if mtime == self.mtime:
             return
-        from engine.network.registry import name_map
+        from engine.network.registry import name_map, search_domains, upstreams
 
         try:
             with open(self.records) as f:
-                self.names = name_map(json.load(f))
+                data = json.load(f)
+            self.names, self.names6 = name_map(data), name_map(data, "ip6")
+            self.by_source = upstreams(data)
+            self.search = set(self.host_search) | search_domains(data)
             self.mtime = mtime
         except (OSError, ValueError):
             pass
@@ -109,20 +122,25 @@ class Resolver:
                 return first
         return None
 
-    def lookup(self, name: str) -> list[str] | None:
+    def lookup(self, name: str, qtype: int = TYPE_A) -> list[str] | None:
+        """The addresses of a registered name, rotated on every call (None: not ours). AAAA questions get
+        IPv6 addresses, other types none."""
         key = self.key(name)
         if key is None:
             return None
-        ips = self.names[key]
+        ips = self.names[key] if qtype == TYPE_A else self.names6.get(key, []) if qtype == TYPE_AAAA else []
+        if not ips:
+            return []
         with self.lock:
             k = self.turn.get(name, 0)
             self.turn[name] = k + 1
         k %= len(ips)
         return ips[k:] + ips[:k]
 
-    def forward(self, packet: bytes, tcp: bool = False) -> bytes | None:
-        """The first upstream answer to *packet*, asked the way it came (UDP or TCP), or None."""
-        for server in self.upstream:
+    def forward(self, packet: bytes, tcp: bool = False, source: str = "") -> bytes | None:
+        """The first upstream answer to *packet*, asked the way it came (UDP or TCP), or None. The
+        upstreams are the asking container's own `dns` servers (by its *source* address), else the host's."""
+        for server in self.by_source.get(source) or self.upstream:
             family = socket.AF_INET6 if ":" in server else socket.AF_INET
             try:
                 with socket.socket(family, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM) as s:
@@ -137,16 +155,16 @@ class Resolver:
                 continue
         return None
 
-    def reply(self, packet: bytes, tcp: bool = False) -> bytes | None:
-        """The answer to one query, or None for a packet that is not one."""
+    def reply(self, packet: bytes, tcp: bool = False, source: str = "") -> bytes | None:
+        """The answer to one query from *source*, or None for a packet that is not one."""
         q = parse_question(packet)
         if q is None:
             return None
         name, qtype, _qclass, qend = q
-        ips = self.lookup(name)
+        ips = self.lookup(name, qtype)
         if ips is not None:
-            return answer(packet, qend, ips if qtype == TYPE_A else [])
-        reply = self.forward(packet, tcp)
+            return answer(packet, qend, ips)
+        reply = self.forward(packet, tcp, source)
         return reply if reply is not None else answer(packet, qend, [], rcode=2)  # SERVFAIL
 
     def known(self, packet: bytes) -> bool:
@@ -170,7 +188,7 @@ def _read_exact(s: socket.socket, n: int) -> bytes | None:
 
 
 def _udp_reply(resolver: Resolver, sock: socket.socket, packet: bytes, peer) -> None:
-    reply = resolver.reply(packet)
+    reply = resolver.reply(packet, source=peer[0])
     if reply is not None:
         try:
             sock.sendto(reply, peer)
@@ -178,7 +196,7 @@ def _udp_reply(resolver: Resolver, sock: socket.socket, packet: bytes, peer) -> 
             pass
 
 
-def _tcp_client(resolver: Resolver, conn: socket.socket) -> None:
+def _tcp_client(resolver: Resolver, conn: socket.socket, source: str) -> None:
     with conn:
         conn.settimeout(10)
         try:
@@ -186,7 +204,7 @@ def _tcp_client(resolver: Resolver, conn: socket.socket) -> None:
                 packet = _read_tcp_message(conn)
                 if packet is None:
                     return
-                reply = resolver.reply(packet, tcp=True)
+                reply = resolver.reply(packet, tcp=True, source=source)
                 if reply is None:
                     return
                 conn.sendall(struct.pack("!H", len(reply)) + reply)
@@ -197,10 +215,10 @@ def _tcp_client(resolver: Resolver, conn: socket.socket) -> None:
 def _tcp_loop(resolver: Resolver, listener: socket.socket) -> None:
     while True:
         try:
-            conn, _ = listener.accept()
+            conn, peer = listener.accept()
         except OSError:
             return
-        threading.Thread(target=_tcp_client, args=(resolver, conn), daemon=True).start()
+        threading.Thread(target=_tcp_client, args=(resolver, conn, peer[0]), daemon=True).start()
 
 
 def serve(records: str, listen: str, port: int, pidfile: str | None, resolv_conf: str = "/etc/resolv.conf") -> int:

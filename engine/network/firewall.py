@@ -1,10 +1,20 @@
-"""Firewall rules of our own, only where the host needs them.
+"""Firewall rules of our own: bridged traffic, forwarding out of our bridges, outbound NAT.
 
-When br_netfilter is loaded (as Docker does), frames crossing a Linux bridge go through iptables'
-FORWARD chain, and a host whose FORWARD policy is DROP (Docker sets that) would drop the traffic
-between two containers of one of our bridges. Then each engine root keeps one chain of its own,
-``COMPOSER-<root_id>``, jumped to from FORWARD, holding one ACCEPT rule per bridge. Nothing else of
-the host's rules is touched; the chain and its jump go away with the root's last bridge.
+Each engine root keeps one chain of its own, ``COMPOSER-<root_id>``, in the filter table (jumped
+to from FORWARD) and, for NAT, one of the same name in the nat table (jumped to from POSTROUTING).
+Every rule in them names one of the root's bridges, so a bridge's rules are found and removed by
+its name; with the root's last rule a chain and its jump go too. Nothing else of the host's rules is
+touched: no flush, no policy change.
+
+Per bridge:
+- ``-i BR -o BR -j ACCEPT`` where br_netfilter makes frames crossing a bridge pass through FORWARD
+  (a host whose FORWARD policy is DROP, as Docker sets it, would drop them otherwise);
+- a network with a way out (not ``internal``): ``-i BR ! -o BR -j ACCEPT``, ``-o BR -m conntrack
+  --ctstate RELATED,ESTABLISHED -j ACCEPT`` and, in nat, ``-s SUBNET ! -o BR -j MASQUERADE``;
+  IPv4 forwarding is switched on (as Docker does; it is left on);
+- an internal network: ``-i BR ! -o BR -j DROP`` and ``-o BR ! -i BR -j DROP``.
+Outbound NAT needs the iptables command (scripts/install.sh installs it); without it a network has
+no way out, and says so only where bridged traffic is filtered (then it is needed for any traffic).
 """
 from __future__ import annotations
 
@@ -14,6 +24,7 @@ import subprocess
 from engine.errors import EngineError
 
 _BR_NF = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+_IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 LOCK = "/run/composer/firewall.lock"
 
 
@@ -23,6 +34,10 @@ def bridged_traffic_filtered() -> bool:
             return f.read().strip() == "1"
     except OSError:
         return False
+
+
+def available() -> bool:
+    return shutil.which("iptables") is not None
 
 
 def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -40,49 +55,91 @@ def chain_name(root_id: str) -> str:
     return f"COMPOSER-{root_id}"
 
 
-def _locked():
-    """One firewall change at a time on this host (two networks of one root share its chain)."""
+_HOOK = {"filter": "FORWARD", "nat": "POSTROUTING"}
+
+
+def _ensure_chain(table: str, chain: str) -> None:
+    if _iptables("-t", table, "-n", "-L", chain, check=False).returncode != 0:
+        res = _iptables("-t", table, "-N", chain, check=False)
+        if res.returncode != 0 and _iptables("-t", table, "-n", "-L", chain, check=False).returncode != 0:
+            raise EngineError(f"iptables -t {table} -N {chain}: {res.stderr.strip()}")
+    if _iptables("-t", table, "-C", _HOOK[table], "-j", chain, check=False).returncode != 0:
+        _iptables("-t", table, "-I", _HOOK[table], "1", "-j", chain)
+
+
+def _add(table: str, chain: str, rule: tuple[str, ...]) -> None:
+    if _iptables("-t", table, "-C", chain, *rule, check=False).returncode != 0:
+        _iptables("-t", table, "-A", chain, *rule)
+
+
+def bridge_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[tuple[str, ...]]]:
+    """The rules one bridge needs on this host, per table."""
+    rules: dict[str, list[tuple[str, ...]]] = {"filter": [], "nat": []}
+    if bridged_traffic_filtered():
+        rules["filter"].append(("-i", bridge, "-o", bridge, "-j", "ACCEPT"))
+    if internal:
+        rules["filter"] += [("-i", bridge, "!", "-o", bridge, "-j", "DROP"),
+                            ("-o", bridge, "!", "-i", bridge, "-j", "DROP")]
+    elif available():
+        rules["filter"] += [("-i", bridge, "!", "-o", bridge, "-j", "ACCEPT"),
+                            ("-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")]
+        rules["nat"].append(("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"))
+    return rules
+
+
+def setup_bridge(root_id: str, bridge: str, subnet: str, internal: bool = False) -> None:
+    """Install the bridge's rules (idempotent); for a network with a way out, IPv4 forwarding goes on."""
+    rules = bridge_rules(bridge, subnet, internal)
+    if not rules["filter"] and not rules["nat"]:
+        return
     from engine.store.locks import file_lock
 
-    return file_lock(LOCK)
-
-
-def allow_bridge(root_id: str, bridge: str) -> None:
-    """Accept forwarding inside *bridge* (idempotent). A no-op where bridged traffic is not filtered."""
-    if not bridged_traffic_filtered():
-        return
-    with _locked():
-        _allow(root_id, bridge)
-
-
-def _allow(root_id: str, bridge: str) -> None:
     chain = chain_name(root_id)
-    if _iptables("-n", "-L", chain, check=False).returncode != 0:
-        _iptables("-N", chain)
-    if _iptables("-C", "FORWARD", "-j", chain, check=False).returncode != 0:
-        _iptables("-I", "FORWARD", "1", "-j", chain)
-    rule = ("-i", bridge, "-o", bridge, "-j", "ACCEPT")
-    if _iptables("-C", chain, *rule, check=False).returncode != 0:
-        _iptables("-A", chain, *rule)
+    with file_lock(LOCK):
+        for table in ("filter", "nat"):
+            if rules[table]:
+                _ensure_chain(table, chain)
+                for rule in rules[table]:
+                    _add(table, chain, rule)
+    if rules["nat"]:
+        _enable_forwarding()
+
+
+def _enable_forwarding() -> None:
+    try:
+        with open(_IP_FORWARD) as f:
+            if f.read().strip() == "1":
+                return
+        with open(_IP_FORWARD, "w") as f:
+            f.write("1\n")
+    except OSError as e:
+        raise EngineError(f"cannot enable IPv4 forwarding for outbound traffic ({_IP_FORWARD}): {e.strerror}") from None
+
+
+def rules_of(root_id: str, table: str) -> list[str]:
+    """The rules in the root's chain of *table*, as `iptables -S` prints them ([] without chain)."""
+    res = _iptables("-t", table, "-S", chain_name(root_id), check=False)
+    return [ln for ln in res.stdout.splitlines() if ln.startswith("-A ")] if res.returncode == 0 else []
 
 
 def forget_bridge(root_id: str, bridge: str) -> None:
-    """Remove the bridge's rule; with the root's last rule, the chain and its jump go too."""
-    if shutil.which("iptables") is None:
+    """Remove every rule naming *bridge*; with the root's last rule in a table, its chain and jump go too."""
+    if not available():
         return
-    with _locked():
-        _forget(root_id, bridge)
+    from engine.store.locks import file_lock
 
-
-def _forget(root_id: str, bridge: str) -> None:
     chain = chain_name(root_id)
-    if _iptables("-n", "-L", chain, check=False).returncode != 0:
-        return
-    rule = ("-i", bridge, "-o", bridge, "-j", "ACCEPT")
-    while _iptables("-C", chain, *rule, check=False).returncode == 0:
-        _iptables("-D", chain, *rule)
-    listing = _iptables("-S", chain, check=False).stdout.splitlines()
-    if len([ln for ln in listing if ln.startswith("-A ")]) == 0:
-        while _iptables("-C", "FORWARD", "-j", chain, check=False).returncode == 0:
-            _iptables("-D", "FORWARD", "-j", chain)
-        _iptables("-X", chain, check=False)
+    with file_lock(LOCK):
+        for table in ("filter", "nat"):
+            res = _iptables("-t", table, "-S", chain, check=False)
+            if res.returncode != 0:
+                continue
+            listing = [ln for ln in res.stdout.splitlines() if ln.startswith("-A ")]
+            for line in listing:
+                words = line.split()
+                if bridge in words:
+                    _iptables("-t", table, "-D", *words[1:], check=False)
+            if not rules_of(root_id, table):
+                while _iptables("-t", table, "-C", _HOOK[table], "-j", chain, check=False).returncode == 0:
+                    _iptables("-t", table, "-D", _HOOK[table], "-j", chain)
+                _iptables("-t", table, "-X", chain, check=False)

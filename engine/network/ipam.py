@@ -15,6 +15,7 @@ import json
 import os
 
 POOLS = [ipaddress.ip_network(f"10.{b}.0.0/16") for b in range(199, 189, -1)]
+POOL6 = ipaddress.ip_network("fd63:6f6d:706f::/48")  # a ULA prefix of our own; /64 per network
 HOST_LOCK = "/run/composer/ipam.lock"
 RESERVED = "/run/composer/subnets"
 
@@ -44,11 +45,11 @@ def release(subnet: str, owner_record: str) -> None:
             pass
 
 
-def reserved(exclude_record: str | None = None) -> list[ipaddress.IPv4Network]:
+def reserved(exclude_record: str | None = None) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The subnets live reservations hold (all but *exclude_record*'s); stale ones are removed."""
     from engine.store.records import read_json
 
-    out: list[ipaddress.IPv4Network] = []
+    out: list = []
     try:
         entries = os.listdir(RESERVED)
     except FileNotFoundError:
@@ -60,7 +61,8 @@ def reserved(exclude_record: str | None = None) -> list[ipaddress.IPv4Network]:
             continue
         try:
             with open(rec["record"]) as f:
-                live = json.load(f).get("subnet") == rec["subnet"]
+                owner = json.load(f)
+            live = rec["subnet"] in (owner.get("subnet"), owner.get("subnet6"))
         except (OSError, ValueError, KeyError, AttributeError):
             live = False
         if live:
@@ -73,27 +75,46 @@ def reserved(exclude_record: str | None = None) -> list[ipaddress.IPv4Network]:
     return out
 
 
-def host_networks() -> list[ipaddress.IPv4Network]:
-    """Every IPv4 network the host has an address in, or a route to."""
+def host_networks(family: int = 2) -> list:
+    """Every network (IPv4; IPv6 with family=10) the host has an address in, or a route to."""
     from pyroute2 import IPRoute
 
-    nets: list[ipaddress.IPv4Network] = []
+    nets: list = []
     with IPRoute() as ipr:
-        for a in ipr.get_addr(family=2):
+        for a in ipr.get_addr(family=family):
             addr = a.get_attr("IFA_ADDRESS")
             if addr:
                 nets.append(ipaddress.ip_network(f"{addr}/{a['prefixlen']}", strict=False))
-        for r in ipr.get_routes(family=2, table=254):
+        for r in ipr.get_routes(family=family, table=254):
             dst = r.get_attr("RTA_DST")
             if dst and r["dst_len"] > 0:
                 nets.append(ipaddress.ip_network(f"{dst}/{r['dst_len']}", strict=False))
     return nets
 
 
+def pick_subnet6(taken: list) -> ipaddress.IPv6Network:
+    for candidate in POOL6.subnets(new_prefix=64):
+        if not any(candidate.version == t.version and candidate.overlaps(t) for t in taken):
+            return candidate
+    from engine.errors import EngineError
+
+    raise EngineError(f"no free IPv6 subnet left in {POOL6}: remove unused networks")
+
+
+def check_free(subnet, taken: list) -> None:
+    """Conflict if a user-chosen *subnet* overlaps one the host or another network has."""
+    for t in taken:
+        if t.version == subnet.version and t.overlaps(subnet):
+            from engine.errors import Conflict
+
+            raise Conflict(f"subnet {subnet} overlaps {t}, which this host or another network already uses: "
+                           "choose another subnet")
+
+
 def pick_subnet(taken: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
     for pool in POOLS:
         for candidate in pool.subnets(new_prefix=24):
-            if not any(candidate.overlaps(t) for t in taken):
+            if not any(t.version == 4 and candidate.overlaps(t) for t in taken):
                 return candidate
     from engine.errors import EngineError
 
@@ -101,12 +122,35 @@ def pick_subnet(taken: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
                       "remove unused networks")
 
 
-def allocate_ip(subnet: str, gateway: str, used: set[str]) -> str:
-    net = ipaddress.ip_network(subnet)
-    for host in net.hosts():
-        ip = str(host)
-        if ip != gateway and ip not in used:
-            return ip
+def allocate_ip(subnet: str, gateway: str, used: set[str], ip_range: str = "") -> str:
+    """The first free address of *ip_range* (or of *subnet*), never the gateway."""
+    net = ipaddress.ip_network(ip_range or subnet)
+    taken = {ipaddress.ip_address(u) for u in used if u} | {ipaddress.ip_address(gateway)}
+    broadcast = ipaddress.ip_network(subnet).broadcast_address
+    for n, host in enumerate(net.hosts() if net.num_addresses > 2 else net):
+        if host not in taken and host != broadcast:
+            return str(host)
+        if n > 65536:
+            break
     from engine.errors import EngineError
 
-    raise EngineError(f"no free address left in {subnet}")
+    raise EngineError(f"no free address left in {ip_range or subnet}")
+
+
+def check_static_ip(ip: str, subnet: str, gateway: str, used: set[str], network: str) -> str:
+    """A requested address, validated: inside the subnet, not its gateway, not taken."""
+    from engine.errors import Conflict, InvalidArgument
+
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        raise InvalidArgument(f"invalid address {ip!r} for network {network}") from None
+    net = ipaddress.ip_network(subnet)
+    if addr.version != net.version or addr not in net:
+        raise InvalidArgument(f"address {ip} is not in network {network}'s subnet {subnet}: "
+                              "choose one inside it or set the network's ipam subnet")
+    if str(addr) == gateway or addr in (net.network_address, net.broadcast_address):
+        raise InvalidArgument(f"address {ip} is reserved in network {network} (gateway, network or broadcast)")
+    if {str(addr)} & {str(ipaddress.ip_address(u)) for u in used if u}:
+        raise Conflict(f"address {ip} is already in use on network {network}")
+    return str(addr)

@@ -16,9 +16,11 @@ from engine.paths import Paths
 from engine.procs import alive, wait_gone
 from engine.store.locks import file_lock
 from engine.store.records import read_json, write_json
-from engine.types import NetworkInfo
+from engine.types import NetworkConfig, NetworkInfo
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# where a network's resolver reads the upstream servers for names it does not know (a resolv.conf)
+UPSTREAMS_ENV = "COMPOSER_RESOLV_CONF"
 
 
 class Networks:
@@ -37,7 +39,11 @@ class Networks:
 
     @staticmethod
     def _info(rec: dict) -> NetworkInfo:
-        return NetworkInfo(rec["name"], rec["id"], rec["subnet"], rec["gateway"], rec["bridge"], rec.get("labels", {}))
+        return NetworkInfo(rec["name"], rec["id"], rec["subnet"], rec["gateway"], rec["bridge"], rec.get("labels", {}),
+                           internal=bool(rec.get("internal")), subnet6=rec.get("subnet6", ""),
+                           gateway6=rec.get("gateway6", ""), ip_range=rec.get("ip_range", ""),
+                           mtu=int(rec.get("mtu") or 0), options=dict(rec.get("options") or {}),
+                           created=rec.get("created", ""))
 
     def get(self, name: str) -> NetworkInfo:
         rec = read_json(self._record_path(name))
@@ -56,19 +62,14 @@ class Networks:
         return out
 
     # -- create / remove ---------------------------------------------------------------
-    def create(self, name: str, labels: dict[str, str]) -> NetworkInfo:
+    def create(self, name: str, labels: dict[str, str], config: NetworkConfig | None = None) -> NetworkInfo:
+        """Make the network (idempotent by name: an existing one is returned as it is)."""
         if not _NAME.match(name):
             raise InvalidArgument(f"invalid network name {name!r}: use letters, digits, '_', '.' and '-'")
+        config = config or NetworkConfig()
         from engine.network import firewall
-        from engine.network.bridge import create_bridge, delete_bridge
-        from engine.network.ipam import (
-            HOST_LOCK,
-            host_networks,
-            pick_subnet,
-            release,
-            reserve,
-            reserved,
-        )
+        from engine.network.bridge import bridge_exists, create_bridge, delete_bridge
+        from engine.network.ipam import HOST_LOCK, host_networks, release, reserve, reserved
 
         os.makedirs(self.paths.networks, exist_ok=True)
         with file_lock(self.paths.lock("net-" + name)):
@@ -76,17 +77,33 @@ class Networks:
             if rec is not None:
                 return self._info(rec)
             net_id = hashlib.sha256(os.urandom(32)).hexdigest()
-            bridge = f"cb{self.paths.root_id[:5]}{net_id[:8]}"
+            bridge, mtu = _bridge_options(config.options, f"cb{self.paths.root_id[:5]}{net_id[:8]}")
             record = self._record_path(name)
             with file_lock(HOST_LOCK):
-                subnet = pick_subnet(host_networks() + reserved())
-                gateway = str(next(subnet.hosts()))
+                if bridge_exists(bridge):
+                    from engine.errors import Conflict
+
+                    raise Conflict(f"network {name}: an interface named {bridge} already exists on this host: "
+                                   "choose another com.docker.network.bridge.name")
+                taken = host_networks() + reserved()
+                subnet, gateway, ip_range = _ipv4_plan(name, config, taken)
+                subnet6 = gateway6 = ""
+                if config.enable_ipv6 or config.subnet6:
+                    subnet6, gateway6 = _ipv6_plan(name, config, host_networks(10) + reserved())
+                made: list[str] = []
                 try:
-                    reserve(str(subnet), record)
-                    create_bridge(bridge, gateway, subnet.prefixlen)
-                    firewall.allow_bridge(self.paths.root_id, bridge)
-                    rec = {"name": name, "id": net_id, "subnet": str(subnet), "gateway": gateway, "bridge": bridge,
-                           "labels": labels, "created": datetime.now(UTC).isoformat()}
+                    reserve(subnet, record)
+                    made.append(subnet)
+                    if subnet6:
+                        reserve(subnet6, record)
+                        made.append(subnet6)
+                    create_bridge(bridge, gateway, int(subnet.split("/")[1]), mtu, gateway6,
+                                  int(subnet6.split("/")[1]) if subnet6 else 64)
+                    firewall.setup_bridge(self.paths.root_id, bridge, subnet, config.internal)
+                    rec = {"name": name, "id": net_id, "subnet": subnet, "gateway": gateway, "bridge": bridge,
+                           "labels": labels, "created": datetime.now(UTC).isoformat(), "internal": config.internal,
+                           "subnet6": subnet6, "gateway6": gateway6, "ip_range": ip_range, "mtu": mtu,
+                           "options": dict(config.options)}
                     write_json(self._record_path(name), rec)
                     self._start_dns(name, gateway)
                 except BaseException:
@@ -94,7 +111,8 @@ class Networks:
                     _quiet(lambda: os.unlink(self._record_path(name)))
                     _quiet(lambda: firewall.forget_bridge(self.paths.root_id, bridge))
                     _quiet(lambda: delete_bridge(bridge))
-                    _quiet(lambda: release(str(subnet), record))
+                    for sub in made:
+                        _quiet(lambda sub=sub: release(sub, record))
                     raise
             return self._info(rec)
 
@@ -113,6 +131,8 @@ class Networks:
 
             with file_lock(HOST_LOCK):
                 release(rec["subnet"], self._record_path(name))
+                if rec.get("subnet6"):
+                    release(rec["subnet6"], self._record_path(name))
             for path in (self.records_file(name), self.records_file(name) + ".lock", self._record_path(name)):
                 _quiet(lambda path=path: os.unlink(path))
         _quiet(lambda: os.unlink(self.paths.lock("net-" + name)))
@@ -138,7 +158,7 @@ class Networks:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-S", "-m", "engine.network.dns", "--records", records, "--listen", gateway,
-                 "--pidfile", pidfile],
+                 "--pidfile", pidfile, "--resolv-conf", os.environ.get(UPSTREAMS_ENV) or "/etc/resolv.conf"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/",
                 env={"PYTHONPATH": pkg, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         deadline = time.monotonic() + 5
@@ -182,17 +202,100 @@ class Networks:
                 with file_lock(HOST_LOCK):
                     # after a reboot the reservations are gone too: someone may have taken the subnet since
                     clash = [str(n) for n in host_networks() + reserved(exclude_record=record)
-                             if n.overlaps(subnet)]
+                             if n.version == 4 and n.overlaps(subnet)]
                     if clash:
                         from engine.errors import Conflict
 
                         raise Conflict(f"network {name} cannot come back: its subnet {info.subnet} now overlaps "
                                        f"{clash[0]} on this host; remove the network and create it again")
                     reserve(info.subnet, record)
-                    create_bridge(info.bridge, info.gateway, subnet.prefixlen)
-                firewall.allow_bridge(self.paths.root_id, info.bridge)
+                    if info.subnet6:
+                        reserve(info.subnet6, record)
+                    create_bridge(info.bridge, info.gateway, subnet.prefixlen, info.mtu, info.gateway6,
+                                  int(info.subnet6.split("/")[1]) if info.subnet6 else 64)
+                firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal)
             if not self._dns_pid(name):
                 self._start_dns(name, info.gateway)
+
+
+BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
+MTU_OPTS = ("com.docker.network.driver.mtu", "mtu")
+
+
+def _bridge_options(options: dict[str, str], default_name: str) -> tuple[str, int]:
+    """(bridge name, mtu) from driver_opts; other options are kept in the record only."""
+    bridge = str(options.get(BRIDGE_NAME_OPT) or default_name)
+    if len(bridge) > 15 or not re.match(r"^[A-Za-z0-9_.-]+$", bridge):
+        raise InvalidArgument(f"invalid {BRIDGE_NAME_OPT} {bridge!r}: 1 to 15 letters, digits, '_', '.' or '-'")
+    mtu = 0
+    for key in MTU_OPTS:
+        if options.get(key) not in (None, ""):
+            try:
+                mtu = int(str(options[key]))
+            except ValueError:
+                mtu = -1
+            if not 68 <= mtu <= 65535:
+                raise InvalidArgument(f"invalid {key} {options[key]!r}: a number from 68 to 65535")
+    return bridge, mtu
+
+
+def _parse_net(text: str, what: str, version: int):
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidArgument(f"invalid {what} {text!r}: expected an IPv{version} network like "
+                              f"{'10.5.0.0/24' if version == 4 else 'fd00:5::/64'}") from None
+    if net.version != version:
+        raise InvalidArgument(f"invalid {what} {text!r}: not an IPv{version} network")
+    return net
+
+
+def _gateway_in(net, given: str, name: str) -> str:
+    if not given:
+        return str(next(net.hosts()))
+    try:
+        gw = ipaddress.ip_address(given)
+    except ValueError:
+        raise InvalidArgument(f"network {name}: invalid gateway {given!r}") from None
+    if gw not in net or gw in (net.network_address, net.broadcast_address):
+        raise InvalidArgument(f"network {name}: gateway {given} is not a usable address of subnet {net}")
+    return str(gw)
+
+
+def _ipv4_plan(name: str, config: NetworkConfig, taken: list) -> tuple[str, str, str]:
+    """(subnet, gateway, ip_range) for a new network: given ones validated, else a free /24 (hold HOST_LOCK)."""
+    from engine.network.ipam import check_free, pick_subnet
+
+    if config.subnet:
+        subnet = _parse_net(config.subnet, f"subnet of network {name}", 4)
+        if subnet.prefixlen > 30:
+            raise InvalidArgument(f"network {name}: subnet {subnet} is too small (at most /30)")
+        check_free(subnet, taken)
+    else:
+        if config.gateway or config.ip_range:
+            raise InvalidArgument(f"network {name}: a gateway or ip_range needs a subnet too")
+        subnet = pick_subnet(taken)
+    gateway = _gateway_in(subnet, config.gateway, name)
+    ip_range = ""
+    if config.ip_range:
+        rng = _parse_net(config.ip_range, f"ip_range of network {name}", 4)
+        if not rng.subnet_of(subnet):
+            raise InvalidArgument(f"network {name}: ip_range {rng} is not inside subnet {subnet}")
+        ip_range = str(rng)
+    return str(subnet), gateway, ip_range
+
+
+def _ipv6_plan(name: str, config: NetworkConfig, taken: list) -> tuple[str, str]:
+    from engine.network.ipam import check_free, pick_subnet6
+
+    if config.subnet6:
+        subnet = _parse_net(config.subnet6, f"IPv6 subnet of network {name}", 6)
+        if subnet.prefixlen > 124:
+            raise InvalidArgument(f"network {name}: IPv6 subnet {subnet} is too small (at most /124)")
+        check_free(subnet, taken)
+    else:
+        subnet = pick_subnet6(taken)
+    return str(subnet), _gateway_in(subnet, config.gateway6, name)
 
 
 def _quiet(fn) -> None:

@@ -24,7 +24,8 @@ def _family(host_ip: str) -> int:
 def bind_published(bindings: list[PortBinding]) -> list[socket.socket]:
     """Bind and (TCP) listen on each PortBinding's host side, in order; one socket per binding.
 
-    host_port 0 picks a free port, written back into the binding's ``host_port``. On any failure every
+    host_port 0 picks a free port, and a range (host_port_end) its first free one; the port bound is
+    written back into the binding's ``host_port`` (``host_port_end`` cleared). On any failure every
     socket opened so far is closed and Conflict (port in use) or InvalidArgument (bad address) raised.
     """
     socks: list[socket.socket] = []
@@ -44,17 +45,23 @@ def bind_published(bindings: list[PortBinding]) -> list[socket.socket]:
             if s.family == socket.AF_INET6:
                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             shown = f"[{host_ip}]" if ":" in host_ip else host_ip
-            try:
-                s.bind((host_ip, int(b.host_port)))
-            except OSError as e:
-                if e.errno == errno.EADDRINUSE:
-                    raise Conflict(f"port {shown}:{b.host_port}/{proto} is already in use: stop what holds it "
-                                   f"or publish another host port") from None
-                raise InvalidArgument(f"cannot publish port {shown}:{b.host_port}/{proto}: {e.strerror} "
-                                      f"(is {host_ip} an address of this host?)") from None
+            first, last = int(b.host_port), max(int(b.host_port), int(b.host_port_end or 0))
+            for port in range(first, last + 1):  # a range: the first free port of it
+                try:
+                    s.bind((host_ip, port))
+                    break
+                except OSError as e:
+                    if e.errno == errno.EADDRINUSE and port < last:
+                        continue
+                    if e.errno == errno.EADDRINUSE:
+                        where = f"{first}-{last}" if last > first else str(first)
+                        raise Conflict(f"port {shown}:{where}/{proto} is already in use: stop what holds it "
+                                       f"or publish another host port") from None
+                    raise InvalidArgument(f"cannot publish port {shown}:{port}/{proto}: {e.strerror} "
+                                          f"(is {host_ip} an address of this host?)") from None
             if kind == socket.SOCK_STREAM:
                 s.listen(128)
-            b.host_port = s.getsockname()[1]
+            b.host_port, b.host_port_end = s.getsockname()[1], 0
         return socks
     except BaseException:
         for s in socks:

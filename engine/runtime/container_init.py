@@ -209,6 +209,8 @@ def setup_root(cfg: dict) -> None:
     if cfg.get("hostname"):
         sc.sethostname(cfg["hostname"])
     procfs.harden(cfg)
+    if cfg.get("domainname"):
+        sc.setdomainname(cfg["domainname"])
 
 
 def _read_db(path: str) -> list[list[str]]:

@@ -444,7 +444,8 @@ class Monitor:
                 unregister(entry["records"], self.cfg["id"])
             except OSError:
                 pass
-        if netns and os.path.abspath(netns).startswith(run_dir + os.sep):
+        # only its own: a container in another's namespace (network_mode container:) leaves that one alone
+        if netns and os.path.abspath(netns) == os.path.join(run_dir, "netns", self.cfg["id"]):
             try:
                 from engine.network.netns import destroy_netns
 
