@@ -147,5 +147,6 @@ def network_config(project: Project, key: str) -> NetworkConfig:
         if ":" in subnet:
             cfg.subnet6, cfg.gateway6 = subnet, str(pool.get("gateway") or "")
         elif subnet:
-            cfg.subnet, cfg.gateway, cfg.ip_range = subnet, str(pool.get("gateway") or ""), str(pool.get("ip_range") or "")
+            cfg.subnet, cfg.gateway = subnet, str(pool.get("gateway") or "")
+            cfg.ip_range = str(pool.get("ip_range") or "")
     return cfg

@@ -262,20 +262,27 @@ def _gateway_in(net, given: str, name: str) -> str:
     return str(gw)
 
 
-def _ipv4_plan(name: str, config: NetworkConfig, taken: list) -> tuple[str, str, str]:
-    """(subnet, gateway, ip_range) for a new network: given ones validated, else a free /24 (hold HOST_LOCK)."""
-    from engine.network.ipam import check_free, pick_subnet
+def _subnet(name: str, given: str, gateway: str, version: int, taken: list):
+    """(subnet, gateway) of one family for a new network: given ones validated (free on this host, at least
+    4 addresses), else a free one from the pool (hold HOST_LOCK)."""
+    from engine.network.ipam import check_free, pick_subnet, pick_subnet6
 
-    if config.subnet:
-        subnet = _parse_net(config.subnet, f"subnet of network {name}", 4)
-        if subnet.prefixlen > 30:
-            raise InvalidArgument(f"network {name}: subnet {subnet} is too small (at most /30)")
+    label = "subnet" if version == 4 else "IPv6 subnet"
+    if given:
+        subnet = _parse_net(given, f"{label} of network {name}", version)
+        if subnet.num_addresses < 4:
+            raise InvalidArgument(f"network {name}: {label} {subnet} is too small (at least 4 addresses)")
         check_free(subnet, taken)
     else:
-        if config.gateway or config.ip_range:
-            raise InvalidArgument(f"network {name}: a gateway or ip_range needs a subnet too")
-        subnet = pick_subnet(taken)
-    gateway = _gateway_in(subnet, config.gateway, name)
+        subnet = (pick_subnet if version == 4 else pick_subnet6)(taken)
+    return subnet, _gateway_in(subnet, gateway, name)
+
+
+def _ipv4_plan(name: str, config: NetworkConfig, taken: list) -> tuple[str, str, str]:
+    """(subnet, gateway, ip_range) for a new network."""
+    if not config.subnet and (config.gateway or config.ip_range):
+        raise InvalidArgument(f"network {name}: a gateway or ip_range needs a subnet too")
+    subnet, gateway = _subnet(name, config.subnet, config.gateway, 4, taken)
     ip_range = ""
     if config.ip_range:
         rng = _parse_net(config.ip_range, f"ip_range of network {name}", 4)
@@ -286,16 +293,8 @@ def _ipv4_plan(name: str, config: NetworkConfig, taken: list) -> tuple[str, str,
 
 
 def _ipv6_plan(name: str, config: NetworkConfig, taken: list) -> tuple[str, str]:
-    from engine.network.ipam import check_free, pick_subnet6
-
-    if config.subnet6:
-        subnet = _parse_net(config.subnet6, f"IPv6 subnet of network {name}", 6)
-        if subnet.prefixlen > 124:
-            raise InvalidArgument(f"network {name}: IPv6 subnet {subnet} is too small (at most /124)")
-        check_free(subnet, taken)
-    else:
-        subnet = pick_subnet6(taken)
-    return str(subnet), _gateway_in(subnet, config.gateway6, name)
+    subnet, gateway = _subnet(name, config.subnet6, config.gateway6, 6, taken)
+    return str(subnet), gateway
 
 
 def _quiet(fn) -> None:

@@ -7,18 +7,9 @@ import socket
 import threading
 from contextlib import contextmanager
 
-import pytest
-
 from engine.network.dns import answer, parse_question
-from tests.support.netstack import inspect, sh, wait_for
-
-LOOP = "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"
-
-
-@pytest.fixture
-def down(cli, base_image):
-    yield cli
-    cli("down", check=False)
+from tests.support.netstack import LOOP, inspect, sh, wait_for
+from tests.support.netstack import down  # noqa: F401 - the fixture
 
 
 @contextmanager

@@ -10,9 +10,8 @@ from contextlib import contextmanager
 import pytest
 
 from engine.network.netns import enter_netns
-from tests.support.netstack import inspect, ps, sh, wait_for
-
-LOOP = "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"
+from tests.support.netstack import LOOP, inspect, ps, sh, wait_for
+from tests.support.netstack import down  # noqa: F401 - the fixture
 
 
 def free_port(kind: int = socket.SOCK_STREAM, family: int = socket.AF_INET, host: str = "127.0.0.1") -> int:
@@ -87,12 +86,6 @@ def get(url: str) -> bytes:
     return urllib.request.urlopen(url, timeout=2).read()
 
 
-@pytest.fixture
-def down(cli, base_image):
-    yield cli
-    cli("down", check=False)
-
-
 def test_tcp_udp_ranges_random_and_ipv6_host_ports(down):
     cli = down
     rng = free_run(3)
@@ -104,7 +97,8 @@ def test_tcp_udp_ranges_random_and_ipv6_host_ports(down):
 services:
   web:
     image: composer/busybox
-    command: ["sh", "-c", "echo p80 > /tmp/80.html; echo p81 > /tmp/81.html; httpd -p 81 -h /tmp; exec httpd -f -p 80 -h /tmp"]
+    command: ["sh", "-c", "echo p80 > /tmp/80.html; echo p81 > /tmp/81.html; httpd -p 81 -h /tmp;
+                           exec httpd -f -p 80 -h /tmp"]
     stop_grace_period: 1s
     ports:
       - "127.0.0.1::80"

@@ -5,18 +5,10 @@ from __future__ import annotations
 import ipaddress
 import os
 
-import pytest
-
 from engine.paths import Paths
-from tests.support.netstack import bridge_name, free_subnet, host_state, inspect, names_on_host, sh, wait_for
-
-LOOP = "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"
-
-
-@pytest.fixture
-def down(cli, base_image):
-    yield cli
-    cli("down", check=False)
+from tests.support.netstack import (LOOP, bridge_name, free_subnet, host_state, inspect, names_on_host, sh,
+                                    wait_for)
+from tests.support.netstack import down  # noqa: F401 - the fixture
 
 
 def test_several_networks_with_ipam_static_addresses_priority_aliases_and_driver_opts(down):

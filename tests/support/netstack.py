@@ -6,35 +6,28 @@ import json
 import random
 import re
 import subprocess
-import time
 import uuid
+
+import pytest
+
+from tests.integration.test_stack import ps, wait_for  # noqa: F401 - shared with the network tests
+
+LOOP = "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"  # a service that idles until stopped
+
+
+@pytest.fixture
+def down(cli, base_image):
+    """The test's CLI; its project is taken down afterwards whatever happened."""
+    yield cli
+    cli("down", check=False)
 
 
 def inspect(cli, name: str) -> dict:
     return json.loads(cli("container", "inspect", name, project=False).stdout)[0]
 
 
-def ps(cli, *extra) -> list[dict]:
-    out = cli("ps", "--format", "json", *extra).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
 def sh(cli, service: str, script: str, check: bool = True) -> str:
     return cli("exec", "-T", service, "sh", "-c", script, check=check).stdout
-
-
-def wait_for(fn, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (OSError, AssertionError) as e:
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting; last result: {last!r}")
 
 
 def free_subnet() -> ipaddress.IPv4Network:
