@@ -355,7 +355,7 @@ class Engine:
             hostname = spec.hostname or cid[:12]
             peer = ""
             if mode == "container":  # the container it joins (resolved again at start): its hostname too
-                target = _find_record(recs, spec.network_mode.partition(":")[2])
+                target = self._peer_record(spec)
                 if target is not None:
                     peer, hostname = target["id"], spec.hostname or target["hostname"]
             elif mode == "host" and not spec.hostname:
@@ -529,6 +529,7 @@ class Engine:
             socks: list = []
             try:
                 netns, dns = self._wire_network(rec, spec, nets, undo, mode)
+                self.records.write(rec)  # interface names, the joined container
                 ports = []
                 if spec.ports and mode != "host":  # host mode: the process's own ports are the host's
                     from engine.network.ports import bind_published
@@ -581,27 +582,42 @@ class Engine:
         dns = []
         if not nets:
             return netns, dns
-        from engine.network.attach import connect, host_ifname
-        from engine.network.registry import register, unregister
+        from engine.network.registry import unregister
 
         route_net = endpoints.default_route_network(nets)
         v6 = rec.get("addresses6") or {}
+        rec["ifnames"] = {}
         for i, (att, net) in enumerate(zip(endpoints.ordered(spec.networks), nets)):
-            self.networks.ensure_running(net.name)
-            host_if = host_ifname(self.paths.root_id, cid, net.name)
-            ip6 = v6.get(net.name, "")
-            connect(netns, net.bridge, rec["addresses"][net.name], endpoints.prefixlen(net.subnet),
-                    net.gateway if net is route_net else None, ifname=f"eth{i}", host_ifname=host_if,
-                    mac=att.mac_address or (spec.mac_address if i == 0 else ""), mtu=net.mtu, ip6=ip6,
-                    prefixlen6=endpoints.prefixlen(net.subnet6) if ip6 else 64,
-                    gateway6=net.gateway6 if net is route_net else None)
-            records = self.networks.records_file(net.name)
-            names = [rec["name"], *att.aliases, cid[:12]]
-            register(records, cid, names, rec["addresses"][net.name], ip6=ip6, dns=spec.dns,
-                     search=spec.dns_search)
+            records = self._attach(rec, spec, att, net, f"eth{i}", rec["addresses"][net.name], v6.get(net.name, ""),
+                                   net is route_net, att.mac_address or (spec.mac_address if i == 0 else ""))
+            rec["ifnames"][net.name] = f"eth{i}"
             undo.append(lambda records=records: unregister(records, cid))
             dns.append({"records": records})
         return netns, dns
+
+    def _attach(self, rec: dict, spec: ContainerSpec, att: NetworkAttachment, net: NetworkInfo, ifname: str,
+                ip: str, ip6: str, default_route: bool, mac: str = "") -> str:
+        """Wire the container's namespace into *net* as *ifname* and register its names; the records file."""
+        from engine.network import endpoints
+        from engine.network.attach import connect, disconnect, host_ifname
+        from engine.network.registry import register
+
+        cid = rec["id"]
+        netns = os.path.join(self.paths.run, "netns", cid)
+        self.networks.ensure_running(net.name)
+        host_if = host_ifname(self.paths.root_id, cid, net.name)
+        connect(netns, net.bridge, ip, endpoints.prefixlen(net.subnet), net.gateway if default_route else None,
+                ifname=ifname, host_ifname=host_if, mac=mac or att.mac_address, mtu=net.mtu, ip6=ip6,
+                prefixlen6=endpoints.prefixlen(net.subnet6) if ip6 else 64,
+                gateway6=net.gateway6 if default_route else None)
+        records = self.networks.records_file(net.name)
+        try:
+            register(records, cid, [rec["name"], *att.aliases, cid[:12]], ip, ip6=ip6, dns=spec.dns,
+                     search=spec.dns_search)
+        except BaseException:
+            disconnect(host_if)
+            raise
+        return records
 
     def _peer_netns(self, rec: dict, spec: ContainerSpec) -> str:
         """The pinned namespace of the running container this one joins (network_mode container:NAME-OR-ID);
@@ -609,7 +625,7 @@ class Engine:
         from engine.runtime import launch
 
         target = spec.network_mode.partition(":")[2]
-        peer = _find_record(self.records.all(), target)
+        peer = self._peer_record(spec)
         if peer is None:
             raise InvalidArgument(f"container {rec['name']}: network_mode container:{target}: no such container")
         peer_id = peer["id"]
@@ -622,6 +638,66 @@ class Engine:
             raise Conflict(f"container {rec['name']}: cannot join the network of {peer['name']}: it is not running "
                            "(start it first)")
         return netns
+
+    def _peer_record(self, spec: ContainerSpec) -> dict | None:
+        try:
+            return self.records.find(spec.network_mode.partition(":")[2])
+        except NotFound:
+            return None
+
+    # -- networks of an existing container (network connect / disconnect) ------------------
+    def connect_network(self, ref: str, attachment: NetworkAttachment) -> ContainerInfo:
+        """Attach a container to one more network; a running one gets its interface at once."""
+        from engine.network.endpoints import network_mode, plan_addresses
+        from engine.runtime import launch
+
+        rec = self.records.find(ref)
+        cid = rec["id"]
+        net = self.networks.get(attachment.network)
+        with file_lock(self.paths.lock("ctr-" + cid)), file_lock(self.paths.lock("containers")):
+            rec = self.records.find(cid)
+            spec = spec_from_dict(rec["spec"])
+            if network_mode(spec) != "bridge" and spec.network_mode:
+                raise InvalidArgument(f"container {rec['name']} uses network_mode {spec.network_mode}: "
+                                      "it cannot be connected to networks")
+            if net.name in rec.get("addresses", {}):
+                raise Conflict(f"container {rec['name']} is already connected to network {net.name}")
+            one = ContainerSpec(name=spec.name, image=spec.image, networks=[attachment])
+            v4, v6 = plan_addresses(one, [net], self.records.all())
+            running = launch.read_state(self.paths.container_dir(cid)).get("status") == "running"
+            ifnames = rec.setdefault("ifnames", {})
+            if running:
+                taken = set(ifnames.values()) | {f"eth{i}" for i in range(len(rec.get("addresses", {})))}
+                ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in taken)
+                self._attach(rec, spec, attachment, net, ifname, v4[net.name], v6.get(net.name, ""), False)
+                ifnames[net.name] = ifname
+            spec.networks.append(attachment)
+            rec["spec"] = spec_to_dict(spec)
+            rec.setdefault("addresses", {})[net.name] = v4[net.name]
+            if v6:
+                rec.setdefault("addresses6", {})[net.name] = v6[net.name]
+            self.records.write(rec)
+        return self._info(rec)
+
+    def disconnect_network(self, ref: str, network: str) -> ContainerInfo:
+        from engine.network.attach import disconnect, host_ifname
+        from engine.network.registry import unregister
+
+        rec = self.records.find(ref)
+        cid = rec["id"]
+        with file_lock(self.paths.lock("ctr-" + cid)):
+            rec = self.records.find(cid)
+            if network not in rec.get("addresses", {}):
+                raise NotFound(f"container {rec['name']} is not connected to network {network}")
+            disconnect(host_ifname(self.paths.root_id, cid, network))
+            _quietly(lambda: unregister(self.networks.records_file(network), cid))
+            spec = spec_from_dict(rec["spec"])
+            spec.networks = [a for a in spec.networks if a.network != network]
+            rec["spec"] = spec_to_dict(spec)
+            for key in ("addresses", "addresses6", "ifnames"):
+                (rec.get(key) or {}).pop(network, None)
+            self.records.write(rec)
+        return self._info(rec)
 
     def stop_container(self, ref: str, timeout: float | None = None, signal: str | None = None) -> None:
         from engine.runtime import launch
@@ -690,6 +766,10 @@ class Engine:
             from engine.network.netns import destroy_netns
 
             destroy_netns(os.path.join(self.paths.run, "netns", cid))
+            from engine.network.registry import unregister
+
+            for net in rec.get("addresses", {}):  # names of networks connected while it ran, if any
+                _quietly(lambda net=net: unregister(self.networks.records_file(net), cid))
             trash = cdir + ".removing"
             os.rename(cdir, trash)  # the record disappears atomically
             _rmtree(trash)
@@ -804,15 +884,6 @@ def _healthcheck(spec: ContainerSpec, image_config: dict) -> dict | None:
     if spec.healthcheck is None and not image_config.get("Healthcheck"):
         return None
     return effective_healthcheck(spec.healthcheck, image_config.get("Healthcheck"))
-
-
-def _find_record(recs: list[dict], ref: str) -> dict | None:
-    """The record named *ref* (or whose id starts with it), for network_mode container:REF."""
-    for r in recs:
-        if r["name"] == ref or r["id"] == ref:
-            return r
-    found = [r for r in recs if len(ref) >= 4 and r["id"].startswith(ref)]
-    return found[0] if len(found) == 1 else None
 
 
 def _bindings(bound, declared):

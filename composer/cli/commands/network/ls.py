@@ -16,5 +16,6 @@ def run(args) -> int | None:
     if args.quiet:
         print("\n".join(n.id[:12] for n in nets))
     else:
-        print(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET"], [[n.id[:12], n.name, "bridge", n.subnet] for n in nets]))
+        rows = [[n.id[:12], n.name, "bridge", "local", ",".join(x for x in (n.subnet, n.subnet6) if x)] for n in nets]
+        print(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE", "SUBNET"], rows))
     return 0
