@@ -3,6 +3,7 @@ external networks, NAT rules, and a host left exactly as it was after `down`."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 
 from engine.paths import Paths
@@ -108,8 +109,11 @@ networks:
     with open("/proc/sys/net/ipv4/ip_forward") as f:
         assert f.read().strip() == "1"
 
+    bridges = [json.loads(cli("network", "inspect", f"{cli.project}_{n}", project=False).stdout)[0]["bridge"]
+               for n in ("sealed", "default")]
     cli("down")
-    assert not names_on_host(chain, sealed_net, default_net)
+    # (pool subnets may be taken by a parallel test at once: the bridges and the chain name are ours alone)
+    assert not names_on_host(chain, *bridges)
 
 
 def test_enable_ipv6_gives_addresses_routes_and_aaaa_answers(down):
@@ -196,9 +200,9 @@ networks:
     internal: true
 """)
     cli("up", "-d")
-    nets = cli("network", "ls", project=False).stdout
-    ours = [line.split()[-1] for line in nets.splitlines() if cli.project in line]
-    assert len(ours) == 3
+    nets = json.loads(cli("network", "inspect", *(f"{cli.project}_{n}" for n in "abc"), project=False).stdout)
+    ours = [n["bridge"] for n in nets]
+    assert len(set(ours)) == 3 and all(os.path.exists(f"/sys/class/net/{b}") for b in ours)
     cli("down")
     after = host_state()
     assert after == before, {k: (before[k] ^ after[k]) for k in before if before[k] != after[k]}
