@@ -4,7 +4,8 @@ from __future__ import annotations
 from composer import lifecycle
 from composer.isolation import container_fields
 from composer.model import Project, Service
-from engine.api import ContainerSpec, Mount, NetworkAttachment, NetworkConfig, PortBinding
+from composer.mounts import service_mounts, volumes_from
+from engine.api import ContainerInfo, ContainerSpec, NetworkAttachment, NetworkConfig, PortBinding
 
 LABEL_PROJECT = "com.docker.compose.project"
 LABEL_SERVICE = "com.docker.compose.service"
@@ -26,7 +27,9 @@ def container_name(project: Project, svc: Service, number: int = 1) -> str:
     return svc.container_name or f"{project.name}-{svc.name}-{number}"
 
 
-def container_spec(project: Project, svc: Service, number: int = 1) -> ContainerSpec:
+def container_spec(project: Project, svc: Service, number: int = 1,
+                   previous: ContainerInfo | None = None) -> ContainerSpec:
+    """*previous*: the container this one replaces (its anonymous volumes are carried over)."""
     labels = dict(svc.labels)
     labels.update({
         LABEL_PROJECT: project.name,
@@ -37,14 +40,7 @@ def container_spec(project: Project, svc: Service, number: int = 1) -> Container
         LABEL_WORKDIR: project.working_dir,
         LABEL_FILES: ",".join(project.files),
     })
-    mounts = []
-    for m in svc.volumes:
-        if m.type == "volume" and m.source:
-            mounts.append(Mount("volume", m.target, project.volumes[m.source].name, m.read_only))
-        elif m.type == "volume":
-            mounts.append(Mount("tmpfs", m.target))  # anonymous volumes: issue "runtime and network depth"
-        else:
-            mounts.append(Mount(m.type, m.target, m.source, m.read_only))
+    mounts = service_mounts(project, svc, previous)
     networks = [_attachment(project, svc, key, aliases) for key, aliases in svc.networks.items()]
     ports = port_bindings(svc)
     restart = lifecycle.restart_settings(svc.name, svc.raw)
@@ -57,7 +53,7 @@ def container_spec(project: Project, svc: Service, number: int = 1) -> Container
         restart=restart.policy, restart_delay=restart.delay, restart_max_attempts=restart.max_attempts,
         healthcheck=lifecycle.healthcheck(svc.name, svc.raw), log_max_size=log_size, log_max_file=log_files,
         tty=lifecycle.flag(svc.name, svc.raw, "tty"), stdin_open=lifecycle.flag(svc.name, svc.raw, "stdin_open"),
-        **container_fields(project, svc), **_network_settings(project, svc))
+        volumes_from=volumes_from(project, svc), **container_fields(project, svc), **_network_settings(project, svc))
 
 
 # -- networking (issue 5: networks) ---------------------------------------------------------------

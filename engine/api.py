@@ -6,6 +6,8 @@ Subsystems are imported lazily so a command pays only for what it touches.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import shutil
 from typing import IO, Iterator
@@ -210,9 +212,10 @@ class Engine:
     def check_volume_driver(self, driver: str) -> None:
         self.volumes.check_driver(driver)
 
-    def create_volume(self, name: str, driver: str = "local", labels: dict[str, str] | None = None) -> VolumeInfo:
-        info = self.volumes.create(name, driver, labels)
-        self._event("volume", "create", name, {"driver": driver, **(labels or {})})
+    def create_volume(self, name: str, driver: str = "local", labels: dict[str, str] | None = None,
+                      options: dict[str, str] | None = None) -> VolumeInfo:
+        info = self.volumes.create(name, driver, labels, options)
+        self._event("volume", "create", info.name, {"driver": driver, **(labels or {})})
         return info
 
     def inspect_volume(self, name: str) -> VolumeInfo:
@@ -221,10 +224,17 @@ class Engine:
     def list_volumes(self) -> list[VolumeInfo]:
         return self.volumes.list()
 
+    def volume_users(self) -> dict[str, list[str]]:
+        """Volume name -> names of the containers (any state) that mount it."""
+        users: dict[str, list[str]] = {}
+        for r in self.records.all():
+            for m in r["spec"]["mounts"]:
+                if m["type"] == "volume" and m["source"]:
+                    users.setdefault(m["source"], []).append(r["name"])
+        return users
+
     def remove_volume(self, name: str) -> None:
-        users = [r["name"] for r in self.records.all()
-                 if any(m["type"] == "volume" and m["source"] == name for m in r["spec"]["mounts"])]
-        self.volumes.remove(name, in_use_by=users)
+        self.volumes.remove(name, in_use_by=self.volume_users().get(name))
         self._event("volume", "destroy", name)
 
     def snapshot_volume(self, name: str) -> str:
@@ -247,6 +257,23 @@ class Engine:
         from engine.volumes import snapshots
 
         snapshots.remove(os.path.dirname(self.volumes.get(name).mountpoint), snapshot)
+
+    def prune_volumes(self, all_volumes: bool = False, labels: dict[str, str | None] | None = None) -> list[str]:
+        """Remove the volumes no container uses: anonymous ones only, or all with *all_volumes*
+        (Docker 23+). *labels*: only volumes with these labels (a None value: any value)."""
+        removed = []
+        for vol in self.volumes.list():
+            if not (all_volumes or vol.anonymous):
+                continue
+            if labels and any(k not in vol.labels or (v is not None and vol.labels[k] != v)
+                              for k, v in labels.items()):
+                continue
+            try:
+                self.remove_volume(vol.name)  # re-checks under the volume's lock
+            except (Conflict, NotFound):
+                continue
+            removed.append(vol.name)
+        return removed
 
     # -- networks ------------------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str] | None = None,
@@ -333,22 +360,24 @@ class Engine:
         from engine.runtime.options import check
 
         check(spec)
+        from engine.volumes.resolve import make_host_paths, name_anonymous, resolve_mounts
+
         image = self.images.get(spec.image) if layers is None else None
-        for m in spec.mounts:
-            if m.type == "volume":
-                self.volumes.get(m.source)
-            elif m.type == "bind" and not os.path.exists(m.source):
-                raise InvalidArgument(f"bind mount source path does not exist: {m.source}")
+        mounts = resolve_mounts(spec, self.volumes, self.records)
         from engine.network.endpoints import network_mode, ordered
 
         mode = network_mode(spec)
         nets = [self.networks.get(att.network) for att in ordered(spec.networks)]
         cid = new_id()
         cdir = self.paths.container_dir(cid)
-        with file_lock(self.paths.lock("containers")):
+        anonymous: list[str] = []
+        with file_lock(self.paths.lock("containers")), _undo_volumes(self.volumes, anonymous):
             recs = self.records.all()
             if any(r["name"] == spec.name for r in recs):
                 raise Conflict(f'container name "{spec.name}" is already in use: remove it or choose another name')
+            make_host_paths(mounts)
+            anonymous += name_anonymous(mounts, self.volumes)
+            spec = dataclasses.replace(spec, mounts=mounts)
             from engine.network.endpoints import plan_addresses
 
             addresses, addresses6 = plan_addresses(spec, nets, recs)
@@ -405,15 +434,7 @@ class Engine:
         env["HOSTNAME"] = rec["hostname"]
         env.update(spec.env)
         cdir = self.paths.container_dir(rec["id"])
-        mounts = []
-        for m in spec.mounts:
-            if m.type == "volume":
-                source = self.volumes.get(m.source).mountpoint
-                mounts.append({"type": "bind", "source": source, "target": m.target, "read_only": m.read_only})
-            elif m.type == "bind":
-                mounts.append({"type": "bind", "source": m.source, "target": m.target, "read_only": m.read_only})
-            elif m.type == "tmpfs":
-                mounts.append({"type": "tmpfs", "target": m.target, "options": "mode=1777"})
+        mounts = [self._runtime_mount(m) for m in spec.mounts]
         from engine.runtime.options import runtime_config
 
         process_opts, container_opts = runtime_config(spec, self._join_target,
@@ -457,6 +478,21 @@ class Engine:
         if other["spec"].get("ipc") == "host":
             return int(state["pid"]), None
         return int(state["pid"]), os.path.join(self.paths.container_dir(other["id"]), "shm")
+
+    def _runtime_mount(self, m: Mount) -> dict:
+        """A mount as the container's first process makes it (engine/runtime/mounts.py)."""
+        out = {"type": m.type, "target": m.target, "read_only": m.read_only}
+        if m.type == "volume":
+            out.update(source=self.volumes.get(m.source).mountpoint, volume_dir=self.volumes.directory(m.source),
+                       subpath=m.subpath, copy=not m.nocopy)
+        elif m.type == "bind":
+            out.update(source=m.source, propagation=m.propagation or "rprivate")
+        else:
+            options = [f"mode={m.tmpfs_mode if m.tmpfs_mode is not None else 0o1777:o}"]
+            if m.tmpfs_size:
+                options.append(f"size={m.tmpfs_size}")
+            out["options"] = ",".join(options)
+        return out
 
     def _write_etc_files(self, rec: dict, spec: ContainerSpec, nets: list[NetworkInfo], mode: str) -> None:
         from engine.network import etcfiles
@@ -750,7 +786,8 @@ class Engine:
         cgroup, _ = self._running_cgroup(ref)
         return list(TITLES), processes(cgroup.pids())
 
-    def remove_container(self, ref: str, force: bool = False) -> None:
+    def remove_container(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """With *volumes*, also the container's anonymous volumes that no other container uses."""
         from engine.runtime import launch
 
         rec = self.records.find(ref)
@@ -775,6 +812,19 @@ class Engine:
             _rmtree(trash)
         self._container_event("destroy", rec)
         _quietly(lambda: os.unlink(self.paths.lock("ctr-" + cid)))
+        if volumes:
+            self._remove_anonymous(rec)
+
+    def _remove_anonymous(self, rec: dict) -> None:
+        users = self.volume_users()
+        for m in rec["spec"]["mounts"]:
+            if m["type"] != "volume" or not m["source"] or users.get(m["source"]):
+                continue
+            try:
+                if self.volumes.get(m["source"]).anonymous:
+                    self.volumes.remove(m["source"])
+            except NotFound:
+                pass  # gone already (another container's removal took it)
 
     def wait_container(self, ref: str) -> int:
         from engine.runtime import launch
@@ -874,7 +924,7 @@ class Engine:
             code = self.wait_container(info.id)
         finally:
             if spec.auto_remove:
-                self.remove_container(info.id, force=True)
+                self.remove_container(info.id, force=True, volumes=True)
         return code
 
 
@@ -890,6 +940,17 @@ def _bindings(bound, declared):
     from engine.types import PortBinding
 
     return [PortBinding(**b) for b in bound] if bound else list(declared)
+
+
+@contextlib.contextmanager
+def _undo_volumes(volumes, names: list[str]):
+    """Removes the volumes named in *names* (filled in by the block) if the block fails."""
+    try:
+        yield
+    except BaseException:
+        for name in names:
+            _quietly(lambda name=name: volumes.remove(name))
+        raise
 
 
 def _quietly(fn) -> None:

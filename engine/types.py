@@ -8,8 +8,15 @@ from dataclasses import dataclass, field
 class Mount:
     type: str  # "volume" | "bind" | "tmpfs"
     target: str
-    source: str = ""  # volume name or absolute host path; empty for tmpfs
+    source: str = ""  # volume name (empty: a new anonymous volume), absolute host path, or empty for tmpfs
     read_only: bool = False
+    subpath: str = ""  # volume: mount this path inside the volume instead of its root (must exist)
+    nocopy: bool = False  # volume: don't seed a new volume with the image's content at the target
+    propagation: str = ""  # bind: private, rprivate (default), shared, rshared, slave, rslave
+    create_host_path: bool = False  # bind: make a missing source directory instead of failing
+    tmpfs_size: int = 0  # tmpfs: bytes; 0 is the kernel's default (half the memory)
+    tmpfs_mode: int | None = None  # tmpfs: permission bits of its root; None is 1777
+    volume_labels: dict[str, str] = field(default_factory=dict)  # volume: labels of a new anonymous volume
 
 
 @dataclass
@@ -50,7 +57,8 @@ class ContainerSpec:
     stop_signal: str = "SIGTERM"
     stop_timeout: float = 10.0
     restart: str = "no"
-    auto_remove: bool = False
+    auto_remove: bool = False  # also removes the container's anonymous volumes
+    volumes_from: list[str] = field(default_factory=list)  # container names, each optionally ":ro" or ":rw"
     # isolation and security (Docker's defaults when left alone)
     privileged: bool = False
     cap_add: list[str] = field(default_factory=list)
@@ -136,6 +144,14 @@ class VolumeInfo:
     mountpoint: str
     labels: dict[str, str]
     created: str
+    options: dict[str, str] = field(default_factory=dict)  # driver options (local: type, device, o)
+
+    @property
+    def anonymous(self) -> bool:
+        return ANONYMOUS_LABEL in self.labels
+
+
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 
 
 @dataclass

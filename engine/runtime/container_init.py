@@ -11,6 +11,7 @@ import os
 import stat
 
 from engine.runtime import syscalls as sc
+from engine.runtime.mounts import MountError, root_propagation, setup_mounts
 from engine.snapshots.safepath import PathEscape, safe_join
 
 
@@ -173,7 +174,7 @@ def setup_root(cfg: dict) -> None:
     from engine.runtime import confine, init, procfs  # noqa: F401
 
     _namespaces(cfg)
-    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    sc.mount(None, "/", None, root_propagation(cfg.get("mounts") or []))
 
     rfs = cfg["rootfs"]
     rootfs = rfs["mountpoint"]
@@ -192,15 +193,10 @@ def setup_root(cfg: dict) -> None:
     for container_path, host_path in (cfg.get("files") or {}).items():
         if os.path.exists(host_path):
             _bind(host_path, _mount_target(rootfs, container_path, False), False)
-    for m in cfg.get("mounts") or []:
-        if m["type"] == "bind":
-            if not os.path.exists(m["source"]):
-                raise InitError(f"bind mount source path does not exist: {m['source']}")
-            target = _mount_target(rootfs, m["target"], os.path.isdir(m["source"]))
-            _bind(m["source"], target, bool(m.get("read_only")))
-        elif m["type"] == "tmpfs":
-            target = _mount_target(rootfs, m["target"], True)
-            sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, m.get("options") or "mode=1777")
+    try:
+        setup_mounts(rootfs, cfg.get("mounts") or [], _inside, _mount_target)
+    except MountError as e:
+        raise InitError(str(e)) from None
 
     os.chdir(rootfs)
     sc.pivot_root(".", ".")

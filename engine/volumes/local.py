@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 from datetime import datetime, timezone
 
@@ -10,9 +11,10 @@ from engine.errors import Conflict, InvalidArgument, NotFound
 from engine.paths import Paths
 from engine.store.locks import file_lock
 from engine.store.records import read_json, write_json
-from engine.types import VolumeInfo
+from engine.types import ANONYMOUS_LABEL, VolumeInfo
 
 DRIVERS = ("local",)
+LOCAL_OPTIONS = ("type", "device", "o")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -23,27 +25,44 @@ class Volumes:
     def _dir(self, name: str) -> str:
         return os.path.join(self.paths.volumes, name)
 
+    def directory(self, name: str) -> str:
+        """The volume's own directory: its record, its data (`_data`) and its first-use marker."""
+        return self._dir(name)
+
     def _info(self, rec: dict) -> VolumeInfo:
         return VolumeInfo(rec["name"], rec["driver"], os.path.join(self._dir(rec["name"]), "_data"),
-                          rec.get("labels", {}), rec["created"])
+                          rec.get("labels", {}), rec["created"], rec.get("options", {}))
 
     def check_driver(self, driver: str) -> None:
         if driver not in DRIVERS:
             raise InvalidArgument(f"volume driver {driver!r} is not available (this engine has: {', '.join(DRIVERS)})")
 
-    def create(self, name: str, driver: str = "local", labels: dict[str, str] | None = None) -> VolumeInfo:
+    def create(self, name: str, driver: str = "local", labels: dict[str, str] | None = None,
+               options: dict[str, str] | None = None) -> VolumeInfo:
         self.check_driver(driver)
         if not _NAME.match(name):
             raise InvalidArgument(f"invalid volume name {name!r}: use letters, digits, '_', '.' and '-'")
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(LOCAL_OPTIONS))
+        if unknown:
+            raise InvalidArgument(f"invalid option {unknown[0]!r} for the local volume driver "
+                                  f"(it takes: {', '.join(LOCAL_OPTIONS)})")
+        if options:
+            raise InvalidArgument("driver options of the local volume driver (type, device, o) are not "
+                                  "supported by this engine yet")
         with file_lock(self.paths.lock("vol-" + name)):
             rec = read_json(os.path.join(self._dir(name), "volume.json"))
             if rec is not None:
                 return self._info(rec)
             os.makedirs(os.path.join(self._dir(name), "_data"), exist_ok=True)
-            rec = {"name": name, "driver": driver, "labels": labels or {},
-                   "created": datetime.now(timezone.utc).isoformat()}
+            rec = {"name": name, "driver": driver, "labels": labels or {}, "options": options,
+                   "created": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
             write_json(os.path.join(self._dir(name), "volume.json"), rec)
             return self._info(rec)
+
+    def create_anonymous(self, labels: dict[str, str] | None = None) -> VolumeInfo:
+        """A new volume with a random 64-hex name, labelled as anonymous (as Docker names them)."""
+        return self.create(secrets.token_hex(32), labels={**(labels or {}), ANONYMOUS_LABEL: ""})
 
     def get(self, name: str) -> VolumeInfo:
         rec = read_json(os.path.join(self._dir(name), "volume.json"))

@@ -1,0 +1,123 @@
+"""A service's mounts as engine Mounts: its normalized `volumes`, `tmpfs` and `volumes_from`."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from composer.errors import ComposerError
+from composer.model import Project, Service
+from engine.api import ContainerInfo, Mount
+
+_ANONYMOUS_NAME = re.compile(r"^[0-9a-f]{64}$")
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.IGNORECASE)
+
+
+def _size(value: Any, where: str) -> int:
+    """Bytes from a number or a Docker size such as 64m, 1g, 512k, 100kb."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = _SIZE.match(str(value).strip())
+    if not m:
+        raise ComposerError(f"{where}: invalid size {value!r} (use forms like 64m, 1g, 512k)")
+    return int(float(m.group(1)) * 1024 ** "_kmgt".index(m.group(2).lower() or "_"))
+
+
+def _mode(value: Any, where: str) -> int | None:
+    """A permission mode: an int as written in YAML, or an octal string ("1777", "0755")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value), 8)
+    except ValueError:
+        raise ComposerError(f"{where}: invalid mode {value!r} (use octal, like 1777)") from None
+
+
+def _volume_mount(project: Project, svc: Service, item: dict, where: str) -> Mount:
+    from composer import desired
+
+    kind = item.get("type", "volume")
+    target = str(item.get("target") or "")
+    read_only = bool(item.get("read_only"))
+    source = str(item.get("source") or "")
+    if kind == "volume":
+        opts = item.get("volume") or {}
+        if source:
+            if source not in project.volumes:
+                raise ComposerError(f"{where}: volume {source!r} is not declared in the top-level volumes")
+            source = project.volumes[source].name
+        return Mount("volume", target, source, read_only, subpath=str(opts.get("subpath") or ""),
+                     nocopy=bool(opts.get("nocopy")),
+                     volume_labels={} if source else {desired.LABEL_PROJECT: project.name})
+    if kind == "bind":
+        opts = item.get("bind") or {}
+        return Mount("bind", target, source, read_only, propagation=str(opts.get("propagation") or ""),
+                     create_host_path=bool(opts.get("create_host_path")))
+    if kind == "tmpfs":
+        opts = item.get("tmpfs") or {}
+        size = opts.get("size")
+        return Mount("tmpfs", target, read_only=read_only, tmpfs_size=_size(size, where) if size else 0,
+                     tmpfs_mode=_mode(opts.get("mode"), where))
+    raise ComposerError(f"{where}: mount type {kind!r} is not supported (use volume, bind or tmpfs)")
+
+
+def _tmpfs_entry(entry: str, where: str) -> Mount:
+    """A `tmpfs:` entry, "PATH[:OPTIONS]" with Docker's options (size=64m, mode=1770, ro...)."""
+    target, _, options = str(entry).partition(":")
+    m = Mount("tmpfs", target)
+    for opt in filter(None, options.split(",")):
+        key, _, value = opt.partition("=")
+        if key == "size":
+            m.tmpfs_size = _size(value, where)
+        elif key == "mode":
+            m.tmpfs_mode = _mode(value, where)
+        elif key in ("ro", "rw"):
+            m.read_only = key == "ro"
+        elif key not in ("nosuid", "nodev", "noexec", "exec", "suid", "dev", "async", "sync", "atime",
+                         "noatime", "relatime", "strictatime", "nr_inodes", "uid", "gid"):
+            raise ComposerError(f"{where}: unknown tmpfs option {opt!r}")
+    return m
+
+
+def service_mounts(project: Project, svc: Service, previous: ContainerInfo | None = None) -> list[Mount]:
+    """The mounts of *svc*'s container. With *previous* (the container it replaces), anonymous
+    volumes reuse that container's volume at the same path, so their data survives a recreate."""
+    mounts = [_volume_mount(project, svc, item, f"services.{svc.name}.volumes[{i}]")
+              for i, item in enumerate(svc.raw.get("volumes") or [])]
+    tmpfs = svc.raw.get("tmpfs") or []
+    for i, entry in enumerate([tmpfs] if isinstance(tmpfs, str) else tmpfs):
+        mounts.append(_tmpfs_entry(entry, f"services.{svc.name}.tmpfs[{i}]"))
+    if previous is not None:
+        inherit_anonymous(mounts, previous)
+    return mounts
+
+
+def inherit_anonymous(mounts: list[Mount], previous: ContainerInfo) -> None:
+    old = {m.target: m.source for m in previous.spec.mounts
+           if m.type == "volume" and _ANONYMOUS_NAME.match(m.source)}
+    for m in mounts:
+        if m.type == "volume" and not m.source and m.target in old:
+            m.source = old[m.target]
+
+
+def volumes_from(project: Project, svc: Service) -> list[str]:
+    """`volumes_from` entries as engine container names with their mode: service:NAME (or a bare
+    NAME) is that service's first container, container:NAME a container by name."""
+    from composer.desired import container_name
+
+    out = []
+    for entry in svc.raw.get("volumes_from") or []:
+        entry = str(entry)
+        kind, _, rest = entry.partition(":")
+        if kind not in ("service", "container"):
+            kind, rest = "service", entry
+        name, _, mode = rest.partition(":")
+        if mode not in ("", "ro", "rw"):
+            raise ComposerError(f"services.{svc.name}.volumes_from: {entry!r}: unknown mode {mode!r} (use ro or rw)")
+        if kind == "service":
+            if name not in project.services:
+                raise ComposerError(f"services.{svc.name}.volumes_from: {entry!r}: no such service: {name}")
+            name = container_name(project, project.services[name])
+        out.append(f"{name}:{mode}" if mode else name)
+    return out
