@@ -6,20 +6,10 @@ from typing import Any
 
 from composer.errors import ComposerError
 from composer.model import Project, Service
+from composer.normalize import abs_path, parse_bytes, parse_volume
 from engine.api import ContainerInfo, Mount
 
 _ANONYMOUS_NAME = re.compile(r"^[0-9a-f]{64}$")
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.IGNORECASE)
-
-
-def _size(value: Any, where: str) -> int:
-    """Bytes from a number or a Docker size such as 64m, 1g, 512k, 100kb."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = _SIZE.match(str(value).strip())
-    if not m:
-        raise ComposerError(f"{where}: invalid size {value!r} (use forms like 64m, 1g, 512k)")
-    return int(float(m.group(1)) * 1024 ** "_kmgt".index(m.group(2).lower() or "_"))
 
 
 def _mode(value: Any, where: str) -> int | None:
@@ -34,22 +24,17 @@ def _mode(value: Any, where: str) -> int | None:
         raise ComposerError(f"{where}: invalid mode {value!r} (use octal, like 1777)") from None
 
 
-def _volume_mount(project: Project, svc: Service, item: dict, where: str) -> Mount:
-    from composer import desired
-
+def _mount(item: dict, where: str, volume_name, anonymous_labels: dict[str, str]) -> Mount:
+    """A mount in long form as an engine Mount; *volume_name* maps a named source to the engine's name."""
     kind = item.get("type", "volume")
     target = str(item.get("target") or "")
     read_only = bool(item.get("read_only"))
     source = str(item.get("source") or "")
     if kind == "volume":
         opts = item.get("volume") or {}
-        if source:
-            if source not in project.volumes:
-                raise ComposerError(f"{where}: volume {source!r} is not declared in the top-level volumes")
-            source = project.volumes[source].name
-        return Mount("volume", target, source, read_only, subpath=str(opts.get("subpath") or ""),
-                     nocopy=bool(opts.get("nocopy")),
-                     volume_labels={} if source else {desired.LABEL_PROJECT: project.name})
+        return Mount("volume", target, volume_name(source) if source else "", read_only,
+                     subpath=str(opts.get("subpath") or ""), nocopy=bool(opts.get("nocopy")),
+                     volume_labels={} if source else dict(anonymous_labels))
     if kind == "bind":
         opts = item.get("bind") or {}
         return Mount("bind", target, source, read_only, propagation=str(opts.get("propagation") or ""),
@@ -57,9 +42,30 @@ def _volume_mount(project: Project, svc: Service, item: dict, where: str) -> Mou
     if kind == "tmpfs":
         opts = item.get("tmpfs") or {}
         size = opts.get("size")
-        return Mount("tmpfs", target, read_only=read_only, tmpfs_size=_size(size, where) if size else 0,
+        return Mount("tmpfs", target, read_only=read_only, tmpfs_size=parse_bytes(size, where) if size else 0,
                      tmpfs_mode=_mode(opts.get("mode"), where))
     raise ComposerError(f"{where}: mount type {kind!r} is not supported (use volume, bind or tmpfs)")
+
+
+def _project_mount(project: Project, item: dict, where: str) -> Mount:
+    from composer import desired
+
+    def volume_name(key: str) -> str:
+        if key not in project.volumes:
+            raise ComposerError(f"{where}: volume {key!r} is not declared in the top-level volumes")
+        return project.volumes[key].name
+
+    return _mount(item, where, volume_name, {desired.LABEL_PROJECT: project.name})
+
+
+def option_mount(spec: str, cwd: str) -> Mount:
+    """A `run -v [SOURCE:]TARGET[:MODE]` as a Mount: SOURCE is a host path (made when missing, as
+    Docker's -v does) or an engine volume's name; none makes an anonymous volume."""
+    item = parse_volume(spec, f"-v {spec}")
+    if item["type"] == "bind":
+        item["source"] = abs_path(item["source"], cwd)
+        item.setdefault("bind", {})["create_host_path"] = True
+    return _mount(item, f"-v {spec}", lambda name: name, {})
 
 
 def _tmpfs_entry(entry: str, where: str) -> Mount:
@@ -69,7 +75,7 @@ def _tmpfs_entry(entry: str, where: str) -> Mount:
     for opt in filter(None, options.split(",")):
         key, _, value = opt.partition("=")
         if key == "size":
-            m.tmpfs_size = _size(value, where)
+            m.tmpfs_size = parse_bytes(value, where)
         elif key == "mode":
             m.tmpfs_mode = _mode(value, where)
         elif key in ("ro", "rw"):
@@ -83,7 +89,7 @@ def _tmpfs_entry(entry: str, where: str) -> Mount:
 def service_mounts(project: Project, svc: Service, previous: ContainerInfo | None = None) -> list[Mount]:
     """The mounts of *svc*'s container. With *previous* (the container it replaces), anonymous
     volumes reuse that container's volume at the same path, so their data survives a recreate."""
-    mounts = [_volume_mount(project, svc, item, f"services.{svc.name}.volumes[{i}]")
+    mounts = [_project_mount(project, item, f"services.{svc.name}.volumes[{i}]")
               for i, item in enumerate(svc.raw.get("volumes") or [])]
     tmpfs = svc.raw.get("tmpfs") or []
     for i, entry in enumerate([tmpfs] if isinstance(tmpfs, str) else tmpfs):

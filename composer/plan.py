@@ -213,7 +213,8 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
             if reason:
                 key = plan.add(Operation(f"recreate:{spec.name}", "recreate", "Container", spec.name, reason,
                                          deps=set(infra), params={"service": svc_name, "number": number,
-                                                                  "id": c.id, "old_name": c.name})).key
+                                                                  "id": c.id, "old_name": c.name,
+                                                                  "renew_anon_volumes": opts.renew_anon_volumes})).key
                 recreated.add(svc_name)
                 if not opts.no_start:
                     keys.append(plan.add(Operation(f"start:{spec.name}", "start", "Container", spec.name,

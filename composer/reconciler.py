@@ -8,7 +8,6 @@ logs can be read, as Docker Compose does.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -270,20 +269,20 @@ class Reconciler:
         await self._call(self.engine.create_volume, vol.name, vol.driver, labels)
         self.created.volumes.append(vol.name)
 
-    async def _container_create(self, op: Operation) -> None:
+    async def _container_create(self, op: Operation, previous: ContainerInfo | None = None) -> None:
         svc = self.project.services[op.params["service"]]
-        spec = desired.container_spec(self.project, svc, op.params["number"])
-        for m in svc.volumes:
-            if m.type == "bind" and m.create_host_path and not os.path.exists(m.source):
-                os.makedirs(m.source, exist_ok=True)
+        spec = desired.container_spec(self.project, svc, op.params["number"], previous)
         info = await self._call(self.engine.create_container, spec)
         self.created.containers.append(info.id)
         self.ids[info.name] = info.id
 
     async def _container_recreate(self, op: Operation) -> None:
+        # the new container keeps the old one's anonymous volumes (unless up -V)
+        previous = None if op.params.get("renew_anon_volumes") else \
+            await self._call(self.engine.inspect_container, op.params["id"])
         await self._call(self.engine.stop_container, op.params["id"], self._timeout(op.params["service"]))
         await self._call(self.engine.remove_container, op.params["id"], True)
-        await self._container_create(op)
+        await self._container_create(op, previous)
 
     async def _container_start(self, op: Operation) -> None:
         cid = op.params.get("id") or self.ids[op.target]

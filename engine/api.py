@@ -258,9 +258,11 @@ class Engine:
 
         snapshots.remove(os.path.dirname(self.volumes.get(name).mountpoint), snapshot)
 
-    def prune_volumes(self, all_volumes: bool = False, labels: dict[str, str | None] | None = None) -> list[str]:
+    def prune_volumes(self, all_volumes: bool = False,
+                      labels: dict[str, str | None] | None = None) -> list[tuple[str, int]]:
         """Remove the volumes no container uses: anonymous ones only, or all with *all_volumes*
-        (Docker 23+). *labels*: only volumes with these labels (a None value: any value)."""
+        (Docker 23+). *labels*: only volumes with these labels (a None value: any value).
+        Returns each removed volume's name and the bytes its data took."""
         removed = []
         for vol in self.volumes.list():
             if not (all_volumes or vol.anonymous):
@@ -268,11 +270,12 @@ class Engine:
             if labels and any(k not in vol.labels or (v is not None and vol.labels[k] != v)
                               for k, v in labels.items()):
                 continue
+            size = self.volumes.disk_usage(vol.name)
             try:
                 self.remove_volume(vol.name)  # re-checks under the volume's lock
             except (Conflict, NotFound):
                 continue
-            removed.append(vol.name)
+            removed.append((vol.name, size))
         return removed
 
     # -- networks ------------------------------------------------------------------

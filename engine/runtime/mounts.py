@@ -78,7 +78,11 @@ def _seed(m: dict, image_path: str) -> None:
                 and _is_empty(m["source"]):
             from engine.volumes.copyup import copy_tree
 
-            copy_tree(image_path, m["source"])
+            try:
+                copy_tree(image_path, m["source"])
+            except OSError as e:
+                raise MountError(f"cannot copy the image's content at {m['target']} into the volume: "
+                                 f"{e.strerror or e} ({e.filename or ''})") from None
         open(marker, "w").close()
 
 

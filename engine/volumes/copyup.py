@@ -37,8 +37,7 @@ def _copy_file(src: str, dst: str) -> None:
         size = os.fstat(fi.fileno()).st_size
         done = 0
         while done < size:
-            n = os.copy_file_range(fi.fileno(), fo.fileno(), size - done) if hasattr(os, "copy_file_range") \
-                else os.sendfile(fo.fileno(), fi.fileno(), None, size - done)
+            n = os.sendfile(fo.fileno(), fi.fileno(), None, size - done)
             if n == 0:
                 break
             done += n

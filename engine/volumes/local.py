@@ -40,6 +40,7 @@ class Volumes:
     def create(self, name: str, driver: str = "local", labels: dict[str, str] | None = None,
                options: dict[str, str] | None = None) -> VolumeInfo:
         self.check_driver(driver)
+        name = name or secrets.token_hex(32)
         if not _NAME.match(name):
             raise InvalidArgument(f"invalid volume name {name!r}: use letters, digits, '_', '.' and '-'")
         options = dict(options or {})
@@ -69,6 +70,20 @@ class Volumes:
         if rec is None:
             raise NotFound(f"no such volume: {name}")
         return self._info(rec)
+
+    def disk_usage(self, name: str) -> int:
+        """Bytes the volume's data takes on disk (hard-linked files once)."""
+        total, seen = 0, set()
+        for dirpath, dirnames, filenames in os.walk(os.path.join(self._dir(name), "_data")):
+            for entry in dirnames + filenames:
+                try:
+                    st = os.lstat(os.path.join(dirpath, entry))
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_blocks * 512
+        return total
 
     def list(self) -> list[VolumeInfo]:
         out = []

@@ -74,7 +74,7 @@ def test_volume_commands(cli, engine_root):
     cli("volume", "create", "v1", project=False)
     assert "v1" in cli("volume", "ls", project=False).stdout
     info = json.loads(cli("volume", "inspect", "v1", project=False).stdout)[0]
-    assert info["driver"] == "local" and info["mountpoint"].startswith(engine_root)
+    assert info["Driver"] == "local" and info["Mountpoint"].startswith(engine_root) and info["Name"] == "v1"
     bad = cli("volume", "create", "--driver", "nfs-magic", "v2", project=False, check=False)
     assert bad.returncode != 0 and "nfs-magic" in bad.stderr
     cli("volume", "rm", "v1", project=False)

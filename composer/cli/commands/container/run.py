@@ -13,6 +13,8 @@ def configure(p) -> None:
     p.add_argument("-w", "--workdir")
     p.add_argument("-u", "--user")
     p.add_argument("--entrypoint")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="[SOURCE:]TARGET[:MODE]",
+                   help="mount a volume (a name, or none for an anonymous one) or a host path (repeatable)")
     p.add_argument("--network", help="an existing network to join (default: none but loopback)")
     p.add_argument("image")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
@@ -23,16 +25,22 @@ def run(args) -> int | None:
     import shlex
     import sys
 
+    from composer.mounts import option_mount
     from engine.api import ContainerSpec, Engine, NetworkAttachment
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     env = dict(item.split("=", 1) if "=" in item else (item, os.environ.get(item, "")) for item in args.env)
+    engine = Engine()
+    mounts = [option_mount(v, os.getcwd()) for v in args.volume]
+    for m in mounts:
+        if m.type == "volume" and m.source:
+            engine.create_volume(m.source)  # like docker run: a named volume is made on first use
     name = args.name or "run-" + os.urandom(4).hex()
     spec = ContainerSpec(
         name=name, image=args.image, command=cmd or None,
         entrypoint=shlex.split(args.entrypoint) if args.entrypoint is not None else None,
-        env=env, working_dir=args.workdir, user=args.user, auto_remove=args.rm,
+        env=env, working_dir=args.workdir, user=args.user, auto_remove=args.rm, mounts=mounts,
         networks=[NetworkAttachment(args.network)] if args.network else [])
-    return Engine().run_container(spec, sys.stdout.buffer, sys.stderr.buffer)
+    return engine.run_container(spec, sys.stdout.buffer, sys.stderr.buffer)

@@ -1,17 +1,24 @@
 """`composer volume inspect`: show volumes' details."""
 from __future__ import annotations
 
-HELP = "show a volume's details"
+HELP = "show volumes' details"
 
 
 def configure(p) -> None:
     p.add_argument("names", nargs="+")
 
 
+def docker_form(v) -> dict:
+    """A volume as `docker volume inspect` prints it."""
+    return {"CreatedAt": v.created, "Driver": v.driver, "Labels": v.labels, "Mountpoint": v.mountpoint,
+            "Name": v.name, "Options": v.options or None, "Scope": "local"}
+
+
 def run(args) -> int | None:
-    from composer.cli.output import dump_json
+    import json
+
     from engine.api import Engine
 
     engine = Engine()
-    dump_json([engine.inspect_volume(n) for n in args.names])
+    print(json.dumps([docker_form(engine.inspect_volume(n)) for n in args.names], indent=4))
     return 0
