@@ -127,3 +127,14 @@ def volumes_from(project: Project, svc: Service) -> list[str]:
             name = container_name(project, project.services[name])
         out.append(f"{name}:{mode}" if mode else name)
     return out
+
+
+def services_mounted_from(svc: Service) -> list[str]:
+    """The services whose container *svc*'s `volumes_from` needs to exist before its own is created."""
+    out = []
+    for entry in svc.raw.get("volumes_from") or []:
+        kind, _, rest = str(entry).partition(":")
+        if kind == "container":
+            continue
+        out.append((rest if kind == "service" else str(entry)).partition(":")[0])
+    return out

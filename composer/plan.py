@@ -12,6 +12,7 @@ from composer import desired
 from composer.errors import ComposerError
 from composer.graph import Graph
 from composer.model import Project, Service
+from composer.mounts import services_mounted_from
 from engine.api import ContainerInfo
 
 
@@ -184,6 +185,8 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
         def gate() -> set[str]:
             return plain | {_wait(plan, d, action, started.get(d, []), required) for d, action, required in waits}
 
+        # volumes_from: the other service's container must exist before this one is created
+        made_first = {k for d in services_mounted_from(svc) for k in started.get(d, [])}
         keys: list[str] = []
         by_number = {}
         for c in existing:
@@ -200,7 +203,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
             if c is None:
                 key = plan.add(Operation(f"create:{spec.name}", "create", "Container", spec.name,
                                          f"service {svc_name} wants {n} container(s), #{number} is missing",
-                                         deps=set(infra), params={"service": svc_name, "number": number})).key
+                                         deps=infra | made_first, params={"service": svc_name, "number": number})).key
                 if not opts.no_start:
                     keys.append(plan.add(Operation(f"start:{spec.name}", "start", "Container", spec.name,
                                                    "newly created", deps={key} | gate(),
@@ -212,9 +215,9 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
                 reason = desired.network_peer_changed(svc, c, recreated, observed.containers)
             if reason:
                 key = plan.add(Operation(f"recreate:{spec.name}", "recreate", "Container", spec.name, reason,
-                                         deps=set(infra), params={"service": svc_name, "number": number,
-                                                                  "id": c.id, "old_name": c.name,
-                                                                  "renew_anon_volumes": opts.renew_anon_volumes})).key
+                                         deps=infra | made_first, params={"service": svc_name, "number": number,
+                                                                          "id": c.id, "old_name": c.name,
+                                                                          "renew_anon_volumes": opts.renew_anon_volumes})).key
                 recreated.add(svc_name)
                 if not opts.no_start:
                     keys.append(plan.add(Operation(f"start:{spec.name}", "start", "Container", spec.name,

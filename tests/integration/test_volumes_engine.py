@@ -1,0 +1,109 @@
+"""Volumes through the engine's commands: seeding from the image, nocopy, anonymous volumes with
+run --rm and rm -v, and the volume commands (create, inspect, ls filters, rm, prune)."""
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+
+import pytest
+
+SEEDED = "seeded:1"
+
+
+@pytest.fixture
+def seeded_image(engine_root, tmp_path) -> str:
+    """The base image plus /srv/seed: a root-owned file, a file and a directory owned by nobody."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+    from busybox_rootfs import build
+
+    from engine.api import Engine
+
+    out = str(tmp_path / "seeded.tar")
+    build(out, {"srv/seed/hello.txt": "from the image\n"})
+    with tarfile.open(out, "a") as tar:
+        for name, kind, mode in (("srv/seed/sub", tarfile.DIRTYPE, 0o750), ("srv/seed/owned", tarfile.REGTYPE, 0o640)):
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.mode, ti.uid, ti.gid = kind, mode, 65534, 65534
+            tar.addfile(ti)
+    Engine(engine_root).import_image(out, SEEDED, [])
+    return SEEDED
+
+
+def run(cli, *args, check=True):
+    return cli("container", "run", "--rm", *args, project=False, check=check)
+
+
+def volumes(cli, *extra) -> list[str]:
+    return cli("volume", "ls", "-q", *extra, project=False).stdout.split()
+
+
+def test_named_volume_is_seeded_from_the_image_once(cli, seeded_image):
+    show = "cat /srv/seed/hello.txt; stat -c '%n %u:%g %a' /srv/seed/owned /srv/seed/sub"
+    out = run(cli, "-v", "data:/srv/seed", seeded_image, "sh", "-c", show).stdout
+    assert out.splitlines() == ["from the image", "/srv/seed/owned 65534:65534 640", "/srv/seed/sub 65534:65534 750"]
+    # emptied, it stays empty: a volume is seeded on its first use only
+    run(cli, "-v", "data:/srv/seed", seeded_image, "sh", "-c", "rm -r /srv/seed/*")
+    assert run(cli, "-v", "data:/srv/seed", seeded_image, "ls", "-A", "/srv/seed").stdout == ""
+    # nocopy: a new volume left empty
+    assert run(cli, "-v", "fresh:/srv/seed:nocopy", seeded_image, "ls", "-A", "/srv/seed").stdout == ""
+    # a volume that already has content is not overwritten
+    run(cli, "-v", "mine:/x", seeded_image, "sh", "-c", "echo mine > /x/own")
+    cli("container", "run", "--rm", "-v", "mine:/srv/seed", seeded_image, "true", project=False)
+    assert run(cli, "-v", "mine:/srv/seed", seeded_image, "ls", "-A", "/srv/seed").stdout == "own\n"
+    assert sorted(volumes(cli)) == ["data", "fresh", "mine"]
+
+
+def test_anonymous_volumes_go_with_run_rm_and_rm_v(cli, seeded_image):
+    out = run(cli, "-v", "/srv/seed", seeded_image, "cat", "/srv/seed/hello.txt").stdout
+    assert out == "from the image\n"
+    assert volumes(cli) == []  # run --rm took its anonymous volume
+    cli("container", "run", "--name", "keep", "-v", "/cache", seeded_image, "touch", "/cache/x", project=False)
+    (anon,) = volumes(cli)
+    assert len(anon) == 64 and all(c in "0123456789abcdef" for c in anon)
+    info = json.loads(cli("volume", "inspect", anon, project=False).stdout)[0]
+    assert "com.docker.volume.anonymous" in info["Labels"]
+    assert os.path.exists(os.path.join(info["Mountpoint"], "x"))
+    cli("container", "rm", "-v", "keep", project=False)
+    assert volumes(cli) == []
+
+
+def test_volume_commands_filters_rm_and_prune(cli, seeded_image):
+    cli("volume", "create", "--label", "tier=db", "-d", "local", "named", project=False)
+    cli("volume", "create", "used", project=False)
+    cli("container", "run", "--name", "user", "-v", "used:/u", "-v", "/anon", seeded_image, "true", project=False)
+    cli("container", "run", "--name", "gone", "-v", "/anon2", seeded_image, "true", project=False)
+    cli("container", "rm", "gone", project=False)  # without -v: its anonymous volume stays, dangling
+    anon = [v for v in volumes(cli) if len(v) == 64]
+    assert len(anon) == 2
+    dangling = volumes(cli, "--filter", "dangling=true")
+    assert "named" in dangling and "used" not in dangling and len(dangling) == 2
+    assert volumes(cli, "--filter", "label=tier=db") == ["named"]
+    assert volumes(cli, "--filter", "name=use") == ["used"]
+    lines = cli("volume", "ls", "--format", "json", project=False).stdout.splitlines()
+    assert {json.loads(line)["Name"] for line in lines} == set(volumes(cli))
+
+    busy = cli("volume", "rm", "used", project=False, check=False)
+    assert busy.returncode != 0 and busy.stderr.strip().splitlines() == [
+        "error: volume used is in use by container(s) user: remove them first"]
+    assert cli("volume", "rm", "-f", "nothere", project=False).returncode == 0
+    assert cli("volume", "rm", "nothere", project=False, check=False).returncode != 0
+
+    # Docker 23+: prune takes unused anonymous volumes only; -a all unused ones
+    out = cli("volume", "prune", "-f", project=False).stdout
+    assert out.startswith("Deleted Volumes:\n") and "Total reclaimed space:" in out
+    left = volumes(cli)
+    assert "named" in left and "used" in left and len([v for v in left if len(v) == 64]) == 1
+    cli("volume", "prune", "-a", "-f", project=False)
+    assert sorted(volumes(cli)) == sorted(v for v in left if v != "named")
+    cli("container", "rm", "-v", "user", project=False)
+    assert volumes(cli) == ["used"]
+    cli("volume", "rm", "used", project=False)
+
+
+def test_bad_volume_options_are_one_line_errors(cli, base_image):
+    bad = cli("volume", "create", "-o", "nonsense=1", "v", project=False, check=False)
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "nonsense" in bad.stderr
+    assert volumes(cli) == []
