@@ -138,3 +138,9 @@ def services_mounted_from(svc: Service) -> list[str]:
             continue
         out.append((rest if kind == "service" else str(entry)).partition(":")[0])
     return out
+
+
+def volume_options(project: Project, key: str) -> dict[str, str]:
+    """A top-level volume's driver_opts (local: type, device, o), as strings."""
+    raw = (project.raw.get("volumes") or {}).get(key) or {}
+    return {str(k): str(v) for k, v in (raw.get("driver_opts") or {}).items()}

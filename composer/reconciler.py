@@ -15,6 +15,7 @@ from composer import desired
 from composer.errors import ComposerError
 from composer.graph import Graph
 from composer.model import Project
+from composer.mounts import volume_options
 from composer.plan import Observed, Operation, Plan, UpOptions, plan_down, plan_up, stop_order
 from composer.progress import DONE, FAILED, Progress
 from engine.api import ContainerInfo, Engine, EngineError, NotFound
@@ -266,7 +267,8 @@ class Reconciler:
     async def _volume_create(self, op: Operation) -> None:
         vol = self.project.volumes[op.params["volume"]]
         labels = {**vol.labels, desired.LABEL_PROJECT: self.project.name, desired.LABEL_VOLUME: vol.key}
-        await self._call(self.engine.create_volume, vol.name, vol.driver, labels)
+        await self._call(self.engine.create_volume, vol.name, vol.driver, labels,
+                         volume_options(self.project, vol.key))
         self.created.volumes.append(vol.name)
 
     async def _container_create(self, op: Operation, previous: ContainerInfo | None = None) -> None:
@@ -300,7 +302,7 @@ class Reconciler:
 
     async def _container_remove(self, op: Operation) -> None:
         await self._call(self.engine.stop_container, op.params["id"], op.params.get("timeout"))
-        await self._call(self.engine.remove_container, op.params["id"], True)
+        await self._call(self.engine.remove_container, op.params["id"], True, bool(op.params.get("volumes")))
 
     async def _network_remove(self, op: Operation) -> None:
         await self._call(self.engine.remove_network, op.target)
@@ -433,12 +435,13 @@ class Reconciler:
         self.apply(plan)
 
     def remove(self, services: list[str] | None = None, stop_first: bool = False,
-                     timeout: float | None = None) -> list[str]:
-        """`rm`: remove stopped containers (running ones too, stopped first, with *stop_first*)."""
+               timeout: float | None = None, volumes: bool = False) -> list[str]:
+        """`rm`: remove stopped containers (running ones too, stopped first, with *stop_first*);
+        with *volumes*, their anonymous volumes too."""
         plan = Plan()
         for c in self._selected(services, lambda c: stop_first or c.status != "running"):
             plan.add(Operation(f"remove:{c.id}", "remove", "Container", c.name, "asked to remove",
-                               params={"id": c.id, "timeout": timeout}))
+                               params={"id": c.id, "timeout": timeout, "volumes": volumes}))
         self.apply(plan)
         return [op.target for op in plan.ops.values()]
 

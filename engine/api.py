@@ -486,8 +486,9 @@ class Engine:
         """A mount as the container's first process makes it (engine/runtime/mounts.py)."""
         out = {"type": m.type, "target": m.target, "read_only": m.read_only}
         if m.type == "volume":
-            out.update(source=self.volumes.get(m.source).mountpoint, volume_dir=self.volumes.directory(m.source),
-                       subpath=m.subpath, copy=not m.nocopy)
+            vol = self.volumes.get(m.source)
+            out.update(source=vol.mountpoint, volume_dir=self.volumes.directory(m.source), subpath=m.subpath,
+                       copy=not m.nocopy, name=vol.name, device=dict(vol.options))
         elif m.type == "bind":
             out.update(source=m.source, propagation=m.propagation or "rprivate")
         else:

@@ -190,13 +190,18 @@ def setup_root(cfg: dict) -> None:
     sc.mount("sysfs", _mkdirs(rootfs, "/sys"), "sysfs", sys_flags)
     _setup_dev(rootfs, cfg)
 
-    for container_path, host_path in (cfg.get("files") or {}).items():
-        if os.path.exists(host_path):
-            _bind(host_path, _mount_target(rootfs, container_path, False), False)
     try:
         setup_mounts(rootfs, cfg.get("mounts") or [], _inside, _mount_target)
     except MountError as e:
         raise InitError(str(e)) from None
+    # after the mounts, as Docker does: a volume on /etc does not hide them
+    for container_path, host_path in (cfg.get("files") or {}).items():
+        if os.path.exists(host_path):
+            try:
+                target = _mount_target(rootfs, container_path, False)
+            except OSError:
+                continue  # a read-only volume there without the file
+            _bind(host_path, target, False)
 
     os.chdir(rootfs)
     sc.pivot_root(".", ".")

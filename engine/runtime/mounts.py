@@ -2,7 +2,8 @@
 
 Stdlib only: this runs in the container's first process. Each entry of the runtime config's
 "mounts" is one of
-  {"type": "volume", "source": DATA_DIR, "volume_dir": DIR, "target", "read_only", "subpath", "copy"}
+  {"type": "volume", "source": DATA_DIR, "volume_dir": DIR, "target", "read_only", "subpath", "copy",
+   "name", "device": {local driver options: type, device, o}}
   {"type": "bind", "source": HOST_PATH, "target", "read_only", "propagation"}
   {"type": "tmpfs", "target", "read_only", "options"}
 A volume is seeded from the image's content at its target the first time any container mounts it
@@ -59,9 +60,72 @@ def _open_inside(root: str, subpath: str) -> int:
     return fd
 
 
+_FLAGS = {"ro": sc.MS_RDONLY, "rw": 0, "nosuid": sc.MS_NOSUID, "nodev": sc.MS_NODEV, "noexec": sc.MS_NOEXEC,
+          "bind": sc.MS_BIND, "rbind": sc.MS_BIND | sc.MS_REC, "defaults": 0}
+
+
+def mount_options(o: str) -> tuple[int, str]:
+    """`o` of a local volume ("size=64m,uid=1000,nosuid", "bind") as mount flags and filesystem data."""
+    flags, data = 0, []
+    for opt in filter(None, o.split(",")):
+        if opt in _FLAGS:
+            flags |= _FLAGS[opt]
+        else:
+            data.append(opt)
+    return flags, ",".join(data)
+
+
+def _device_volume(rootfs: str, m: dict, inside, mount_target) -> None:
+    """A local volume with driver options: a bind volume binds its device (a host directory); any other
+    type is mounted at the target in this namespace, so it goes away with the container."""
+    dev = m["device"]
+    flags, data = mount_options(dev.get("o", ""))
+    read_only = bool(m.get("read_only")) or bool(flags & sc.MS_RDONLY)
+    image_path = inside(rootfs, m["target"])
+    if flags & sc.MS_BIND:
+        source = dev.get("device", "")
+        if not os.path.isdir(source):
+            raise MountError(f"volume {m.get('name')}: its device {source} is not a directory on the host")
+        if m.get("subpath"):
+            fd = _open_inside(source, m["subpath"])
+            try:
+                _bind(f"/proc/self/fd/{fd}", mount_target(rootfs, m["target"], True), read_only)
+            finally:
+                os.close(fd)
+            return
+        _seed({**m, "source": source}, image_path)
+        _bind(source, mount_target(rootfs, m["target"], True), read_only)
+        return
+    seed = m.get("copy") and os.path.isdir(image_path) and not os.path.islink(image_path)
+    below = os.open(image_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if seed else None
+    try:
+        target = mount_target(rootfs, m["target"], True)
+        try:
+            sc.mount(dev.get("device") or dev["type"], target, dev["type"], flags & ~sc.MS_RDONLY, data or None)
+        except OSError as e:
+            raise MountError(f"volume {m.get('name')}: cannot mount its {dev['type']} device: {e.strerror}") from None
+        if below is not None and _is_empty(target):
+            _copy(f"/proc/self/fd/{below}", target, m["target"])  # the image's directory, now under the mount
+        if read_only:
+            sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_RDONLY | (flags & ~sc.MS_RDONLY))
+    finally:
+        if below is not None:
+            os.close(below)
+
+
 def _is_empty(path: str) -> bool:
     with os.scandir(path) as it:
         return next(it, None) is None
+
+
+def _copy(src: str, dst: str, target: str) -> None:
+    from engine.volumes.copyup import copy_tree
+
+    try:
+        copy_tree(src, dst)
+    except OSError as e:
+        raise MountError(f"cannot copy the image's content at {target} into the volume: "
+                         f"{e.strerror or e} ({e.filename or ''})") from None
 
 
 def _seed(m: dict, image_path: str) -> None:
@@ -76,13 +140,7 @@ def _seed(m: dict, image_path: str) -> None:
             return
         if m.get("copy") and os.path.isdir(image_path) and not os.path.islink(image_path) \
                 and _is_empty(m["source"]):
-            from engine.volumes.copyup import copy_tree
-
-            try:
-                copy_tree(image_path, m["source"])
-            except OSError as e:
-                raise MountError(f"cannot copy the image's content at {m['target']} into the volume: "
-                                 f"{e.strerror or e} ({e.filename or ''})") from None
+            _copy(image_path, m["source"], m["target"])
         open(marker, "w").close()
 
 
@@ -91,7 +149,9 @@ def setup_mounts(rootfs: str, mounts: list[dict], inside, mount_target) -> None:
     *mount_target*(root, path, is_dir) also creates the mount point."""
     for m in mounts:
         kind = m["type"]
-        if kind == "volume":
+        if kind == "volume" and m.get("device"):
+            _device_volume(rootfs, m, inside, mount_target)
+        elif kind == "volume":
             image_path = inside(rootfs, m["target"])
             if not m.get("subpath"):
                 _seed(m, image_path)

@@ -49,8 +49,7 @@ class Volumes:
             raise InvalidArgument(f"invalid option {unknown[0]!r} for the local volume driver "
                                   f"(it takes: {', '.join(LOCAL_OPTIONS)})")
         if options:
-            raise InvalidArgument("driver options of the local volume driver (type, device, o) are not "
-                                  "supported by this engine yet")
+            _check_options(options)
         with file_lock(self.paths.lock("vol-" + name)):
             rec = read_json(os.path.join(self._dir(name), "volume.json"))
             if rec is not None:
@@ -102,3 +101,16 @@ class Volumes:
             # the record goes first so a crash leaves no record pointing at half-deleted data
             os.unlink(os.path.join(self._dir(name), "volume.json"))
             shutil.rmtree(self._dir(name), ignore_errors=True)
+
+
+def is_bind(options: dict[str, str]) -> bool:
+    """Whether local driver options make a bind volume (o=bind: the device is a host directory)."""
+    return bool({"bind", "rbind"} & set(options.get("o", "").split(",")))
+
+
+def _check_options(options: dict[str, str]) -> None:
+    if not options.get("type"):
+        raise InvalidArgument("the local volume driver's options need a type (-o type=tmpfs, or -o type=none "
+                              "-o o=bind -o device=/path)")
+    if is_bind(options) and not options.get("device", "").startswith("/"):
+        raise InvalidArgument("a bind volume needs an absolute host path as its device (-o device=/path)")

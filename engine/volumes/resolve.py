@@ -10,6 +10,7 @@ import os
 
 from engine.errors import InvalidArgument, NotFound
 from engine.types import ContainerSpec, Mount
+from engine.volumes.local import is_bind
 
 PROPAGATIONS = ("", "private", "rprivate", "shared", "rshared", "slave", "rslave")
 
@@ -21,8 +22,13 @@ def _check(m: Mount, volumes) -> None:
     if not m.target.startswith("/"):
         raise InvalidArgument(f"{where}: the container path must be absolute")
     if m.type == "volume":
-        if m.source:
-            volumes.get(m.source)
+        options = volumes.get(m.source).options if m.source else {}
+        if options and is_bind(options) and not os.path.isdir(options.get("device", "")):
+            raise InvalidArgument(f"volume {m.source}: its device {options.get('device')} is not a directory "
+                                  "on the host")
+        if options and m.subpath and not is_bind(options):
+            raise InvalidArgument(f"{where}: subpath needs a volume whose data is a directory (not a {options['type']} "
+                                  "device)")
         sub = m.subpath
         if sub and (sub.startswith("/") or ".." in sub.split("/")):
             raise InvalidArgument(f"{where}: volume subpath {sub!r} must be a relative path inside the volume "

@@ -172,11 +172,15 @@ def test_tmpfs_size_and_mode(stack):
       - type: tmpfs
         target: /long
         tmpfs: {size: 1048576, mode: 0700}
-"""))
+      - ram:/ram
+""") + """volumes:
+  ram:
+    driver_opts: {type: tmpfs, device: tmpfs, o: "size=3m"}
+""")
     cli("up", "-d")
-    out = sh(cli, "app", "df -k /run/short /long | tail -n 2; stat -c '%n %a' /run/short /long").stdout.splitlines()
-    assert out[0].split()[1] == "2048" and out[1].split()[1] == "1024"
-    assert out[2:] == ["/run/short 750", "/long 700"]
+    out = sh(cli, "app", "df -k /run/short /long /ram | tail -n 3; stat -c '%n %a' /run/short /long").stdout.splitlines()
+    assert [line.split()[1] for line in out[:3]] == ["2048", "1024", "3072"]
+    assert out[3:] == ["/run/short 750", "/long 700"]
     line = _mountinfo_line(cli, "/run/short")
     assert "tmpfs" in line and "size=2048k" in line and "mode=750" in line
 

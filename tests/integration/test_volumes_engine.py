@@ -53,7 +53,11 @@ def test_named_volume_is_seeded_from_the_image_once(cli, seeded_image):
     run(cli, "-v", "mine:/x", seeded_image, "sh", "-c", "echo mine > /x/own")
     cli("container", "run", "--rm", "-v", "mine:/srv/seed", seeded_image, "true", project=False)
     assert run(cli, "-v", "mine:/srv/seed", seeded_image, "ls", "-A", "/srv/seed").stdout == "own\n"
-    assert sorted(volumes(cli)) == ["data", "fresh", "mine"]
+    # a volume on /etc: seeded with the image's files, and the engine's hosts/hostname stay on top
+    out = run(cli, "-v", "etc:/etc", seeded_image, "sh", "-c", "head -n 1 /etc/passwd; cat /etc/hostname").stdout
+    passwd, hostname = out.splitlines()  # the image's /etc/hostname is empty; the container's is its id
+    assert passwd == "root:x:0:0:root:/root:/bin/sh" and len(hostname) == 12
+    assert sorted(volumes(cli)) == ["data", "etc", "fresh", "mine"]
 
 
 def test_anonymous_volumes_go_with_run_rm_and_rm_v(cli, seeded_image):
@@ -107,3 +111,28 @@ def test_bad_volume_options_are_one_line_errors(cli, base_image):
     bad = cli("volume", "create", "-o", "nonsense=1", "v", project=False, check=False)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "nonsense" in bad.stderr
     assert volumes(cli) == []
+
+
+def test_local_driver_options_tmpfs_and_bind_volumes(cli, seeded_image, tmp_path):
+    cli("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m,mode=0700", "tv",
+        project=False)
+    info = json.loads(cli("volume", "inspect", "tv", project=False).stdout)[0]
+    assert info["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0700"}
+    out = run(cli, "-v", "tv:/srv/seed", seeded_image, "sh", "-c",
+              "df -k /srv/seed | tail -n 1; stat -c %a /srv/seed; cat /srv/seed/hello.txt").stdout.splitlines()
+    assert out[0].split()[0] == "tmpfs" and out[0].split()[1] == "1024"
+    assert out[2] == "from the image"  # a tmpfs volume is seeded too
+
+    host = tmp_path / "bound"
+    host.mkdir()
+    (host / "f").write_text("host\n")
+    cli("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", f"device={host}", "bv", project=False)
+    assert run(cli, "-v", "bv:/b", seeded_image, "sh", "-c", "cat /b/f; echo back > /b/g").stdout == "host\n"
+    assert (host / "g").read_text() == "back\n"
+    bad = cli("volume", "create", "-o", "o=bind", "-o", "device=/x", "nt", project=False, check=False)
+    assert bad.returncode != 0 and "type" in bad.stderr
+    cli("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", f"device={tmp_path}/absent", "gone",
+        project=False)
+    res = run(cli, "-v", "gone:/g", seeded_image, "true", check=False)
+    assert res.returncode != 0 and res.stderr.strip().splitlines() == [
+        f"error: volume gone: its device {tmp_path}/absent is not a directory on the host"]

@@ -30,7 +30,7 @@ def run(args) -> int:
 
     def step(rec):
         if confirm(rec):
-            rec.remove(args.services or None, stop_first=args.stop)
+            rec.remove(args.services or None, stop_first=args.stop, volumes=args.volumes)
 
     converge(args, step)
     return 0
