@@ -58,14 +58,19 @@ def _project_mount(project: Project, item: dict, where: str) -> Mount:
     return _mount(item, where, volume_name, {desired.LABEL_PROJECT: project.name})
 
 
-def option_mount(spec: str, cwd: str) -> Mount:
+def option_mount(spec: str, cwd: str, project: Project | None = None) -> Mount:
     """A `run -v [SOURCE:]TARGET[:MODE]` as a Mount: SOURCE is a host path (made when missing, as
-    Docker's -v does) or an engine volume's name; none makes an anonymous volume."""
+    Docker's -v does) or a volume's name (with *project*, a key of its volumes first); none makes an
+    anonymous volume."""
+    from composer import desired
+
     item = parse_volume(spec, f"-v {spec}")
     if item["type"] == "bind":
         item["source"] = abs_path(item["source"], cwd)
         item.setdefault("bind", {})["create_host_path"] = True
-    return _mount(item, f"-v {spec}", lambda name: name, {})
+    known = project.volumes if project else {}
+    labels = {desired.LABEL_PROJECT: project.name} if project else {}
+    return _mount(item, f"-v {spec}", lambda name: known[name].name if name in known else name, labels)
 
 
 def _tmpfs_entry(entry: str, where: str) -> Mount:

@@ -220,3 +220,13 @@ def test_external_volume_missing_is_one_error_and_nothing_is_made(stack):
     cli("down", "-v")
     assert volumes(cli) == ["ext"]  # an external volume is never removed by down -v
     cli("volume", "rm", "ext", project=False)
+
+
+def test_run_rm_takes_its_anonymous_volumes_and_v_names_project_volumes(stack):
+    cli = stack
+    cli.write("compose.yaml", "services:" + service("app", "    volumes: [/cache, data:/data]\n") + "volumes:\n  data: {}\n")
+    out = cli("run", "--rm", "-T", "-v", "data:/d", "-v", "/extra", "app", "sh", "-c",
+              "echo x > /cache/f; echo kept > /d/f; ls /cache /extra").stdout
+    assert out.split() == ["/cache:", "f", "/extra:"]
+    assert volumes(cli) == [f"{cli.project}_data"]  # the service's and the -v anonymous volumes went
+    assert cli("run", "--rm", "-T", "-v", "data:/d", "app", "cat", "/d/f").stdout == "kept\n"

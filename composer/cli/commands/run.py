@@ -35,8 +35,8 @@ def one_off_spec(project, svc, args):
     from composer import desired
     from composer import normalize as norm
     from composer.cli.commands.exec import env_options
-    from composer.longform import volume
-    from engine.api import Mount, PortBinding
+    from composer.mounts import option_mount
+    from engine.api import PortBinding
 
     spec = desired.container_spec(project, svc)
     spec.name = args.name or f"{project.name}-{svc.name}-run-{os.urandom(6).hex()}"
@@ -59,16 +59,8 @@ def one_off_spec(project, svc, args):
         spec.ports.append(PortBinding(int(p["target"]), int(published), p.get("host_ip") or "0.0.0.0",
                                       p.get("protocol", "tcp")))
     for spec_text in args.volume:
-        v = volume(spec_text, os.getcwd(), f"-v {spec_text}")
-        ro = bool(v.get("read_only"))
-        spec.mounts = [m for m in spec.mounts if m.target != v["target"]]
-        if v["type"] == "bind":
-            spec.mounts.append(Mount("bind", v["target"], v["source"], ro))
-        elif v.get("source"):
-            vol = project.volumes.get(v["source"])
-            spec.mounts.append(Mount("volume", v["target"], vol.name if vol else v["source"], ro))
-        else:
-            spec.mounts.append(Mount("tmpfs", v["target"]))
+        mount = option_mount(spec_text, os.getcwd(), project)
+        spec.mounts = [m for m in spec.mounts if m.target != mount.target] + [mount]
     spec.restart, spec.restart_delay, spec.restart_max_attempts = "no", None, None
     spec.auto_remove = args.rm
     return spec
@@ -88,10 +80,7 @@ def run(args) -> int:
             rec.up(UpOptions(services=deps))  # with their depends_on conditions
         else:
             rec.apply(_infrastructure(rec, svc.name))
-        for m in svc.volumes:
-            if m.type == "bind" and m.create_host_path and not os.path.exists(m.source):
-                os.makedirs(m.source, exist_ok=True)
-        info = rec.engine.create_container(spec)
+        info = rec.engine.create_container(spec)  # it makes missing bind sources that ask for it
     engine = rec.engine
     try:
         if args.detach:
@@ -101,7 +90,7 @@ def run(args) -> int:
         return _foreground(engine, info.id, args)
     finally:
         if args.rm and not args.detach:
-            engine.remove_container(info.id, force=True)
+            engine.remove_container(info.id, force=True, volumes=True)  # anonymous volumes go too
 
 
 def _infrastructure(rec, service: str):
