@@ -802,6 +802,7 @@ class Engine:
                 if not force:
                     raise Conflict(f"container {rec['name']} is running: stop it first or use -f")
                 launch.stop(cdir, 0, "SIGKILL")
+            launch.wait_monitor_gone(cdir)
             # what a dead monitor or a crashed start left, if anything
             launch.clean_after_monitor(cdir)
             from engine.network.netns import destroy_netns

@@ -115,6 +115,23 @@ def stop(cdir: str, timeout: float, signal: str | int = "SIGTERM") -> None:
         raise EngineError(f"the monitor of {cdir} did not exit; it was killed")
 
 
+def wait_monitor_gone(cdir: str, timeout: float = 5.0) -> None:
+    """Let the container's monitor finish its own clean-up and exit (it does so right after the
+    process ends), so that removing the container leaves no process of ours behind."""
+    from engine.procs import wait_gone
+
+    pid = int((read_json(os.path.join(cdir, "state.json"), {}) or {}).get("monitor_pid") or 0)
+    if not pid:
+        return
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if os.path.basename(cdir).encode() not in f.read():
+                return  # that pid is some other process now
+    except OSError:
+        return
+    wait_gone(pid, timeout)
+
+
 def clean_after_monitor(cdir: str) -> None:
     """Do what a monitor that died (kill -9, reboot) no longer can: end the container's processes and
     remove its namespace, DNS entries and cgroups."""
