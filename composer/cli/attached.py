@@ -31,11 +31,11 @@ def attach(rec, args) -> int:
     printer = Printer(containers, prefix=not args.no_log_prefix,
                       colour=use_colour(getattr(args, "ansi", "auto"), args.no_color), timestamps=args.timestamps)
     ended: queue.Queue = queue.Queue()
-    follow(rec.engine, containers, follow=True, tail=None, prefix=True, printer=printer, on_end=ended.put,
-           wait=False)
     left = {c.id for c in containers}
     code = 0
     try:
+        follow(rec.engine, containers, follow=True, tail=None, prefix=True, printer=printer, on_end=ended.put,
+               wait=False)
         while left:
             try:
                 c = ended.get(timeout=0.2)
