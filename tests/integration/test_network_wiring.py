@@ -75,8 +75,10 @@ class Lab:
         self.namespaces: list[str] = []
         self.networks: list[str] = []
 
-    def network(self, name: str = "n1"):
-        info = self.nets.create(name, {"test": "yes"})
+    def network(self, name: str = "n1", subnet: str = ""):
+        from engine.types import NetworkConfig
+
+        info = self.nets.create(name, {"test": "yes"}, NetworkConfig(subnet=subnet) if subnet else None)
         self.networks.append(name)
         return info
 
@@ -431,7 +433,7 @@ def test_ensure_running_refuses_a_subnet_taken_while_the_bridge_was_gone(engine_
         lb.nets._stop_dns(info.name)
         delete_bridge(info.bridge)
         os.unlink(_reservation(info.subnet))
-        thief.network()  # the subnet looks free now: this (or a concurrent test's network) takes it
+        thief.network(subnet=info.subnet)  # the subnet looks free now, and another root takes it
         with pytest.raises(Conflict, match=f"subnet {info.subnet} now overlaps"):
             lb.nets.ensure_running(info.name)
         assert info.bridge not in links()
