@@ -908,6 +908,20 @@ class Engine:
                 cfg["files"] = {}
             (copy.copy_from if direction == "from" else copy.copy_to)(cdir, cfg, pid, src, dest)
 
+    def sync_to_container(self, ref: str, files: list[tuple[str, str]], removals: list[str] = ()) -> None:
+        """Copy host files into the running container, each (host path, container path), keeping
+        their modes, and remove *removals* there, in one pass (`composer watch`'s sync)."""
+        from engine.runtime import launch
+        from engine.runtime.sync import sync_into
+        from engine.store.records import read_json
+
+        rec = self.records.find(ref)
+        cdir = self.paths.container_dir(rec["id"])
+        state = launch.read_state(cdir)
+        if state.get("status") != "running" or not state.get("pid"):
+            raise Conflict(f"container {rec['name']} is not running")
+        sync_into(cdir, read_json(os.path.join(cdir, "config.json")), int(state["pid"]), files, list(removals))
+
     def logs(self, ref: str, follow: bool = False, tail: int | None = None, since: float | None = None,
              until: float | None = None) -> Iterator[dict]:
         """Log entries {"log", "stream", "time"} within [since, until] (epoch seconds); with *follow*,
@@ -978,3 +992,18 @@ def _rmtree(path: str) -> None:
 
 __all__ = ["Engine", "EngineError", "NotFound", "Conflict", "InvalidArgument", "ContainerInfo", "ContainerSpec",
            "ImageInfo", "Mount", "NetworkAttachment", "NetworkConfig", "NetworkInfo", "PortBinding", "VolumeInfo"]
+
+
+def path_patterns(lines: list[str]):
+    """A `.dockerignore`-style matcher over *lines*: `.excluded(relative_path)` is true when the last
+    matching pattern (or one matching a parent directory) is not a `!` exception."""
+    from engine.images.build.context import Ignore
+
+    return Ignore(lines)
+
+
+def dockerignore(context_dir: str, dockerfile: str | None = None):
+    """The build context's `.dockerignore` as builds apply it (a `path_patterns` matcher)."""
+    from engine.images.build.context import Ignore
+
+    return Ignore.read(context_dir, dockerfile)

@@ -31,6 +31,8 @@ def configure(p) -> None:
     p.add_argument("--no-log-prefix", action="store_true", help="no service prefix in logs")
     p.add_argument("--no-color", action="store_true", help="monochrome output")
     p.add_argument("-t", "--timeout", type=float, help="seconds to wait for containers to stop")
+    p.add_argument("-w", "--watch", action="store_true",
+                   help="watch source code (develop.watch) and sync/rebuild/restart services as files change")
     p.add_argument("-y", "--yes", action="store_true", help="assume yes to prompts")
     p.add_argument("services", nargs="*", metavar="SERVICE")
 
@@ -80,6 +82,10 @@ def run(args) -> int:
                      no_start=args.no_start, no_deps=args.no_deps, remove_orphans=args.remove_orphans,
                      scale=scale_option(args.scale, rec.project), timeout=args.timeout)
     rec.no_build = args.no_build
+    if args.watch:
+        from composer.watch.rules import rules_for
+
+        rules = rules_for(rec.project, args.services)
     with rec.lock():
         rec.prepare_images(targets(rec.project, args.services, getattr(args, "no_deps", False)), args.pull, args.build)
         rec.up(opts)
@@ -87,6 +93,8 @@ def run(args) -> int:
             return 0
         if args.wait and not args.no_start:
             rec.wait_ready(targets(rec.project, args.services, args.no_deps), args.wait_timeout)
+    if args.watch and not args.no_start:
+        return up_watch(rec, args, rules)
     if args.detach or args.wait or args.no_start:
         return 0
     if args.exit_code_from and args.exit_code_from not in rec.project.services:
@@ -94,3 +102,29 @@ def run(args) -> int:
     from composer.cli.attached import attach
 
     return attach(rec, args)
+
+
+def up_watch(rec, args, rules) -> int:
+    """`up --watch`: follow the output (unless detached) and watch; Ctrl-C stops both, then the stack."""
+    from composer.cli.commands.watch import keep_watching
+    from composer.plan import targets
+
+    on_recreated = None
+    if not args.detach:
+        from composer.cli.attached import _chosen
+        from composer.desired import LABEL_SERVICE
+        from composer.cli.follow import Printer, follow, use_colour
+
+        followed: set[str] = set()
+        printer = Printer(_chosen(rec, args), prefix=not args.no_log_prefix,
+                          colour=use_colour(getattr(args, "ansi", "auto"), args.no_color), timestamps=args.timestamps)
+
+        def on_recreated(service: str | None = None) -> None:
+            fresh = [c for c in _chosen(rec, args) if c.id not in followed
+                     and (service is None or c.labels.get(LABEL_SERVICE) == service)]
+            followed.update(c.id for c in fresh)
+            follow(rec.engine, fresh, follow=True, tail=0 if service else None, prefix=True, printer=printer,
+                   wait=False, across_restarts=True)
+
+        on_recreated()
+    return keep_watching(rec, rules, targets(rec.project, args.services, args.no_deps), args.timeout, on_recreated)

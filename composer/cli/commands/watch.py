@@ -1,0 +1,57 @@
+"""`composer watch`: bring the services up, then sync, rebuild or restart them as their files change."""
+from __future__ import annotations
+
+HELP = "watch the build context of services and rebuild/refresh containers when files are updated"
+
+
+def configure(p) -> None:
+    p.add_argument("--no-up", action="store_true", help="do not build and start the services before watching")
+    p.add_argument("services", nargs="*", metavar="SERVICE")
+
+
+def run(args) -> int:
+    from composer import desired
+    from composer.cli.project import reconciler
+    from composer.plan import UpOptions, targets
+    from composer.progress import from_args
+    from composer.watch.rules import rules_for
+
+    rec = reconciler(args, from_args(args))
+    rules = rules_for(rec.project, args.services)
+    started: list[str] = []
+    if not args.no_up:
+        wanted = targets(rec.project, args.services, False)
+        running = {c.labels.get(desired.LABEL_SERVICE) for c in rec.containers() if c.status == "running"}
+        with rec.lock():
+            rec.prepare_images(wanted)
+            rec.up(UpOptions(services=args.services))
+        started = [s for s in wanted if s not in running]
+    keep_watching(rec, rules, stop_services=started)
+    return 0
+
+
+def keep_watching(rec, rules, stop_services: list[str] | None = None, timeout: float | None = None,
+                  on_recreated=None) -> int:
+    """Watch until Ctrl-C; then stop *stop_services* (the ones this command started; None: none).
+    *on_recreated*(service) is called after an action replaced or restarted a service's containers."""
+    import sys
+
+    from composer.progress import Progress
+    from composer.watch.loop import watch
+
+    shown = rec.progress
+    rec.progress = Progress("quiet")  # actions print one line each
+    try:
+        watch(rec, rules, on_recreated=on_recreated)
+    except KeyboardInterrupt:
+        print("Stopping watch", file=sys.stderr, flush=True)
+    if stop_services:
+        rec.progress = shown
+        print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr, flush=True)
+        try:
+            with rec.lock():
+                rec.stop(stop_services, timeout)
+        except KeyboardInterrupt:
+            with rec.lock():
+                rec.kill(stop_services, "SIGKILL")
+    return 130

@@ -1,0 +1,111 @@
+"""What a batch of changes does to a service: sync files in, rebuild, restart, exec.
+
+Per service and batch: a `rebuild` rule that fired wins over everything else (the new container gets
+the files from the image); otherwise the sync rules copy their files into every running container
+of the service, then one restart follows when a restart or sync+restart rule fired, then the
+sync+exec commands run.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable
+
+from composer.watch.rules import Rule, walk
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _count(n: int) -> str:
+    return f"{n} change was" if n == 1 else f"{n} changes were"
+
+
+def sync(rec, rule: Rule, paths: set[str] | list[str]) -> int:
+    """Bring *paths* (host paths the rule takes) up to date in the service's running containers; the
+    number of containers synced."""
+    files: list[tuple[str, str]] = []
+    removals: list[str] = []
+    seen: set[str] = set()
+    for path in sorted(paths):
+        if not os.path.lexists(path):
+            removals.append(rule.container_path(path))
+            continue
+        for p in walk(rule, path) if os.path.isdir(path) and not os.path.islink(path) else [path]:
+            if p not in seen:
+                seen.add(p)
+                files.append((p, rule.container_path(p)))
+    running = [c for c in rec.containers(rule.service) if c.status == "running"]
+    for c in running:
+        rec.engine.sync_to_container(c.id, files, removals)
+    return len(running)
+
+
+def restart(rec, service: str) -> None:
+    with rec.lock():
+        rec.stop([service])
+        rec.start([service])
+
+
+def rebuild(rec, service: str) -> None:
+    from composer.plan import UpOptions
+
+    with rec.lock():
+        rec.prepare_images([service], build=True)
+        rec.up(UpOptions(services=[service], no_deps=True))
+
+
+def run_exec(rec, rule: Rule) -> None:
+    from composer.errors import ComposerError
+
+    spec = rule.exec
+    env = {str(k): "" if v is None else str(v) for k, v in (spec.get("environment") or {}).items()}
+    for c in rec.containers(rule.service):
+        if c.status != "running":
+            continue
+        code = rec.engine.exec_container(c.id, list(spec["command"]), env or None, spec.get("user"),
+                                         spec.get("working_dir"), stdout=sys.stdout.fileno(),
+                                         stderr=sys.stderr.fileno(), privileged=bool(spec.get("privileged")))
+        if code != 0:
+            raise ComposerError(f"exec {' '.join(spec['command'])} in {c.name} exited with code {code}")
+
+
+def apply(rec, service: str, fired: dict[int, tuple[Rule, set[str]]],
+          on_recreated: Callable[[str], None] | None = None) -> bool:
+    """Carry out what the *fired* rules (index -> (rule, changed paths)) of *service* ask for. A failure
+    is reported and False returned: watching goes on."""
+    from composer.errors import ComposerError
+    from engine.api import EngineError
+
+    rules = [fired[i] for i in sorted(fired)]
+    total = len({p for _, paths in rules for p in paths})
+    step = "sync"
+    try:
+        if any(r.action == "rebuild" for r, _ in rules):
+            step = "rebuild"
+            say(f'Rebuilding service "{service}" after {_count(total)} detected')
+            rebuild(rec, service)
+            say(f'service "{service}" rebuilt and recreated')
+            if on_recreated:
+                on_recreated(service)
+            return True
+        for rule, paths in rules:
+            if rule.syncs:
+                files = [p for p in paths if not os.path.isdir(p) or os.path.islink(p)]  # made directories aside
+                say(f'Syncing service "{service}" after {_count(len(files) or len(paths))} detected')
+                sync(rec, rule, paths)
+        if any(r.action in ("restart", "sync+restart") for r, _ in rules):
+            step = "restart"
+            restart(rec, service)
+            say(f'service "{service}" restarted')
+            if on_recreated:
+                on_recreated(service)
+        for rule, _ in rules:
+            if rule.action == "sync+exec":
+                step = "exec"
+                run_exec(rec, rule)
+        return True
+    except (ComposerError, EngineError, OSError) as e:
+        say(f'error: service "{service}": {step} failed: {getattr(e, "strerror", None) or e} (still watching)')
+        return False

@@ -1,0 +1,65 @@
+"""The watch loop: watchfiles reports changed paths, bursts are grouped into one batch, each batch
+is split by service and rule and handed to the actions.
+
+watchfiles yields a batch once no new change came for `STEP_MS` (or after `DEBOUNCE_MS` of steady
+changes); changes made while an action runs wait in its queue for the next batch.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Callable
+
+from composer.errors import ComposerError
+from composer.watch import actions
+from composer.watch.rules import Rule, files_under
+
+STEP_MS = 50
+DEBOUNCE_MS = 1000
+
+
+def roots(rules: list[Rule]) -> list[str]:
+    """The directories to watch: each rule's directory (a file rule: its parent, so an editor's
+    save by rename is seen), without those inside another."""
+    dirs = sorted({r.path if os.path.isdir(r.path) else os.path.dirname(r.path) for r in rules})
+    out: list[str] = []
+    for d in dirs:
+        if not any(d == o or d.startswith(o.rstrip("/") + "/") for o in out):
+            out.append(d)
+    return out
+
+
+def batches(rules: list[Rule], paths: set[str]) -> dict[str, dict[int, tuple[Rule, set[str]]]]:
+    """{service: {rule index: (rule, its paths)}} for the changed *paths*."""
+    out: dict[str, dict[int, tuple[Rule, set[str]]]] = {}
+    for n, rule in enumerate(rules):
+        mine = {p for p in paths if rule.takes(p)}
+        if mine:
+            out.setdefault(rule.service, {})[n] = (rule, mine)
+    return out
+
+
+def initial_sync(rec, rules: list[Rule]) -> None:
+    from engine.api import EngineError
+
+    for rule in rules:
+        if rule.syncs and rule.initial_sync:
+            actions.say(f'Syncing service "{rule.service}" initially ({rule.path} -> {rule.target})')
+            try:
+                actions.sync(rec, rule, files_under(rule))
+            except (ComposerError, EngineError, OSError) as e:
+                actions.say(f'error: service "{rule.service}": initial sync failed: {e}')
+
+
+def watch(rec, rules: list[Rule], stop: threading.Event | None = None,
+          on_recreated: Callable[[str], None] | None = None) -> None:
+    """Watch until *stop* is set (or Ctrl-C, which raises KeyboardInterrupt)."""
+    import watchfiles
+
+    initial_sync(rec, rules)
+    services = sorted({r.service for r in rules})
+    actions.say(f"Watch enabled for {', '.join(services)} (Ctrl-C to stop)")
+    for changes in watchfiles.watch(*roots(rules), watch_filter=None, debounce=DEBOUNCE_MS, step=STEP_MS,
+                                    stop_event=stop, raise_interrupt=True):
+        for service, fired in batches(rules, {path for _, path in changes}).items():
+            actions.apply(rec, service, fired, on_recreated)
