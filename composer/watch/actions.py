@@ -22,9 +22,10 @@ def _count(n: int) -> str:
     return f"{n} change was" if n == 1 else f"{n} changes were"
 
 
-def sync(rec, rule: Rule, paths: set[str] | list[str]) -> int:
-    """Bring *paths* (host paths the rule takes) up to date in the service's running containers; the
-    number of containers synced."""
+def changes(rule: Rule, paths: set[str] | list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(files to copy as (host path, container path), container paths to remove) for the changed
+    *paths*. A new directory brings everything the rule takes below it: files made in it before it
+    was watched are not reported on their own."""
     files: list[tuple[str, str]] = []
     removals: list[str] = []
     seen: set[str] = set()
@@ -36,6 +37,16 @@ def sync(rec, rule: Rule, paths: set[str] | list[str]) -> int:
             if p not in seen:
                 seen.add(p)
                 files.append((p, rule.container_path(p)))
+    return files, removals
+
+
+def sync(rec, rule: Rule, paths: set[str] | list[str], why: str = "") -> int:
+    """Bring *paths* (host paths the rule takes) up to date in the service's running containers; the
+    number of containers synced. *why* (a sentence) is said first, with the number of changes."""
+    files, removals = changes(rule, paths)
+    if why:
+        count = sum(1 for host, _ in files if not os.path.isdir(host) or os.path.islink(host)) + len(removals)
+        say(why.format(count=_count(count)))
     running = [c for c in rec.containers(rule.service) if c.status == "running"]
     for c in running:
         rec.engine.sync_to_container(c.id, files, removals)
@@ -92,9 +103,7 @@ def apply(rec, service: str, fired: dict[int, tuple[Rule, set[str]]],
             return True
         for rule, paths in rules:
             if rule.syncs:
-                files = [p for p in paths if not os.path.isdir(p) or os.path.islink(p)]  # made directories aside
-                say(f'Syncing service "{service}" after {_count(len(files) or len(paths))} detected')
-                sync(rec, rule, paths)
+                sync(rec, rule, paths, f'Syncing service "{service}" after {{count}} detected')
         if any(r.action in ("restart", "sync+restart") for r, _ in rules):
             step = "restart"
             restart(rec, service)

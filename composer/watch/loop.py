@@ -1,8 +1,10 @@
 """The watch loop: watchfiles reports changed paths, bursts are grouped into one batch, each batch
 is split by service and rule and handed to the actions.
 
-watchfiles yields a batch once no new change came for `STEP_MS` (or after `DEBOUNCE_MS` of steady
-changes); changes made while an action runs wait in its queue for the next batch.
+watchfiles yields a batch once no new change came for `quiet_ms()` (or after `DEBOUNCE_MS` of steady
+changes); changes made while an action runs wait in its queue for the next batch. The quiet time is
+short (a burst such as a checkout or a formatter run writes its files within a few milliseconds)
+because it is most of the latency from a save to the container; COMPOSER_WATCH_QUIET_MS changes it.
 """
 from __future__ import annotations
 
@@ -14,8 +16,14 @@ from composer.errors import ComposerError
 from composer.watch import actions
 from composer.watch.rules import Rule, files_under
 
-STEP_MS = 50
+QUIET_MS = 25
 DEBOUNCE_MS = 1000
+TICK_MS = 250  # how often the loop wakes without changes (to notice it may start, or stop)
+
+
+def quiet_ms() -> int:
+    value = os.environ.get("COMPOSER_WATCH_QUIET_MS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else QUIET_MS
 
 
 def roots(rules: list[Rule]) -> list[str]:
@@ -56,10 +64,15 @@ def watch(rec, rules: list[Rule], stop: threading.Event | None = None,
     """Watch until *stop* is set (or Ctrl-C, which raises KeyboardInterrupt)."""
     import watchfiles
 
-    initial_sync(rec, rules)
     services = sorted({r.service for r in rules})
-    actions.say(f"Watch enabled for {', '.join(services)} (Ctrl-C to stop)")
-    for changes in watchfiles.watch(*roots(rules), watch_filter=None, debounce=DEBOUNCE_MS, step=STEP_MS,
-                                    stop_event=stop, raise_interrupt=True):
-        for service, fired in batches(rules, {path for _, path in changes}).items():
-            actions.apply(rec, service, fired, on_recreated)
+    ready = False
+    for changes in watchfiles.watch(*roots(rules), watch_filter=None, debounce=DEBOUNCE_MS, step=quiet_ms(),
+                                    stop_event=stop, raise_interrupt=True, rust_timeout=TICK_MS,
+                                    yield_on_timeout=True):
+        if not ready:  # the paths are watched from here on: nothing saved now is missed
+            ready = True
+            initial_sync(rec, rules)
+            actions.say(f"Watch enabled for {', '.join(services)} (Ctrl-C to stop)")
+        if changes:
+            for service, fired in batches(rules, {path for _, path in changes}).items():
+                actions.apply(rec, service, fired, on_recreated)
