@@ -34,17 +34,24 @@ def keep_watching(rec, rules, stop_services: list[str] | None = None, timeout: f
                   on_recreated=None) -> int:
     """Watch until Ctrl-C; then stop *stop_services* (the ones this command started; None: none).
     *on_recreated*(service) is called after an action replaced or restarted a service's containers."""
+    import signal
     import sys
 
     from composer.progress import Progress
     from composer.watch.loop import watch
 
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
     shown = rec.progress
     rec.progress = Progress("quiet")  # actions print one line each
+    previous = signal.signal(signal.SIGTERM, interrupted)  # `kill` ends it as gracefully as Ctrl-C
     try:
         watch(rec, rules, on_recreated=on_recreated)
     except KeyboardInterrupt:
         print("Stopping watch", file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if stop_services:
         rec.progress = shown
         print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr, flush=True)
