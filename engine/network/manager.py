@@ -97,14 +97,16 @@ class Networks:
                     if subnet6:
                         reserve(subnet6, record)
                         made.append(subnet6)
-                    create_bridge(bridge, gateway, int(subnet.split("/")[1]), mtu, gateway6,
-                                  int(subnet6.split("/")[1]) if subnet6 else 64)
-                    firewall.setup_bridge(self.paths.root_id, bridge, subnet, config.internal)
+                    # the record first: a CLI killed from here on leaves a network that `down` finds and
+                    # removes whole (and a container start re-makes a missing bridge), never a lost bridge
                     rec = {"name": name, "id": net_id, "subnet": subnet, "gateway": gateway, "bridge": bridge,
                            "labels": labels, "created": datetime.now(UTC).isoformat(), "internal": config.internal,
                            "subnet6": subnet6, "gateway6": gateway6, "ip_range": ip_range, "mtu": mtu,
                            "options": dict(config.options)}
                     write_json(self._record_path(name), rec)
+                    create_bridge(bridge, gateway, int(subnet.split("/")[1]), mtu, gateway6,
+                                  int(subnet6.split("/")[1]) if subnet6 else 64)
+                    firewall.setup_bridge(self.paths.root_id, bridge, subnet, config.internal)
                     self._start_dns(name, gateway)
                 except BaseException:
                     self._stop_dns(name)
