@@ -220,9 +220,9 @@ def _file_ref_key(default_dir: str):
     return key_of
 
 
-def _depends_on(base: Any, over: Any) -> dict:
-    out = n.normalize_depends_on(plain(base)) if isinstance(base, list) else dict(base)
-    over_map = over if isinstance(over, dict) else n.normalize_depends_on(plain(over))
+def _merge_entries(out: dict, over_map: dict, when_null) -> dict:
+    """Lay *over_map* onto the mapping *out*: tags reset or override an entry, two mappings merge, and
+    a null entry becomes ``when_null(key)``."""
     for k, v in over_map.items():
         if isinstance(v, Tagged):
             if v.tag == "reset":
@@ -232,24 +232,20 @@ def _depends_on(base: Any, over: Any) -> dict:
         elif isinstance(out.get(k), dict) and isinstance(v, dict):
             out[k] = merge_generic(out[k], v)
         else:
-            out[k] = plain(v) if v is not None else {"condition": "service_started", "required": True}
+            out[k] = plain(v) if v is not None else when_null(k)
     return out
+
+
+def _depends_on(base: Any, over: Any) -> dict:
+    out = n.normalize_depends_on(plain(base)) if isinstance(base, list) else dict(base)
+    over_map = over if isinstance(over, dict) else n.normalize_depends_on(plain(over))
+    return _merge_entries(out, over_map, lambda k: {"condition": "service_started", "required": True})
 
 
 def _networks(base: Any, over: Any) -> dict:
     out = {str(x): None for x in base} if isinstance(base, list) else dict(base)
     over_map = {str(x): None for x in over} if isinstance(over, list) else over
-    for k, v in over_map.items():
-        if isinstance(v, Tagged):
-            if v.tag == "reset":
-                out.pop(k, None)
-            else:
-                out[k] = plain(v.value)
-        elif isinstance(out.get(k), dict) and isinstance(v, dict):
-            out[k] = merge_generic(out[k], v)
-        elif v is not None or k not in out:
-            out[k] = plain(v)
-    return out
+    return _merge_entries(out, over_map, lambda k: out.get(k))  # a bare name keeps what the base said
 
 
 def _extra_hosts(base: Any, over: Any) -> list:
