@@ -41,16 +41,20 @@ class CLI:
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None,
                  project: bool = True) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "composer", "--root", self.root]
-        if project:
-            cmd += ["-p", self.project]
-        cmd += list(args)
-        env = {**os.environ, "PYTHONPATH": REPO}
-        res = subprocess.run(cmd, cwd=self.cwd, capture_output=True, text=True, timeout=timeout, input=input,
-                             env=env)
+        res = subprocess.run(self._command(args, project), cwd=self.cwd, capture_output=True, text=True,
+                             timeout=timeout, input=input, env={**os.environ, "PYTHONPATH": REPO})
         if check and res.returncode != 0:
             raise AssertionError(f"composer {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
         return res
+
+    def _command(self, args, project: bool = True) -> list[str]:
+        return [sys.executable, "-m", "composer", "--root", self.root, *(["-p", self.project] if project else []),
+                *args]
+
+    def popen(self, *args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
+        """Start `composer ARGS...` in the background (the caller waits for it or kills it)."""
+        return subprocess.Popen(self._command(args), cwd=self.cwd,
+                                env={**os.environ, "PYTHONPATH": REPO, **(env or {})}, **kwargs)
 
     def write(self, name: str, text: str) -> str:
         path = os.path.join(self.cwd, name)

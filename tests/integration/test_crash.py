@@ -6,10 +6,8 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
-from tests.conftest import REPO
 from tests.integration.test_stack import ps
 from tests.support.host import leftovers
 
@@ -39,9 +37,7 @@ volumes:
 
 
 def spawn(cli, *args: str, env: dict | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "composer", "--root", cli.root, "-p", cli.project, *args]
-    return subprocess.Popen(cmd, cwd=cli.cwd, env={**os.environ, "PYTHONPATH": REPO, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cli.popen(*args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def converged_up(cli) -> None:

@@ -261,15 +261,10 @@ def test_down_of_one_service_and_down_rmi(cli, base_image):
 
 def test_events_stream_what_happens_to_the_stack(cli, base_image):
     import json
-    import os
     import subprocess as sp
-    import sys as _sys
-
-    from tests.conftest import REPO
 
     cli.write("compose.yaml", "services:\n  job:\n    image: composer/busybox\n    command: ['sh', '-c', 'exit 3']\n")
-    watcher = sp.Popen([_sys.executable, "-m", "composer", "--root", cli.root, "-p", cli.project, "events", "--json"],
-                       cwd=cli.cwd, stdout=sp.PIPE, text=True, env={**os.environ, "PYTHONPATH": REPO})
+    watcher = cli.popen("events", "--json", stdout=sp.PIPE, text=True)
     try:
         time.sleep(1.0)  # the watcher follows from the moment it starts
         cli("up", "-d")
@@ -344,12 +339,8 @@ services:
 
 
 def test_ctrl_c_stops_an_attached_up_and_a_second_one_kills(cli, base_image):
-    import os
     import signal
     import subprocess as sp
-    import sys as _sys
-
-    from tests.conftest import REPO
 
     cli.write("compose.yaml", """
 services:
@@ -359,19 +350,11 @@ services:
     stop_grace_period: 60s
 """)
 
-    def attached_up():
-        return sp.Popen([_sys.executable, "-m", "composer", "--root", cli.root, "-p", cli.project, "up"],
-                        cwd=cli.cwd, stdout=sp.PIPE, stderr=sp.PIPE, text=True,
-                        env={**os.environ, "PYTHONPATH": REPO})
-
-    def wait_serving(p):
+    p = cli.popen("up", stdout=sp.PIPE, stderr=sp.PIPE, text=True)
+    line = p.stdout.readline()
+    while "serving" not in line:
+        assert line, p.stderr.read()
         line = p.stdout.readline()
-        while "serving" not in line:
-            assert line, p.stderr.read()
-            line = p.stdout.readline()
-
-    p = attached_up()
-    wait_serving(p)
     p.send_signal(signal.SIGINT)
     time.sleep(1.0)
     assert p.poll() is None  # still stopping gracefully: the service ignores SIGTERM for 60 s
