@@ -28,9 +28,9 @@ if [ ! -x "$here/.venv/bin/python" ]; then
 fi
 pip=("$here/.venv/bin/pip" install -q --disable-pip-version-check)
 if [ "$extra" = "test" ]; then
-    "${pip[@]}" -e "$here[test]" 2> >(grep -v "^WARNING: Location" >&2)
+    "${pip[@]}" -e "$here[test]" --config-settings editable_mode=compat 2> >(grep -v "^WARNING: Location" >&2)
 else
-    "${pip[@]}" -e "$here" 2> >(grep -v "^WARNING: Location" >&2)
+    "${pip[@]}" -e "$here" --config-settings editable_mode=compat 2> >(grep -v "^WARNING: Location" >&2)
     ln -sf "$here/.venv/bin/composer" /usr/local/bin/composer
 fi
 # Byte-compile our own modules once: every composer command and every container's monitor starts a
