@@ -102,6 +102,9 @@ def _subst(value: str, env: Mapping[str, str], filename: str, lineno: int) -> st
 
 def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
          bare_from: Mapping[str, str] | None = None) -> dict[str, str]:
+    from composer import projectcache
+
+    projectcache.seen(path)
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()

@@ -15,6 +15,8 @@ CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
 
 @dataclass
 class RestartSettings:
+    """How a service's containers are restarted: its restart policy and back-off settings."""
+
     policy: str = "no"  # as Docker spells it: no, always, unless-stopped, on-failure[:N]
     delay: float | None = None  # deploy.restart_policy.delay: a fixed wait instead of the back-off
     max_attempts: int | None = None

@@ -12,25 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from composer import normalize as norm
+from composer import projectcache
 from composer.errors import StackFileError
+from composer.loadoptions import LoadOptions
 from composer.model import Dependency, MountSpec, NetworkSpec, PortSpec, Project, Service, VolumeSpec
 from composer.validate import dotted
 from composer.yamlsource import Source
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 RESOURCES = ("networks", "volumes", "configs", "secrets")
-
-
-@dataclass
-class LoadOptions:
-    files: list[str] = field(default_factory=list)
-    project_name: str | None = None
-    project_dir: str | None = None
-    env_files: list[str] = field(default_factory=list)
-    environ: Mapping[str, str] | None = None
-    interpolate: bool = True
-    profiles: list[str] | None = None  # None: COMPOSE_PROFILES
-    all_profiles: bool = False  # keep every service whatever its profiles (config --profiles)
 
 
 # -- discover -----------------------------------------------------------------
@@ -48,11 +38,11 @@ def discover(opts: LoadOptions, cwd: str, env: Mapping[str, str] | None = None) 
     while True:
         for name in DEFAULT_FILES:
             candidate = os.path.join(directory, name)
-            if os.path.isfile(candidate):
+            if projectcache.isfile(candidate):
                 found = [candidate]
                 stem, ext = os.path.splitext(name)
                 override = os.path.join(directory, f"{stem}.override{ext}")
-                if os.path.isfile(override):
+                if projectcache.isfile(override):
                     found.append(override)
                 return found
         parent = os.path.dirname(directory)
@@ -105,7 +95,7 @@ def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapp
         paths = [os.path.join(cwd, p) for p in opts.env_files]
     else:
         default = os.path.join(project_dir, ".env")
-        paths = [default] if os.path.isfile(default) else []
+        paths = [default] if projectcache.isfile(default) else []
     for path in paths:
         env.update(dotenv.read(path, {**env, **process_env}))
     env.update(process_env)
@@ -128,7 +118,7 @@ class _Session:
     def warn(self, name: str) -> None:
         if name not in self.warned:
             self.warned.add(name)
-            print(f'WARN[0000] The "{name}" variable is not set. Defaulting to a blank string.', file=sys.stderr)
+            projectcache.warn(f'WARN[0000] The "{name}" variable is not set. Defaulting to a blank string.')
 
     def where(self, path: tuple) -> str:
         """file:line of *path*: in the file that has the deepest part of it (the latest on a tie)."""
@@ -186,8 +176,8 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
             validate(merge.plain(data), src.where)
         if "version" in data and path not in session.version_warned:
             session.version_warned.add(path)
-            print(f"WARN[0000] {src.filename}: the attribute `version` is obsolete, it will be ignored, "
-                  "please remove it to avoid potential confusion", file=sys.stderr)
+            projectcache.warn(f"WARN[0000] {src.filename}: the attribute `version` is obsolete, it will be "
+                              "ignored, please remove it to avoid potential confusion")
         merged = merge.merge_files(merged, data) if i else data
     return merged, src
 
@@ -243,7 +233,7 @@ def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -
                 chain = " -> ".join(session.including[session.including.index(key):] + [key])
                 raise StackFileError(f"{src.where(('include', i))}: include[{i}]: include cycle: {chain}")
         env_paths = [norm.abs_path(p, base_dir) for p in norm.string_list(entry.get("env_file"))]
-        if not env_paths and os.path.isfile(os.path.join(project_dir, ".env")):
+        if not env_paths and projectcache.isfile(os.path.join(project_dir, ".env")):
             env_paths = [os.path.join(project_dir, ".env")]
         from composer import dotenv
 
@@ -255,7 +245,7 @@ def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -
         inner.sources, inner.warned, inner.version_warned = session.sources, session.warned, session.version_warned
         inner.including = session.including + [os.path.realpath(f) for f in files]
         for f in files:
-            if not os.path.isfile(f):
+            if not projectcache.isfile(f):
                 raise StackFileError(f"{src.where(('include', i))}: include[{i}]: included file {f} not found")
         tree = load_tree(files, project_dir, inner)
         tree = _relocate_tree(tree, project_dir)
@@ -315,7 +305,7 @@ def _apply_extends(services: dict, base_dir: str, session: _Session, filename: s
         if ext.get("file"):
             path = norm.abs_path(str(ext["file"]), pool_dir)
             if path not in file_cache:
-                if not os.path.isfile(path):
+                if not projectcache.isfile(path):
                     raise StackFileError(f"{session.at('services', name, 'extends', 'file')}: {path} not found")
                 other = merge.plain(read_file(path, session)[0])
                 file_cache[path] = other.get("services") or {}
@@ -374,7 +364,14 @@ def load_raw(opts: LoadOptions | None = None, cwd: str | None = None) -> Loaded:
 
 
 def load(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
-    """The project of the stack files *opts* name (see the module docstring for the passes)."""
+    """The project of the stack files *opts* name (see the module docstring for the passes); a repeat of
+    a load whose inputs are unchanged comes from composer.projectcache."""
+    from composer import projectcache
+
+    return projectcache.load(opts or LoadOptions(), cwd)
+
+
+def load_uncached(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
     opts = opts or LoadOptions()
     got = load_raw(opts, cwd)
     return build_project(got.tree, got.name, got.project_dir, got.files, got.env, got.session, got.profiles,

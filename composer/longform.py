@@ -12,6 +12,7 @@ import os
 from typing import Any, Callable, Mapping
 
 from composer import normalize as n
+from composer import projectcache
 from composer.errors import StackFileError
 
 At = Callable[..., str]  # at("ports", 0) -> "file:line: services.web.ports[0]"
@@ -559,7 +560,7 @@ def read_env_files(value: Any, base_dir: str, env: Mapping[str, str], at: At, ke
     out: dict[str, Any] = {}
     for i, entry in enumerate(env_file_entries(value)):
         path = n.abs_path(entry["path"], base_dir)
-        if not os.path.exists(path):
+        if not projectcache.exists(path):
             if entry["required"]:
                 raise StackFileError(f"{at(key, i)}: env file {path} not found (set required: false to make it optional)")
             continue

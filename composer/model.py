@@ -9,6 +9,8 @@ from typing import Any
 
 @dataclass
 class PortSpec:
+    """One published port of a service."""
+
     target: int
     published: int | None  # None: a random host port
     host_ip: str = ""
@@ -17,6 +19,8 @@ class PortSpec:
 
 @dataclass
 class MountSpec:
+    """One volume, bind or tmpfs mount of a service."""
+
     type: str  # volume | bind | tmpfs
     target: str
     source: str = ""  # project volume key, absolute host path, or "" (anonymous / tmpfs)
@@ -26,6 +30,8 @@ class MountSpec:
 
 @dataclass
 class Dependency:
+    """One entry of a service's depends_on."""
+
     condition: str = "service_started"
     required: bool = True
     restart: bool = False
@@ -36,6 +42,8 @@ HASH_EXCLUDED = frozenset({"build", "pull_policy", "scale", "depends_on", "profi
 
 @dataclass
 class Service:
+    """A service as resolved from the stack files; ``raw`` is its normalized mapping."""
+
     name: str
     image: str | None
     command: list[str] | None = None
@@ -67,6 +75,8 @@ class Service:
 
 @dataclass
 class NetworkSpec:
+    """A network the stack declares (or the default one)."""
+
     key: str
     name: str  # engine-level name (project_key unless `name:` says otherwise)
     driver: str = "bridge"
@@ -76,6 +86,8 @@ class NetworkSpec:
 
 @dataclass
 class VolumeSpec:
+    """A named volume the stack declares."""
+
     key: str
     name: str
     driver: str = "local"
@@ -85,6 +97,8 @@ class VolumeSpec:
 
 @dataclass
 class Project:
+    """The whole resolved stack: its name, directory, files, services, networks and volumes."""
+
     name: str
     working_dir: str
     files: list[str]

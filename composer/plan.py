@@ -18,6 +18,8 @@ from engine.api import ContainerInfo
 
 @dataclass
 class Operation:
+    """One atomic step of a plan, with the reason it is needed and the steps it waits for."""
+
     key: str  # unique in its plan
     action: str  # create | start | recreate | remove | stop | wait_healthy | wait_completed | ...
     kind: str  # Network | Volume | Container | Image
@@ -29,6 +31,8 @@ class Operation:
 
 @dataclass
 class Plan:
+    """The operations of a command, a DAG in the order they were planned, and warnings to show."""
+
     ops: dict[str, Operation] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -86,6 +90,8 @@ def number_of(c: ContainerInfo) -> int:
 
 @dataclass
 class UpOptions:
+    """The flags of `up` (and `create`) that change what is planned."""
+
     services: list[str] = field(default_factory=list)
     force_recreate: bool = False
     no_recreate: bool = False

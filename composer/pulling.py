@@ -60,11 +60,14 @@ def _age(last: str) -> float | None:
     return (datetime.now(UTC) - when).total_seconds()
 
 
-def wanted(project: Project, engine, policy: str | None = None) -> dict[str, list[str]]:
+def wanted(project: Project, engine, policy: str | None = None,
+           inspected: dict | None = None) -> dict[str, list[str]]:
     """{image: [services]} to pull now. *policy* (`up --pull`) overrides every service's own.
-    Raises ComposerError for a `never` service whose image is missing."""
+    Raises ComposerError for a `never` service whose image is missing. *inspected* (image name ->
+    ImageInfo or None) remembers the images looked at, for the caller and across services."""
     from engine.errors import NotFound
 
+    inspected = {} if inspected is None else inspected
     out: dict[str, list[str]] = {}
     # an image some service builds is the builder's, for every service that runs it
     built = {image_name(project, s) for s in project.services.values() if s.raw.get("build") is not None}
@@ -75,10 +78,12 @@ def wanted(project: Project, engine, policy: str | None = None) -> dict[str, lis
         if pol == "build" or (has_build and pol in ("missing", "never")):
             continue
         name = image_name(project, svc)
-        try:
-            image = engine.inspect_image(name)
-        except NotFound:
-            image = None
+        if name not in inspected:
+            try:
+                inspected[name] = engine.inspect_image(name)
+            except NotFound:
+                inspected[name] = None
+        image = inspected[name]
         if pol == "never":
             if image is None:
                 raise ComposerError(f"service {svc.name}: image {name} is not here and its pull_policy is never: "

@@ -53,6 +53,7 @@ class Reconciler:
         self.no_build = False  # up --no-build: a missing image with build: is an error
         self.created = Created()
         self.ids: dict[str, str] = {}  # container name -> id, for containers made by this run
+        self._inspected: dict | None = None  # image name -> ImageInfo (None: missing), from prepare_images
 
     async def _call(self, fn, *args, **kwargs):
         import anyio.to_thread
@@ -75,12 +76,16 @@ class Reconciler:
     def observe(self, with_images: bool = True) -> Observed:
         image_ids = {}
         if with_images:
+            known, self._inspected = self._inspected or {}, None  # what prepare_images just looked at
             for svc in self.project.services.values():
                 ref = desired.image_name(self.project, svc)
-                try:
-                    image_ids[ref] = self.engine.inspect_image(ref).id
-                except NotFound:
-                    pass
+                if ref not in known:
+                    try:
+                        known[ref] = self.engine.inspect_image(ref)
+                    except NotFound:
+                        known[ref] = None
+                if known[ref] is not None:
+                    image_ids[ref] = known[ref].id
         return Observed(self.containers(), {n.name for n in self.engine.list_networks()},
                         {v.name for v in self.engine.list_volumes()}, image_ids)
 
@@ -154,13 +159,17 @@ class Reconciler:
             return
         from composer.pulling import wanted
 
-        need = {ref: names for ref, names in wanted(self.project, self.engine, pull).items()
+        inspected: dict = {}
+        need = {ref: names for ref, names in wanted(self.project, self.engine, pull, inspected).items()
                 if set(names) & set(services)}
+        self._inspected = inspected
         if need:
             from composer.pulling import pull_images
 
+            self._inspected = None
             pull_images(self.engine, need, self.progress)
         if build:
+            self._inspected = None
             from composer.building import ensure_built
 
             ensure_built(self.project, self.engine, services, True, self.progress)

@@ -241,6 +241,9 @@ def parse(text: str, filename: str) -> Source:
 
 
 def read(filename: str) -> Source:
+    from composer import projectcache
+
+    projectcache.seen(filename)
     try:
         with open(filename, encoding="utf-8") as f:
             text = f.read()

@@ -9,7 +9,6 @@ Stdlib only: the per-container monitor imports this.
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 
 from engine.store.records import read_json, write_json
@@ -23,6 +22,8 @@ def default_root() -> str:
 
 @dataclass(frozen=True)
 class Paths:
+    """Where an engine root keeps each kind of state."""
+
     root: str
     root_id: str  # 6 hex digits, random per root, part of every host-global name
 
@@ -40,7 +41,7 @@ class Paths:
             with file_lock(os.path.join(root, "engine.lock")):
                 rec = read_json(meta)
                 if rec is None:
-                    rec = {"id": secrets.token_hex(3), "version": 1}
+                    rec = {"id": os.urandom(3).hex(), "version": 1}
                     write_json(meta, rec)
         return cls(root, rec["id"])
 

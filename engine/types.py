@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Mount:
+    """A mount of a container: volume, bind or tmpfs, with its options."""
+
     type: str  # "volume" | "bind" | "tmpfs"
     target: str
     source: str = ""  # volume name (empty: a new anonymous volume), absolute host path, or empty for tmpfs
@@ -21,6 +23,8 @@ class Mount:
 
 @dataclass
 class PortBinding:
+    """A container port published on the host."""
+
     container_port: int
     host_port: int
     host_ip: str = "0.0.0.0"
@@ -30,6 +34,8 @@ class PortBinding:
 
 @dataclass
 class NetworkAttachment:
+    """A container's membership in one network: aliases, addresses, MAC, priority."""
+
     network: str  # engine network name
     aliases: list[str] = field(default_factory=list)
     ipv4_address: str = ""  # "": the next free address (in ip_range if the network has one)
@@ -100,6 +106,8 @@ class ContainerSpec:
 
 @dataclass
 class ContainerInfo:
+    """What inspecting a container returns."""
+
     id: str
     name: str
     image: str  # the reference it was created from
@@ -126,6 +134,8 @@ class ContainerInfo:
 
 @dataclass
 class ImageInfo:
+    """What inspecting an image returns."""
+
     id: str  # sha256:<hex> of the config
     repo_tags: list[str]
     created: str
@@ -139,6 +149,8 @@ class ImageInfo:
 
 @dataclass
 class VolumeInfo:
+    """What inspecting a volume returns."""
+
     name: str
     driver: str
     mountpoint: str
@@ -156,6 +168,8 @@ ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 
 @dataclass
 class NetworkInfo:
+    """What inspecting a network returns."""
+
     name: str
     id: str
     subnet: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from composer.errors import StackFileError
-from composer.loader import LoadOptions, load
+from composer.loadoptions import LoadOptions
 from composer.model import Project
 
 # like Docker Compose, `-p NAME down|ps|logs|...` works on what the engine has, without a file
@@ -21,7 +21,9 @@ def load_options(args, interpolate: bool = True) -> LoadOptions:
 
 def load_project(args, interpolate: bool = True) -> Project:
     try:
-        return load(load_options(args, interpolate))
+        from composer import projectcache
+
+        return projectcache.load(load_options(args, interpolate))
     except StackFileError as e:
         if args.project_name and not args.files and args.command in FILELESS and "no configuration file" in str(e):
             return Project(args.project_name, os.getcwd(), [], {}, {}, {}, {})

@@ -18,6 +18,8 @@ MAX_NAME = 255
 
 @dataclass(frozen=True)
 class Reference:
+    """An image reference split into registry, repository, tag and digest."""
+
     registry: str
     path: str
     tag: str | None

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import sys
-import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from typing import BinaryIO
 from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
 from engine.images import reference
 from engine.paths import Paths
-from engine.snapshots.compression import DECOMPRESS_ERRORS, decompressed
 from engine.snapshots.store import Snapshots, chain_ids
 from engine.store.blobs import BlobStore, check_digest
 from engine.store.locks import file_lock
@@ -183,6 +181,8 @@ class ImageStore:
     # -- adding ----------------------------------------------------------------------------
     def _add_layer(self, stream: BinaryIO, expect_diff_id: str | None = None) -> tuple[str, int]:
         """Store a layer uncompressed (its digest is its diff id); returns (diff_id, size)."""
+        from engine.snapshots.compression import DECOMPRESS_ERRORS, decompressed
+
         try:
             with decompressed(stream) as plain:
                 return self.blobs.ingest(plain, expect=expect_diff_id)
@@ -282,6 +282,8 @@ class ImageStore:
                 write_json(self._record_path(image_id), rec)
 
     def _check_tar(self, diff_id: str, src: str) -> None:
+        import tarfile
+
         try:
             with tarfile.open(self.blobs.path(diff_id), "r:") as t:
                 t.next()

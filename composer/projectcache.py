@@ -1,0 +1,168 @@
+"""Remembered loads: a command repeated on an unchanged stack skips reading, validating and resolving it.
+
+A load depends on its options, the working directory, the environment and the files it looks at.
+An entry is found by a hash of the first three (the whole environment: any change of it is a miss)
+and holds the resulting project, the warnings the load printed, and a signature (type, size, mtime,
+ctime, inode) of every file the load looked at or looked for, present or absent. It is used only while
+each of those files still has the same signature; its warnings are printed again.
+
+The loader reports what it touches through ``isfile``/``exists``/``seen``/``warn`` below, which
+record while a load runs and otherwise just answer. Entries are pickles of plain model objects in
+$XDG_CACHE_HOME/composer/projects (mode 0700: a project holds resolved environment values).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+VERSION = 1  # of the entry format
+MAX_ENTRIES = 256
+RACY_NS = 50_000_000  # file times are coarse (a clock tick of up to 10 ms)
+
+_local = threading.local()  # .touched (path -> signature) and .warned, while a load runs in this thread
+
+
+def signature(path: str) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_mode >> 12, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+
+
+def seen(path: str) -> tuple | None:
+    """Note that the load depends on *path* (read or looked for); its signature."""
+    sig = signature(path)
+    touched = getattr(_local, "touched", None)
+    if touched is not None and path not in touched:
+        touched[path] = sig
+    return sig
+
+
+def isfile(path: str) -> bool:
+    sig = seen(path)
+    return sig is not None and sig[0] == 0o10  # S_IFREG >> 12
+
+
+def exists(path: str) -> bool:
+    return seen(path) is not None
+
+
+def warn(message: str) -> None:
+    print(message, file=sys.stderr)
+    warned = getattr(_local, "warned", None)
+    if warned is not None:
+        warned.append(message)
+
+
+def directory() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "composer", "projects")
+
+
+def _code_stamp() -> list:
+    """Our loader's code and the schema: an upgrade of either makes every entry stale."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = []
+    for base in (here, os.path.join(os.path.dirname(here), "schemas")):
+        with os.scandir(base) as it:
+            for e in it:
+                if e.name.endswith((".py", ".json")):
+                    st = e.stat()
+                    out.append((e.name, st.st_size, st.st_mtime_ns))
+    return sorted(out)
+
+
+def key(opts, cwd: str) -> str | None:
+    """The entry's name for a load with *opts* in *cwd*; None when it cannot be remembered (stdin)."""
+    if "-" in opts.files:
+        return None
+    try:
+        from _sha256 import sha256  # hashlib would load OpenSSL (~2 ms) for one digest
+    except ImportError:
+        from hashlib import sha256
+
+    environ = os.environ if opts.environ is None else opts.environ
+    parts = (VERSION, sys.version, _code_stamp(), cwd, list(opts.files), opts.project_name, opts.project_dir,
+             list(opts.env_files), opts.interpolate, opts.profiles, opts.all_profiles, sorted(environ.items()))
+    return sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def get(name: str):
+    """The remembered project when every file it depends on is unchanged (its warnings printed), else None."""
+    import pickle
+
+    try:
+        with open(os.path.join(directory(), name), "rb") as f:
+            entry = pickle.load(f)
+    except Exception:  # noqa: BLE001 - missing, unreadable or from an older composer: just load
+        return None
+    if not isinstance(entry, dict) or entry.get("version") != VERSION:
+        return None
+    for path, sig in entry["files"].items():
+        if signature(path) != sig:
+            return None
+    for message in entry["warnings"]:
+        print(message, file=sys.stderr)
+    return entry["project"]
+
+
+def put(name: str, files: dict, warnings: list[str], project) -> None:
+    """Remember a load, unless one of its files changed so recently that a change within the same
+    clock tick would leave its signature as it is (then the next load reads it again)."""
+    import pickle
+    import time
+
+    recent = time.time_ns() - RACY_NS
+    if any(sig is not None and sig[3] > recent for sig in files.values()):
+        return
+    d = directory()
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        tmp = os.path.join(d, f".{name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump({"version": VERSION, "files": files, "warnings": warnings, "project": project}, f,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, os.path.join(d, name))
+        _trim(d)
+    except OSError:
+        pass  # a cache that cannot be written is only slower
+
+
+def _trim(d: str) -> None:
+    entries = os.listdir(d)
+    if len(entries) <= MAX_ENTRIES:
+        return
+    paths = [os.path.join(d, e) for e in entries]
+    paths.sort(key=lambda p: os.stat(p).st_mtime if os.path.exists(p) else 0)
+    for p in paths[: len(paths) // 2]:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+def load(opts, cwd: str | None = None, use_cache: bool = True):
+    """The project for *opts*: remembered, or loaded by composer.loader and remembered."""
+    cwd = cwd or os.getcwd()
+    name = key(opts, cwd) if use_cache else None
+    if name:
+        project = get(name)
+        if project is not None:
+            return project
+    from composer.loader import load_uncached
+
+    if not name:
+        return load_uncached(opts, cwd)
+    if getattr(_local, "touched", None) is not None:  # a load inside a load: the outer one records
+        return load_uncached(opts, cwd)
+    _local.touched, _local.warned = {}, []
+    try:
+        project = load_uncached(opts, cwd)
+        files, warnings = _local.touched, _local.warned
+    finally:
+        _local.touched = _local.warned = None
+    put(name, files, warnings, project)
+    return project
