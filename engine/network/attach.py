@@ -1,4 +1,4 @@
-"""Wiring a container's network namespace into a bridge with a veth pair (pyroute2, in-process).
+"""Wiring a container's network namespace into a bridge with a veth pair (our netlink module, in-process).
 
 The pair is made with one netlink request that already puts the peer, under its final name, into the
 container's namespace and the host end into the bridge, up. (Creating it on the host and moving the
@@ -27,32 +27,27 @@ def connect(netns_path: str, bridge: str, ip: str, prefixlen: int, gateway: str 
     (and *ip6*/*prefixlen6*) and, when *gateway* (*gateway6*) is given, a default route through it; *mac*
     and *mtu* set the peer's address and both ends' MTU. A stale host end of that name is replaced.
     On failure nothing of the pair remains."""
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
-
     from engine.errors import EngineError, InvalidArgument
+    from engine.network.netlink import Netlink, NetlinkError, mac_bytes
 
     if not host_ifname or len(host_ifname) > MAX_IFNAME or not ifname or len(ifname) > MAX_IFNAME:
         raise InvalidArgument(f"invalid interface names {host_ifname!r}/{ifname!r}: 1 to 15 characters each")
-    with IPRoute() as ipr:
-        for idx in ipr.link_lookup(ifname=host_ifname):  # a leftover of a crash
-            ipr.link("del", index=idx)
-        br = ipr.link_lookup(ifname=bridge)
-        if not br:
+    try:
+        peer_mac = mac_bytes(mac) if mac else b""
+    except ValueError:
+        raise InvalidArgument(f"invalid MAC address {mac!r} for {ifname}: use six hex pairs like "
+                              "02:42:ac:11:00:02") from None
+    with Netlink() as nl:
+        nl.link_delete(host_ifname)  # a leftover of a crash, if any
+        br = nl.link_index(bridge)
+        if br is None:
             raise EngineError(f"bridge {bridge} is missing: recreate the network or run the command again")
         fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            peer: dict = {"ifname": ifname, "net_ns_fd": fd}
-            extra: dict = {}
-            if mac:
-                peer["address"] = mac
-            if mtu:
-                peer["mtu"] = extra["mtu"] = mtu
-            ipr.link("add", ifname=host_ifname, kind="veth", master=br[0], state="up", peer=peer, **extra)
+            nl.veth_add(host_ifname, ifname, peer_netns_fd=fd, peer_mac=peer_mac, mtu=mtu, master=br, up=True)
         except NetlinkError as e:
-            for idx in ipr.link_lookup(ifname=host_ifname):
-                ipr.link("del", index=idx)
-            raise EngineError(f"cannot connect {netns_path} to bridge {bridge} as {ifname}: {e.args[-1]} "
+            nl.link_delete(host_ifname)
+            raise EngineError(f"cannot connect {netns_path} to bridge {bridge} as {ifname}: {e.strerror} "
                               f"(is {ifname} already taken in that namespace?)") from None
         finally:
             os.close(fd)
@@ -63,18 +58,18 @@ def connect(netns_path: str, bridge: str, ip: str, prefixlen: int, gateway: str 
 
         try:
             enter_netns(netns_path)
-            with IPRoute() as nipr:
-                idx = nipr.link_lookup(ifname=ifname)[0]
-                nipr.addr("add", index=idx, address=ip, prefixlen=prefixlen)
+            with Netlink() as nnl:  # made after setns: it talks to the container's namespace
+                idx = nnl.link_index(ifname)
+                if idx is None:
+                    raise OSError(f"{ifname} did not appear in the namespace")
+                nnl.addr_add(idx, ip, prefixlen)
                 if ip6:
-                    from engine.network.bridge import IFA_F_NODAD
-
-                    nipr.addr("add", index=idx, address=ip6, prefixlen=prefixlen6, IFA_FLAGS=IFA_F_NODAD)
-                nipr.link("set", index=idx, state="up")
+                    nnl.addr_add(idx, ip6, prefixlen6, nodad=True)
+                nnl.link_up(idx)
                 if gateway:
-                    nipr.route("add", dst="0.0.0.0/0", gateway=gateway)
+                    nnl.route_add_default(gateway)
                 if ip6 and gateway6:
-                    nipr.route("add", dst="::/0", gateway=gateway6, family=10)
+                    nnl.route_add_default(gateway6)
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
             errors.append(e)
 
@@ -90,8 +85,7 @@ def connect(netns_path: str, bridge: str, ip: str, prefixlen: int, gateway: str 
 
 def disconnect(host_ifname: str) -> None:
     """Delete the pair by its host end (idempotent)."""
-    from pyroute2 import IPRoute
+    from engine.network.netlink import Netlink
 
-    with IPRoute() as ipr:
-        for idx in ipr.link_lookup(ifname=host_ifname):
-            ipr.link("del", index=idx)
+    with Netlink() as nl:
+        nl.link_delete(host_ifname)

@@ -1,28 +1,31 @@
-"""Linux bridges for our networks (pyroute2, in-process)."""
+"""Linux bridges for our networks (our netlink module, in-process)."""
 from __future__ import annotations
-
-IFA_F_NODAD = 0x02  # an IPv6 address usable at once: no duplicate address detection on our own bridge
 
 
 def create_bridge(name: str, gateway: str, prefixlen: int, mtu: int = 0, gateway6: str = "",
                   prefixlen6: int = 64) -> None:
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
+    """Bridge *name* (made unless it exists) with the gateway address(es), up. Idempotent. The IPv6
+    gateway skips duplicate address detection: usable at once, on a bridge that is ours."""
+    import errno
 
-    with IPRoute() as ipr:
-        if not ipr.link_lookup(ifname=name):
-            ipr.link("add", ifname=name, kind="bridge", **({"mtu": mtu} if mtu else {}))
-        idx = ipr.link_lookup(ifname=name)[0]
-        addrs = [(gateway, prefixlen, {})]
+    from engine.network.netlink import Netlink, NetlinkError
+
+    with Netlink() as nl:
+        if nl.link_index(name) is None:
+            nl.bridge_add(name, mtu)
+        idx = nl.link_index(name)
+        if idx is None:
+            raise NetlinkError(errno.ENODEV, f"bridge {name} vanished right after it was made")
+        addrs = [(gateway, prefixlen, False)]
         if gateway6:
-            addrs.append((gateway6, prefixlen6, {"IFA_FLAGS": IFA_F_NODAD}))
-        for address, plen, extra in addrs:
+            addrs.append((gateway6, prefixlen6, True))
+        for address, plen, nodad in addrs:
             try:
-                ipr.addr("add", index=idx, address=address, prefixlen=plen, **extra)
+                nl.addr_add(idx, address, plen, nodad=nodad)
             except NetlinkError as e:
-                if e.code != 17:  # EEXIST: already there
+                if e.errno != errno.EEXIST:  # already there
                     raise
-        ipr.link("set", index=idx, state="up")
+        nl.link_up(idx)
 
 
 def bridge_exists(name: str) -> bool:
@@ -32,9 +35,8 @@ def bridge_exists(name: str) -> bool:
 
 
 def delete_bridge(name: str) -> None:
-    from pyroute2 import IPRoute
+    """Delete bridge *name* (idempotent); its ports are released, not deleted."""
+    from engine.network.netlink import Netlink
 
-    with IPRoute() as ipr:
-        found = ipr.link_lookup(ifname=name)
-        if found:
-            ipr.link("del", index=found[0])
+    with Netlink() as nl:
+        nl.link_delete(name)

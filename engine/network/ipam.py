@@ -77,18 +77,15 @@ def reserved(exclude_record: str | None = None) -> list[ipaddress.IPv4Network | 
 
 def host_networks(family: int = 2) -> list:
     """Every network (IPv4; IPv6 with family=10) the host has an address in, or a route to."""
-    from pyroute2 import IPRoute
+    from engine.network.netlink import Netlink
 
     nets: list = []
-    with IPRoute() as ipr:
-        for a in ipr.get_addr(family=family):
-            addr = a.get_attr("IFA_ADDRESS")
-            if addr:
-                nets.append(ipaddress.ip_network(f"{addr}/{a['prefixlen']}", strict=False))
-        for r in ipr.get_routes(family=family, table=254):
-            dst = r.get_attr("RTA_DST")
-            if dst and r["dst_len"] > 0:
-                nets.append(ipaddress.ip_network(f"{dst}/{r['dst_len']}", strict=False))
+    with Netlink() as nl:
+        for _index, addr, plen in nl.addresses(family):
+            nets.append(ipaddress.ip_network(f"{addr}/{plen}", strict=False))
+        for dst, plen in nl.routes(family):
+            if dst and plen > 0:
+                nets.append(ipaddress.ip_network(f"{dst}/{plen}", strict=False))
     return nets
 
 
