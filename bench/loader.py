@@ -97,8 +97,8 @@ def main() -> int:
         print(f"`composer config -q` (fresh process, cached validation): {cold:.1f} ms wall, {cold_cpu:.1f} ms CPU")
         out = subprocess.run([sys.executable, "-X", "importtime", "-m", "composer.cli.main", "-p", "bench",
                               "config", "-q"], cwd=root, env=env, capture_output=True, text=True).stderr
-        heavy = [m for m in ("jsonschema", "pyroute2", "anyio") if f"| {m}\n" in out or f" {m}\n" in out]
-        print("imports on a repeat load: " + (", ".join(heavy) if heavy else "no jsonschema, pyroute2 or anyio"))
+        heavy = [m for m in ("jsonschema", "anyio") if f"| {m}\n" in out or f" {m}\n" in out]
+        print("imports on a repeat load: " + (", ".join(heavy) if heavy else "no jsonschema or anyio"))
         if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
             dcmd = ["docker", "compose", "-p", "bench", "config", "-q"]
             docker, docker_cpu = median_ms(lambda: subprocess.run(dcmd, cwd=root, check=True, capture_output=True),
