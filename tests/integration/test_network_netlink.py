@@ -21,7 +21,7 @@ from engine.network.bridge import create_bridge, delete_bridge
 from engine.network.ipam import host_networks
 from engine.network.netlink import Netlink, NetlinkError
 from engine.network.netns import create_netns, destroy_netns
-from tests.integration.test_network_wiring import in_netns
+from tests.integration.test_network_wiring import in_netns, wait_until
 
 SUBNET, GW, IP = "10.201.7.0/24", "10.201.7.1", "10.201.7.2"
 SUBNET6, GW6, IP6 = "fd63:6f6d:7e57::/64", "fd63:6f6d:7e57::1", "fd63:6f6d:7e57::2"
@@ -86,12 +86,14 @@ def test_bridge_pair_addresses_and_routes_as_ip_shows_them(lab):
     end = links[lab.veth]
     assert end["linkinfo"]["info_kind"] == "veth" and end["master"] == lab.bridge
     assert "UP" in end["flags"] and end["mtu"] == 1400
-    assert links[lab.bridge]["operstate"] == "UP"  # a port with carrier: the peer is up
+    # a port with carrier (its peer is up) brings the bridge UP; the kernel reports that a moment later
+    assert wait_until(lambda: lab.links(lab.host)[lab.bridge]["operstate"] == "UP")
 
     inside = lab.links(lab.ctr)
     assert set(inside) == {"lo", "eth0"}
     eth0 = inside["eth0"]
-    assert eth0["address"] == MAC and eth0["mtu"] == 1400 and eth0["operstate"] == "UP"
+    assert eth0["address"] == MAC and eth0["mtu"] == 1400 and "UP" in eth0["flags"]
+    assert wait_until(lambda: lab.links(lab.ctr)["eth0"]["operstate"] == "UP")
     assert eth0["linkinfo"]["info_kind"] == "veth" and eth0["link_index"] == end["ifindex"]
     addrs = lab.addrs(lab.ctr, "eth0")
     assert addrs[IP]["prefixlen"] == 24 and addrs[IP]["broadcast"] == "10.201.7.255"
