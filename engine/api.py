@@ -587,7 +587,7 @@ class Engine:
                 config = self._runtime_config(rec, image, netns, dns, ports)
                 from engine.store.records import write_json
 
-                write_json(os.path.join(cdir, "config.json"), config)
+                write_json(os.path.join(cdir, "config.json"), config, durable=False)  # made again at each start
                 fds = [os.dup(fd) for fd in stdio] if stdio else []  # above 2: the monitor's own stdio differs
                 try:
                     launch.start(cdir, pass_fds=[s.fileno() for s in socks],

@@ -16,7 +16,7 @@ def register(records_file: str, cid: str, names: list[str], ip: str, ip6: str = 
     from engine.store.records import read_json, write_json
 
     with file_lock(records_file + ".lock"):
-        data = read_json(records_file, {"containers": {}}) or {"containers": {}}
+        data = read_json(records_file, {"containers": {}}, runtime=True) or {"containers": {}}
         entry = {"names": sorted({n.lower() for n in names if n}), "ip": ip}
         if ip6:
             entry["ip6"] = ip6
@@ -25,7 +25,7 @@ def register(records_file: str, cid: str, names: list[str], ip: str, ip6: str = 
         if search:
             entry["search"] = [d.lower().strip(".") for d in search]
         data["containers"][cid] = entry
-        write_json(records_file, data)
+        write_json(records_file, data, durable=False)  # names are registered again at each start
 
 
 def unregister(records_file: str, cid: str) -> None:
@@ -34,11 +34,11 @@ def unregister(records_file: str, cid: str) -> None:
     from engine.store.records import read_json, write_json
 
     with file_lock(records_file + ".lock"):
-        data = read_json(records_file)
+        data = read_json(records_file, runtime=True)
         if data is None or cid not in data.get("containers", {}):
             return
         del data["containers"][cid]
-        write_json(records_file, data)
+        write_json(records_file, data, durable=False)  # names are registered again at each start
 
 
 def name_map(data: dict, key: str = "ip") -> dict[str, list[str]]:

@@ -180,7 +180,7 @@ class HealthChecker:
         self.next_at = time.monotonic() + self._gap()
 
     def save(self) -> None:
-        write_atomic(health_path(self.cdir), _encode(self.health))
+        write_atomic(health_path(self.cdir), _encode(self.health), durable=False)
 
     def close(self) -> None:
         """The container process ended: abandon a check in flight; a stopped container is not healthy."""
@@ -212,4 +212,4 @@ def effective_healthcheck(service: dict | None, image: dict | None) -> dict | No
 def read_health(cdir: str) -> dict | None:
     from engine.store.records import read_json
 
-    return read_json(health_path(cdir))
+    return read_json(health_path(cdir), runtime=True)

@@ -22,7 +22,7 @@ class StartError(EngineError):
 
 
 # `-c` rather than `-m`: runpy alone would add almost 1 MB to every monitor
-MONITOR_MAIN = "import sys; from engine.runtime.monitor import main; sys.exit(main(sys.argv[1:]))"
+from engine.runtime.forkserver import MONITOR_MAIN  # noqa: E402
 
 
 def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = (), stdio: dict | None = None) -> int:
@@ -46,26 +46,55 @@ def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = (), stdio: dict | N
     log = open(os.path.join(cdir, "monitor.log"), "ab")
     try:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": _package_root()}
-        proc = subprocess.Popen(
-            [sys.executable, "-S", "-c", MONITOR_MAIN, cdir, "--ready-fd", str(ready_w)],
-            stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
-            pass_fds=(ready_w, *pass_fds), cwd="/", env=env)
-        proc.stdin.write(config)
-        proc.stdin.close()
+        from engine.runtime import forkserver
+
+        proc = None
+        if not forkserver.spawn(cdir, config, log.fileno(), [ready_w, *pass_fds], env):
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-c", MONITOR_MAIN, cdir, "--ready-fd", str(ready_w)],
+                stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
+                pass_fds=(ready_w, *pass_fds), cwd="/", env=env)
+            proc.stdin.write(config)
+            proc.stdin.close()
     finally:
         os.close(ready_w)
         log.close()
-    answer = b""
-    with os.fdopen(ready_r, "rb") as f:
-        answer = f.readline()
-    if answer.startswith(b"ok "):
-        _reap_later(proc)
-        return int(answer.split()[1])
-    proc.wait()
+    try:
+        answer = _read_line(ready_r)
+        if answer.startswith(b"ok "):
+            if proc is not None:
+                _reap_later(proc)
+            return int(answer.split()[1])
+        if proc is not None:
+            proc.wait()
+        else:  # a forked monitor holds the pipe until it has cleaned up and exited
+            _wait_eof(ready_r, 10)
+    finally:
+        os.close(ready_r)
     if answer.startswith(b"err "):
         _, code, message = answer.decode(errors="replace").rstrip("\n").split(" ", 2)
         raise StartError(message, int(code))
     raise StartError(f"the container's monitor failed to start (see {os.path.join(cdir, 'monitor.log')})", 125)
+
+
+def _read_line(fd: int) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _wait_eof(fd: int, timeout: float) -> None:
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0 and select.select([fd], [], [], left)[0]:
+        if not os.read(fd, 4096):
+            return
 
 
 def _package_root() -> str:

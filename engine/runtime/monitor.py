@@ -56,7 +56,7 @@ class Monitor:
 
     def save(self, **changes) -> None:
         self.state.update(changes)
-        write_atomic(self.state_path, encode_flat(self.state))
+        write_atomic(self.state_path, encode_flat(self.state), durable=False)
 
     # -- starting ------------------------------------------------------------------------
     def spawn(self) -> tuple[int, int, int]:
@@ -482,16 +482,20 @@ class Monitor:
             pass
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], config: dict | None = None) -> int:
+    """Run the monitor of the container dir argv[0]; its config is *config* (forked by
+    engine/runtime/forkserver.py) or comes marshalled on stdin (started directly by the launcher)."""
     cdir = argv[0]
     ready_fd = int(argv[argv.index("--ready-fd") + 1]) if "--ready-fd" in argv else -1
-    chunks = []
-    while chunk := os.read(0, 65536):  # the config, marshalled by the launcher (no json to import)
-        chunks.append(chunk)
-    monitor = Monitor(cdir, marshal.loads(b"".join(chunks)))
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+    if config is None:
+        chunks = []
+        while chunk := os.read(0, 65536):  # marshalled by the launcher (no json to import)
+            chunks.append(chunk)
+        config = marshal.loads(b"".join(chunks))
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+    monitor = Monitor(cdir, config)
     signal.signal(signal.SIGTERM, monitor.terminate)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

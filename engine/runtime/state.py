@@ -18,7 +18,7 @@ def monitor_alive(pid: int) -> bool:
 
 def read_state(cdir: str) -> dict:
     """The container's state; a running state whose monitor is gone reads as exited."""
-    state = read_json(os.path.join(cdir, "state.json"), {}) or {}
+    state = read_json(os.path.join(cdir, "state.json"), {}, runtime=True) or {}
     if state.get("status") in ACTIVE and not monitor_alive(int(state.get("monitor_pid") or 0)):
         state = {**state, "status": "exited", "exit_code": state.get("exit_code") or 255, "pid": 0}
     if state.get("status") == "running" and os.path.exists(os.path.join(cdir, PAUSED)):

@@ -1,7 +1,10 @@
 """Atomic records on disk.
 
-A record is written to a temporary file in the same directory, fsynced and renamed over the old
-one, so a reader (or a crash) never sees a half-written record. Stdlib only, and cheap to import:
+A record is written to a temporary file in the same directory and renamed over the old one, so a
+reader (or a killed process) never sees a half-written record. Records that must survive a power
+loss (containers, networks, volumes, images) are fsynced first; runtime state that is made again
+when a container starts (the monitor's state, health, the start config, DNS names) is not: an fsync
+costs milliseconds, several times per container start. Stdlib only, and cheap to import:
 the per-container monitor uses it, so `json` (which pulls in `re` and `enum`) is imported only by
 the functions that need it; the monitor writes its flat records with `encode_flat` instead.
 """
@@ -15,25 +18,27 @@ if TYPE_CHECKING:  # typing would import re, collections and functools into the 
 from _json import encode_basestring_ascii as _quote  # the C string encoder, without json's imports
 
 
-def write_atomic(path: str, data: bytes) -> None:
+def write_atomic(path: str, data: bytes, durable: bool = True) -> None:
     tmp = f"{path}.tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
 
 
-def write_json(path: str, data: Any) -> None:
+def write_json(path: str, data: Any, durable: bool = True) -> None:
     import json
 
-    write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode())
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode(), durable)
 
 
-def read_json(path: str, default: Any = None) -> Any:
-    """The record at *path*, or *default* when it does not exist."""
+def read_json(path: str, default: Any = None, runtime: bool = False) -> Any:
+    """The record at *path*, or *default* when it does not exist (with *runtime*, also when a power
+    loss left it unreadable: runtime state is not fsynced)."""
     import json
 
     try:
@@ -41,6 +46,10 @@ def read_json(path: str, default: Any = None) -> Any:
             return json.load(f)
     except FileNotFoundError:
         return default
+    except ValueError:
+        if runtime:
+            return default
+        raise
 
 
 def encode_flat(record: dict[str, str | int | float | bool | None]) -> bytes:
