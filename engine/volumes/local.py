@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 from datetime import datetime, timezone
 
@@ -40,7 +39,7 @@ class Volumes:
     def create(self, name: str, driver: str = "local", labels: dict[str, str] | None = None,
                options: dict[str, str] | None = None) -> VolumeInfo:
         self.check_driver(driver)
-        name = name or secrets.token_hex(32)
+        name = name or os.urandom(32).hex()
         if not _NAME.match(name):
             raise InvalidArgument(f"invalid volume name {name!r}: use letters, digits, '_', '.' and '-'")
         options = dict(options or {})
@@ -62,7 +61,7 @@ class Volumes:
 
     def create_anonymous(self, labels: dict[str, str] | None = None) -> VolumeInfo:
         """A new volume with a random 64-hex name, labelled as anonymous (as Docker names them)."""
-        return self.create(secrets.token_hex(32), labels={**(labels or {}), ANONYMOUS_LABEL: ""})
+        return self.create(os.urandom(32).hex(), labels={**(labels or {}), ANONYMOUS_LABEL: ""})
 
     def get(self, name: str) -> VolumeInfo:
         rec = read_json(os.path.join(self._dir(name), "volume.json"))
