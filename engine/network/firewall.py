@@ -12,9 +12,17 @@ Per bridge:
 - a network with a way out (not ``internal``): ``-i BR ! -o BR -j ACCEPT``, ``-o BR -m conntrack
   --ctstate RELATED,ESTABLISHED -j ACCEPT`` and, in nat, ``-s SUBNET ! -o BR -j MASQUERADE``;
   IPv4 forwarding is switched on (as Docker does; it is left on);
-- an internal network: ``-i BR ! -o BR -j DROP`` and ``-o BR ! -i BR -j DROP``.
-Outbound NAT needs the iptables command (scripts/install.sh installs it); without it a network has
-no way out, and says so only where bridged traffic is filtered (then it is needed for any traffic).
+- an internal network: ``! -i BR -o BR -j DROP`` and ``-i BR ! -o BR -j DROP``.
+Outbound NAT needs the iptables commands (scripts/install.sh installs them); without them a network
+has no way out, and says so only where bridged traffic is filtered (then they are needed for any
+traffic).
+
+Speed: adding or removing a bridge's rules costs two processes whatever their number, with the
+firewall lock held across both: one ``iptables-save`` reads every table, and one
+``iptables-restore --noflush`` applies the difference to both tables. The restore's input uses
+command lines only (``-N``, ``-A``, ``-I``, ``-D``, ``-X``): a ``:CHAIN`` declaration would flush a
+chain that exists. With the nf_tables backend the whole input is one transaction, so a failure
+leaves the rules as they were.
 """
 from __future__ import annotations
 
@@ -26,6 +34,11 @@ from engine.errors import EngineError
 _BR_NF = "/proc/sys/net/bridge/bridge-nf-call-iptables"
 _IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 LOCK = "/run/composer/firewall.lock"
+_TOOLS = ("iptables", "iptables-save", "iptables-restore")
+_HOOK = {"filter": "FORWARD", "nat": "POSTROUTING"}
+_TABLES = ("filter", "nat")
+
+Rule = tuple[str, ...]
 
 
 def bridged_traffic_filtered() -> bool:
@@ -37,49 +50,29 @@ def bridged_traffic_filtered() -> bool:
 
 
 def available() -> bool:
-    return shutil.which("iptables") is not None
+    return all(shutil.which(tool) for tool in _TOOLS)
 
 
-def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    exe = shutil.which("iptables")
+def _exe(tool: str) -> str:
+    exe = shutil.which(tool)
     if exe is None:
-        raise EngineError("bridged traffic is filtered by iptables on this host (br_netfilter), but the iptables "
+        raise EngineError(f"bridged traffic is filtered by iptables on this host (br_netfilter), but the {tool} "
                           "command is missing: install the iptables package")
-    res = subprocess.run([exe, "-w", *args], capture_output=True, text=True, check=False)
-    if check and res.returncode != 0:
-        raise EngineError(f"iptables {' '.join(args)}: {res.stderr.strip() or res.returncode}")
-    return res
+    return exe
 
 
 def chain_name(root_id: str) -> str:
     return f"COMPOSER-{root_id}"
 
 
-_HOOK = {"filter": "FORWARD", "nat": "POSTROUTING"}
-
-
-def _ensure_chain(table: str, chain: str) -> None:
-    if _iptables("-t", table, "-n", "-L", chain, check=False).returncode != 0:
-        res = _iptables("-t", table, "-N", chain, check=False)
-        if res.returncode != 0 and _iptables("-t", table, "-n", "-L", chain, check=False).returncode != 0:
-            raise EngineError(f"iptables -t {table} -N {chain}: {res.stderr.strip()}")
-    if _iptables("-t", table, "-C", _HOOK[table], "-j", chain, check=False).returncode != 0:
-        _iptables("-t", table, "-I", _HOOK[table], "1", "-j", chain)
-
-
-def _add(table: str, chain: str, rule: tuple[str, ...]) -> None:
-    if _iptables("-t", table, "-C", chain, *rule, check=False).returncode != 0:
-        _iptables("-t", table, "-A", chain, *rule)
-
-
-def bridge_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[tuple[str, ...]]]:
-    """The rules one bridge needs on this host, per table."""
-    rules: dict[str, list[tuple[str, ...]]] = {"filter": [], "nat": []}
+def bridge_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[Rule]]:
+    """The rules one bridge needs on this host, per table (words in the order iptables-save prints them)."""
+    rules: dict[str, list[Rule]] = {"filter": [], "nat": []}
     if bridged_traffic_filtered():
         rules["filter"].append(("-i", bridge, "-o", bridge, "-j", "ACCEPT"))
     if internal:
         rules["filter"] += [("-i", bridge, "!", "-o", bridge, "-j", "DROP"),
-                            ("-o", bridge, "!", "-i", bridge, "-j", "DROP")]
+                            ("!", "-i", bridge, "-o", bridge, "-j", "DROP")]
     elif available():
         rules["filter"] += [("-i", bridge, "!", "-o", bridge, "-j", "ACCEPT"),
                             ("-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")]
@@ -87,22 +80,156 @@ def bridge_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[tup
     return rules
 
 
+# -- reading the rules -------------------------------------------------------------------
+class _Table:
+    """One table as iptables-save printed it: its chains and its rules (``-A CHAIN ...`` lines)."""
+
+    def __init__(self) -> None:
+        self.chains: set[str] = set()
+        self.rules: list[str] = []
+
+    def rules_in(self, chain: str) -> list[str]:
+        prefix = f"-A {chain} "
+        return [line for line in self.rules if line.startswith(prefix)]
+
+    def references(self, chain: str) -> list[str]:
+        """Rules of other chains that name *chain* (a jump to it, say)."""
+        return [line for line in self.rules if not line.startswith(f"-A {chain} ") and chain in line.split()]
+
+
+def _read() -> dict[str, _Table]:
+    """Every table's chains and rules, from one iptables-save."""
+    res = subprocess.run([_exe("iptables-save")], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise EngineError(f"iptables-save: {res.stderr.strip() or res.returncode}")
+    tables: dict[str, _Table] = {}
+    table = _Table()
+    for line in res.stdout.splitlines():
+        if line.startswith("*"):
+            table = tables.setdefault(line[1:].strip(), _Table())
+        elif line.startswith(":"):
+            table.chains.add(line[1:].split()[0])
+        elif line.startswith("-A "):
+            table.rules.append(line)
+    return tables
+
+
+def _canonical(words: list[str] | tuple[str, ...]) -> tuple:
+    """A rule's options as a sorted tuple of (negated, option, values...): the same rule whatever the order
+    of its options, so a rule we add is recognised in iptables-save's listing."""
+    groups: list[tuple] = []
+    current: list[str] = []
+    negated = False
+    for word in words:
+        if word == "!":
+            negated = True
+            continue
+        if word.startswith("-") and not word.lstrip("-").isdigit():
+            if current:
+                groups.append(tuple(current))
+            current = ["!" if negated else "", word]
+            negated = False
+        else:
+            current.append(word)
+    if current:
+        groups.append(tuple(current))
+    return tuple(sorted(groups))
+
+
+def _apply(lines: dict[str, list[str]]) -> None:
+    """Apply command lines per table in one iptables-restore --noflush (one transaction on nf_tables)."""
+    script: list[str] = []
+    for table in _TABLES:
+        if lines.get(table):
+            script += [f"*{table}", *lines[table], "COMMIT"]
+    if not script:
+        return
+    text = "\n".join(script) + "\n"
+    res = subprocess.run([_exe("iptables-restore"), "-w", "--noflush"], input=text, capture_output=True,
+                         text=True, check=False)
+    if res.returncode != 0:
+        err = res.stderr.strip() or str(res.returncode)
+        # "iptables-restore: line N failed: ...": name the line itself too
+        for word in err.split():
+            if word.isdigit() and f"line {word} failed" in err and 0 < int(word) <= len(script):
+                err += f" ({script[int(word) - 1]})"
+                break
+        raise EngineError(f"iptables-restore: {err}")
+
+
+def _under_lock(plan) -> None:
+    """Read the rules, plan the changes and apply them with the firewall lock held across the three; a
+    failed apply (another program changed the rules in between) is planned again once from a new read."""
+    from engine.store.locks import file_lock
+
+    with file_lock(LOCK):
+        for attempt in (1, 2):
+            try:
+                _apply(plan(_read()))
+                return
+            except EngineError:
+                if attempt == 2:
+                    raise
+
+
+# -- adding and removing a bridge's rules ---------------------------------------------------
 def setup_bridge(root_id: str, bridge: str, subnet: str, internal: bool = False) -> None:
     """Install the bridge's rules (idempotent); for a network with a way out, IPv4 forwarding goes on."""
     rules = bridge_rules(bridge, subnet, internal)
     if not rules["filter"] and not rules["nat"]:
         return
-    from engine.store.locks import file_lock
-
     chain = chain_name(root_id)
-    with file_lock(LOCK):
-        for table in ("filter", "nat"):
-            if rules[table]:
-                _ensure_chain(table, chain)
-                for rule in rules[table]:
-                    _add(table, chain, rule)
+
+    def plan(tables: dict[str, _Table]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for table in _TABLES:
+            if not rules[table]:
+                continue
+            have = tables.get(table) or _Table()
+            lines: list[str] = []
+            if chain not in have.chains:
+                lines.append(f"-N {chain}")
+            present = {_canonical(line.split()[2:]) for line in have.rules_in(chain)}
+            for rule in rules[table]:
+                if _canonical(rule) not in present:
+                    lines.append(f"-A {chain} {' '.join(rule)}")
+                    present.add(_canonical(rule))
+            hook = _HOOK[table]
+            if f"-A {hook} -j {chain}" not in have.rules:  # the jump last: the chain is complete before it
+                lines.append(f"-I {hook} 1 -j {chain}")
+            out[table] = lines
+        return out
+
+    _under_lock(plan)
     if rules["nat"]:
         _enable_forwarding()
+
+
+def forget_bridge(root_id: str, bridge: str) -> None:
+    """Remove every rule naming *bridge*; with the root's last rule in a table, its chain and jump go too."""
+    if not available():
+        return
+    chain = chain_name(root_id)
+
+    def plan(tables: dict[str, _Table]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for table in _TABLES:
+            have = tables.get(table)
+            if have is None or chain not in have.chains:
+                continue
+            mine = have.rules_in(chain)
+            lines = ["-D" + line[2:] for line in mine if bridge in line.split()]
+            if len(lines) == len(mine):  # the chain is left empty: it and our jumps to it go
+                jump = f"-A {_HOOK[table]} -j {chain}"
+                others = [line for line in have.references(chain) if line != jump]
+                lines += ["-D" + line[2:] for line in have.rules if line == jump]
+                if not others:  # (a rule not of ours naming the chain keeps it, and is left alone)
+                    lines.append(f"-X {chain}")
+            if lines:
+                out[table] = lines
+        return out
+
+    _under_lock(plan)
 
 
 def _enable_forwarding() -> None:
@@ -117,29 +244,6 @@ def _enable_forwarding() -> None:
 
 
 def rules_of(root_id: str, table: str) -> list[str]:
-    """The rules in the root's chain of *table*, as `iptables -S` prints them ([] without chain)."""
-    res = _iptables("-t", table, "-S", chain_name(root_id), check=False)
-    return [ln for ln in res.stdout.splitlines() if ln.startswith("-A ")] if res.returncode == 0 else []
-
-
-def forget_bridge(root_id: str, bridge: str) -> None:
-    """Remove every rule naming *bridge*; with the root's last rule in a table, its chain and jump go too."""
-    if not available():
-        return
-    from engine.store.locks import file_lock
-
-    chain = chain_name(root_id)
-    with file_lock(LOCK):
-        for table in ("filter", "nat"):
-            res = _iptables("-t", table, "-S", chain, check=False)
-            if res.returncode != 0:
-                continue
-            listing = [ln for ln in res.stdout.splitlines() if ln.startswith("-A ")]
-            for line in listing:
-                words = line.split()
-                if bridge in words:
-                    _iptables("-t", table, "-D", *words[1:], check=False)
-            if not rules_of(root_id, table):
-                while _iptables("-t", table, "-C", _HOOK[table], "-j", chain, check=False).returncode == 0:
-                    _iptables("-t", table, "-D", _HOOK[table], "-j", chain)
-                _iptables("-t", table, "-X", chain, check=False)
+    """The rules in the root's chain of *table*, as iptables-save prints them ([] without chain)."""
+    have = _read().get(table)
+    return have.rules_in(chain_name(root_id)) if have else []

@@ -437,3 +437,45 @@ def test_ensure_running_refuses_a_subnet_taken_while_the_bridge_was_gone(engine_
         with pytest.raises(Conflict, match=f"subnet {info.subnet} now overlaps"):
             lb.nets.ensure_running(info.name)
         assert info.bridge not in links()
+
+
+def test_firewall_rules_go_per_network_and_the_chain_with_the_last(engine_root):
+    from engine.api import Engine
+    from engine.network import firewall
+    from engine.types import NetworkConfig
+    from tests.support.netstack import host_state
+
+    def ours(table: str) -> list[str]:
+        out = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=True)
+        return [line for line in out.stdout.splitlines() if chain in line.split()]
+
+    others_before = host_state()["iptables"]
+    eng = Engine(engine_root)
+    chain = firewall.chain_name(eng.paths.root_id)
+    out = eng.create_network("fw_out")
+    sealed = eng.create_network("fw_sealed", config=NetworkConfig(internal=True))
+    try:
+        filt, nat = ours("filter"), ours("nat")
+        assert filt.count(f"-A FORWARD -j {chain}") == 1 and nat.count(f"-A POSTROUTING -j {chain}") == 1
+        assert f"-A {chain} -s {out.subnet} ! -o {out.bridge} -j MASQUERADE" in nat
+        assert f"-A {chain} -i {out.bridge} ! -o {out.bridge} -j ACCEPT" in filt
+        assert f"-A {chain} -i {sealed.bridge} ! -o {sealed.bridge} -j DROP" in filt
+        assert f"-A {chain} ! -i {sealed.bridge} -o {sealed.bridge} -j DROP" in filt
+        assert not [line for line in nat if sealed.bridge in line]
+        # idempotent: setting a bridge up again adds nothing
+        firewall.setup_bridge(eng.paths.root_id, out.bridge, out.subnet)
+        firewall.setup_bridge(eng.paths.root_id, sealed.bridge, sealed.subnet, internal=True)
+        assert (ours("filter"), ours("nat")) == (filt, nat)
+
+        eng.remove_network("fw_out")
+        # the other network's rules are left as they were; the nat chain had only fw_out's rule
+        assert ours("filter") == [line for line in filt if out.bridge not in line.split()]
+        assert ours("nat") == []
+        firewall.forget_bridge(eng.paths.root_id, out.bridge)  # again: nothing to do, nothing fails
+    finally:
+        for name in ("fw_out", "fw_sealed"):
+            if name in [n.name for n in eng.networks.list()]:
+                eng.remove_network(name)
+    assert ours("filter") == [] and ours("nat") == []
+    assert chain not in subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    assert host_state()["iptables"] == others_before  # nobody else's rules were touched
