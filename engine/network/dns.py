@@ -1,7 +1,7 @@
 """The resolver of one network: answers container names and aliases, forwards the rest. Stdlib only.
 
     python3 -m engine.network.dns --records FILE --listen IP [--port 53] [--pidfile FILE]
-                                  [--resolv-conf /etc/resolv.conf]
+                                  [--resolv-conf /etc/resolv.conf] [--ready-fd FD]
 
 Listens on the network's gateway address (UDP and TCP). Names come from the registry file, re-read
 when its mtime changes; several addresses for one name (replicas) are rotated on every answer; a name
@@ -11,6 +11,9 @@ query is forwarded unchanged to the asking container's own `dns` servers if it h
 host's resolvers (2 s per resolver, then SERVFAIL), each in a thread so a slow upstream blocks nobody.
 This process runs in the host's namespace, so loopback resolvers of the host (a local stub on
 127.0.0.53, say) are reachable from here, unlike from inside a container.
+
+Listening starts before the address is on the bridge (IP_FREEBIND); once serving, the pidfile is
+written and a byte goes to the ready fd (a pipe from the starter, which waits on it, not on the file).
 """
 from __future__ import annotations
 
@@ -221,21 +224,44 @@ def _tcp_loop(resolver: Resolver, listener: socket.socket) -> None:
         threading.Thread(target=_tcp_client, args=(resolver, conn, peer[0]), daemon=True).start()
 
 
-def serve(records: str, listen: str, port: int, pidfile: str | None, resolv_conf: str = "/etc/resolv.conf") -> int:
+IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)  # Linux's value; Python names it from 3.12 on
+
+
+def _listen(listen: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """The UDP and TCP sockets on *listen*:*port*. IP_FREEBIND lets them bind before the address is on
+    the bridge, so the resolver starts while its network is still being made."""
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
     udp.bind((listen, port))
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
     tcp.bind((listen, udp.getsockname()[1]))
     tcp.listen(64)
-    resolver = Resolver(records, resolv_conf)
+    return udp, tcp
+
+
+def serve(records: str, listen: str, port: int, pidfile: str | None, resolv_conf: str = "/etc/resolv.conf",
+          ready_fd: int = -1) -> int:
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    udp, tcp = _listen(listen, port)
+    resolver = Resolver(records, resolv_conf)
     threading.Thread(target=_tcp_loop, args=(resolver, tcp), daemon=True).start()
-    if pidfile:  # written last: its presence tells the starter that we are serving
+    if pidfile:  # written once serving: its presence tells a later command which process serves
         tmp = pidfile + ".tmp"
         with open(tmp, "w") as f:
             f.write(str(os.getpid()))
         os.replace(tmp, pidfile)
+    if not os.path.exists(records):
+        # the network was removed while we started (its remover deletes this file before it looks for
+        # our pidfile): nobody would stop us, so do not serve
+        return 0
+    if ready_fd >= 0:  # tell the starter, if it is still there, that we serve
+        try:
+            os.write(ready_fd, b"1")
+        except OSError:
+            pass
+        os.close(ready_fd)
     while True:
         packet, peer = udp.recvfrom(65535)
         if resolver.known(packet):
@@ -245,13 +271,13 @@ def serve(records: str, listen: str, port: int, pidfile: str | None, resolv_conf
 
 
 USAGE = "usage: python3 -m engine.network.dns --records FILE --listen IP [--port 53] [--pidfile FILE] " \
-        "[--resolv-conf FILE]"
+        "[--resolv-conf FILE] [--ready-fd FD]"
 
 
 def main(argv: list[str]) -> int:
     # a hand-rolled parser: argparse would cost this long-lived process about a megabyte
     opts = {"--records": None, "--listen": None, "--port": "53", "--pidfile": None,
-            "--resolv-conf": "/etc/resolv.conf"}
+            "--resolv-conf": "/etc/resolv.conf", "--ready-fd": "-1"}
     it = iter(argv)
     for arg in it:
         key, eq, value = arg.partition("=")
@@ -259,11 +285,12 @@ def main(argv: list[str]) -> int:
             sys.stderr.write(f"{USAGE}\nunknown option {arg}\n")
             return 2
         opts[key] = value if eq else next(it, None)
-    if not opts["--records"] or not opts["--listen"] or not (opts["--port"] or "").isdigit():
+    if not opts["--records"] or not opts["--listen"] or not (opts["--port"] or "").isdigit() \
+            or not (opts["--ready-fd"] or "").lstrip("-").isdigit():
         sys.stderr.write(USAGE + "\n")
         return 2
     return serve(opts["--records"], opts["--listen"], int(opts["--port"]), opts["--pidfile"],
-                 opts["--resolv-conf"] or "/etc/resolv.conf")
+                 opts["--resolv-conf"] or "/etc/resolv.conf", int(opts["--ready-fd"]))
 
 
 if __name__ == "__main__":

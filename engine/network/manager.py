@@ -5,10 +5,11 @@ import hashlib
 import ipaddress
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
-import time
+import threading
 from datetime import UTC, datetime
 
 from engine.errors import EngineError, InvalidArgument, NotFound
@@ -91,6 +92,7 @@ class Networks:
                 if config.enable_ipv6 or config.subnet6:
                     subnet6, gateway6 = _ipv6_plan(name, config, host_networks(10) + reserved())
                 made: list[str] = []
+                starting: _Starting | None = None
                 try:
                     reserve(subnet, record)
                     made.append(subnet)
@@ -104,11 +106,17 @@ class Networks:
                            "subnet6": subnet6, "gateway6": gateway6, "ip_range": ip_range, "mtu": mtu,
                            "options": dict(config.options)}
                     write_json(self._record_path(name), rec)
+                    # the resolver starts first (it binds the gateway address before the bridge has it) and
+                    # is waited for last: its interpreter's start overlaps with the bridge and the firewall
+                    starting = self._spawn_dns(name, gateway)
                     create_bridge(bridge, gateway, int(subnet.split("/")[1]), mtu, gateway6,
                                   int(subnet6.split("/")[1]) if subnet6 else 64)
                     firewall.setup_bridge(self.paths.root_id, bridge, subnet, config.internal)
-                    self._start_dns(name, gateway)
+                    self._await_dns(name, starting)
                 except BaseException:
+                    _quiet(lambda: os.unlink(self.records_file(name)))  # first: see _stop_dns
+                    if starting is not None:
+                        starting.abandon()
                     self._stop_dns(name)
                     _quiet(lambda: os.unlink(self._record_path(name)))
                     _quiet(lambda: firewall.forget_bridge(self.paths.root_id, bridge))
@@ -126,9 +134,12 @@ class Networks:
             rec = read_json(self._record_path(name))
             if rec is None:
                 raise NotFound(f"no such network: {name}")
+            _quiet(lambda: os.unlink(self.records_file(name)))  # first: see _stop_dns
             self._stop_dns(name)
-            delete_bridge(rec["bridge"])
-            firewall.forget_bridge(self.paths.root_id, rec["bridge"])
+            # both wait on the kernel (a link's unregistering, an nf_tables commit that deletes rules):
+            # the rules go in a thread meanwhile
+            _together(lambda: delete_bridge(rec["bridge"]),
+                      lambda: firewall.forget_bridge(self.paths.root_id, rec["bridge"]))
             from engine.network.ipam import HOST_LOCK, release
 
             with file_lock(HOST_LOCK):
@@ -148,7 +159,8 @@ class Networks:
             return 0
         return pid if alive(pid, b"engine.network.dns") else 0
 
-    def _start_dns(self, name: str, gateway: str) -> None:
+    def _spawn_dns(self, name: str, gateway: str) -> _Starting:
+        """Start the network's resolver without waiting for it (see _await_dns)."""
         pidfile = self._pidfile(name)
         os.makedirs(os.path.dirname(pidfile), exist_ok=True)
         _quiet(lambda: os.unlink(pidfile))
@@ -157,23 +169,44 @@ class Networks:
             write_json(records, {"containers": {}})
         log_path = os.path.join(os.path.dirname(pidfile), name + ".log")
         pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-S", "-m", "engine.network.dns", "--records", records, "--listen", gateway,
-                 "--pidfile", pidfile, "--resolv-conf", os.environ.get(UPSTREAMS_ENV) or "/etc/resolv.conf"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/",
-                env={"PYTHONPATH": pkg, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        deadline = time.monotonic() + 5
-        while not os.path.exists(pidfile):
-            if proc.poll() is not None:
-                raise EngineError(f"the resolver of network {name} failed to start (see {log_path})")
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise EngineError(f"the resolver of network {name} did not start in time")
-            time.sleep(0.005)
-        proc.returncode = 0  # it lives on after us; no warning from Popen's finalizer
+        ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            with open(log_path, "ab") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-S", "-m", "engine.network.dns", "--records", records, "--listen", gateway,
+                     "--pidfile", pidfile, "--resolv-conf", os.environ.get(UPSTREAMS_ENV) or "/etc/resolv.conf",
+                     "--ready-fd", str(ready_w)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/",
+                    pass_fds=(ready_w,), env={"PYTHONPATH": pkg, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        except BaseException:
+            os.close(ready_r)
+            raise
+        finally:
+            os.close(ready_w)
+        return _Starting(proc, ready_r, log_path)
+
+    def _await_dns(self, name: str, starting: _Starting, timeout: float = 5) -> None:
+        """Wait until the resolver serves: it writes a byte to the pipe then; it closes it by dying."""
+        try:
+            ready, _, _ = select.select([starting.ready], [], [], timeout)
+            got = os.read(starting.ready, 1) if ready else None
+        finally:
+            starting.close()
+        if got is None:
+            starting.abandon()
+            raise EngineError(f"the resolver of network {name} did not start in time (see {starting.log})")
+        if not got:
+            starting.abandon()
+            raise EngineError(f"the resolver of network {name} failed to start (see {starting.log})")
+        starting.proc.returncode = 0  # it lives on after us; no warning from Popen's finalizer
+
+    def _start_dns(self, name: str, gateway: str) -> None:
+        self._await_dns(name, self._spawn_dns(name, gateway))
 
     def _stop_dns(self, name: str) -> None:
+        """Stop the resolver. Its records file is deleted before (by remove, and by a failed create): a
+        resolver still starting (its starter killed) that writes its pidfile after we looked for it finds
+        the file gone and exits by itself."""
         pid = self._dns_pid(name)
         if pid:
             try:
@@ -218,6 +251,25 @@ class Networks:
                 firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal)
             if not self._dns_pid(name):
                 self._start_dns(name, info.gateway)
+
+
+class _Starting:
+    """A resolver started and not yet waited for: its process and the read end of its readiness pipe."""
+
+    def __init__(self, proc: subprocess.Popen, ready: int, log: str):
+        self.proc, self.ready, self.log = proc, ready, log
+
+    def close(self) -> None:
+        if self.ready >= 0:
+            os.close(self.ready)
+            self.ready = -1
+
+    def abandon(self) -> None:
+        """Kill it (a failed create or start); a no-op for one that was found serving."""
+        self.close()
+        if self.proc.returncode is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
@@ -297,6 +349,26 @@ def _ipv4_plan(name: str, config: NetworkConfig, taken: list) -> tuple[str, str,
 def _ipv6_plan(name: str, config: NetworkConfig, taken: list) -> tuple[str, str]:
     subnet, gateway = _subnet(name, config.subnet6, config.gateway6, 6, taken)
     return str(subnet), gateway
+
+
+def _together(first, second) -> None:
+    """Run *first* here and *second* in a thread at the same time; the first error of the two is raised."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            second()
+        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
+            errors.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        first()
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _quiet(fn) -> None:

@@ -322,6 +322,39 @@ def test_ensure_running_restarts_a_dead_resolver_and_a_lost_bridge(engine_root):
         pass
 
 
+
+def test_a_resolver_whose_starter_died_goes_with_the_network(engine_root):
+    """A CLI killed while the resolver starts leaves it unwaited for; a remove that looks for its pidfile
+    before it is written cannot stop it, so it must see the network gone and exit by itself."""
+    with lab(engine_root) as lb:
+        info = lb.network()
+        lb.nets._stop_dns(info.name)
+        starting = lb.nets._spawn_dns(info.name, info.gateway)  # never waited for, as if its starter died
+        starting.close()
+        lb.nets.remove(info.name)  # at once: most likely before the resolver has written its pidfile
+        lb.networks.remove(info.name)
+        try:
+            assert starting.proc.wait(timeout=5) == 0
+        finally:
+            starting.abandon()
+
+
+def test_resolver_starts_while_the_network_is_made_and_stops_at_once(engine_root):
+    import time
+
+    with lab(engine_root) as lb:
+        info = lb.network()
+        pid = lb.nets._dns_pid(info.name)
+        with open(f"/proc/{pid}/net/udp") as f:  # bound to the gateway address (IP_FREEBIND before it existed)
+            gw = "%08X:0035" % int.from_bytes(socket.inet_aton(info.gateway), "little")
+            assert gw in f.read()
+        started = time.monotonic()
+        lb.nets._stop_dns(info.name)
+        assert time.monotonic() - started < 0.5 and not lb.nets._dns_pid(info.name)
+        lb.nets.ensure_running(info.name)
+        assert lb.nets._dns_pid(info.name)
+
+
 # -- published ports ----------------------------------------------------------------------------
 
 def test_published_tcp_port_reaches_a_server_in_a_namespace(engine_root):
