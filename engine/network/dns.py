@@ -92,27 +92,45 @@ class Resolver:
         self.upstream, self.host_search = host_resolvers(resolv_conf)
         self.search = set(self.host_search)
         self.lock = threading.Lock()
+        self.reloading = threading.Lock()
+        self.held = None  # the records file last read, kept open (see _hold)
 
     def reload(self) -> None:
+        """Read the records again if the file was replaced or changed since the last read."""
         try:
             st = os.stat(self.records)
         except FileNotFoundError:
-            self.names, self.names6, self.by_source, self.mtime = {}, {}, {}, -1
+            with self.reloading:
+                self.names, self.names6, self.by_source, self.mtime = {}, {}, {}, -1
+                self._hold(None)
             return
-        mtime = (st.st_mtime_ns, st.st_ino)  # records are replaced by rename: a new inode each time
-        if mtime == self.mtime:
+        if (st.st_ino, st.st_mtime_ns, st.st_size) == self.mtime:
             return
         from engine.network.registry import name_map, search_domains, upstreams
 
-        try:
-            with open(self.records) as f:
+        with self.reloading:
+            try:
+                f = open(self.records)
+            except OSError:
+                return
+            try:
                 data = json.load(f)
-            self.names, self.names6 = name_map(data), name_map(data, "ip6")
-            self.by_source = upstreams(data)
-            self.search = set(self.host_search) | search_domains(data)
-            self.mtime = mtime
-        except (OSError, ValueError):
-            pass
+                names, names6 = name_map(data), name_map(data, "ip6")
+                by_source, search = upstreams(data), set(self.host_search) | search_domains(data)
+                st = os.fstat(f.fileno())
+            except (OSError, ValueError, KeyError, AttributeError, TypeError):  # torn or odd: read again next time
+                f.close()
+                return
+            self.names, self.names6, self.by_source, self.search = names, names6, by_source, search
+            self.mtime = (st.st_ino, st.st_mtime_ns, st.st_size)
+            self._hold(f)
+
+    def _hold(self, f) -> None:
+        """Keep the file last read open. Records are replaced by rename, and a new file could get the old
+        one's inode number once that is freed, with an mtime equal to the tick; held open, it cannot."""
+        old, self.held = self.held, f
+        if old is not None:
+            old.close()
 
     def key(self, name: str) -> str | None:
         """The registered name that *name* means, if any (search domains stripped)."""

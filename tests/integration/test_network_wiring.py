@@ -355,6 +355,32 @@ def test_resolver_starts_while_the_network_is_made_and_stops_at_once(engine_root
         assert lb.nets._dns_pid(info.name)
 
 
+
+def test_the_bridge_keeps_its_mac_address_as_ports_come_and_go(engine_root):
+    """A bridge left to itself takes its lowest port's MAC address: containers that learnt the gateway's
+    address before a port came or went would send to one nobody has (the resolver seems gone)."""
+    def mac(bridge: str) -> str:
+        with open(f"/sys/class/net/{bridge}/address") as f:
+            return f.read().strip()
+
+    with lab(engine_root) as lb:
+        info = lb.network()
+        before = mac(info.bridge)
+        assert before.startswith("02:")
+        lb.container("c1", info, 10)
+        lb.container("c2", info, 11)
+        assert mac(info.bridge) == before
+        disconnect(host_ifname(lb.paths.root_id, "c1", info.name))
+        assert mac(info.bridge) == before
+        # made again (after a reboot, say) it gets the same address
+        lb.nets._stop_dns(info.name)
+        from engine.network.bridge import delete_bridge
+
+        delete_bridge(info.bridge)
+        lb.nets.ensure_running(info.name)
+        assert mac(info.bridge) == before
+
+
 # -- published ports ----------------------------------------------------------------------------
 
 def test_published_tcp_port_reaches_a_server_in_a_namespace(engine_root):

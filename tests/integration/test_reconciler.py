@@ -98,8 +98,6 @@ services:
     cli("down", "-t", "0")
 
 
-@pytest.mark.xfail(strict=False, reason="open bug: under the full parallel suite the probe's nslookup sometimes "
-                   "gets no answer from the network's resolver (passes alone); see the stop's closing note")
 def test_scale_up_and_down_with_dns_following_the_replicas(cli, base_image):
     cli.write("compose.yaml", f"""
 services:

@@ -40,3 +40,19 @@ def test_registry_and_round_robin(tmp_path):
     import json
 
     assert name_map(json.load(open(records))) == {"web": ["10.0.0.3"], "proj-web-2": ["10.0.0.3"]}
+
+
+def test_every_replacement_of_the_records_is_seen(tmp_path):
+    """Records are replaced by rename, fast (not fsynced): where file times are coarse (a clock tick),
+    two replacements could give the newest file the inode number and mtime of the one the resolver read
+    before (the resolver holds that one open, so its number is not free)."""
+    records = str(tmp_path / "dns.json")
+    register(records, "c0", ["base"], "10.0.0.1")
+    r = Resolver(records)
+    for i in range(300):
+        assert r.lookup("base") == ["10.0.0.1"]  # read now
+        register(records, f"a{i}", [f"a{i}"], "10.0.1.1")
+        register(records, f"b{i}", [f"b{i}"], "10.0.1.2")
+        assert r.lookup(f"b{i}") == ["10.0.1.2"], f"round {i}: the last replacement went unseen"
+        unregister(records, f"a{i}")
+        unregister(records, f"b{i}")
