@@ -17,7 +17,6 @@ written and a byte goes to the ready fd (a pipe from the starter, which waits on
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -106,6 +105,8 @@ class Resolver:
             return
         if (st.st_ino, st.st_mtime_ns, st.st_size) == self.mtime:
             return
+        import json  # here: its import (~8 ms, for re) is not paid before the resolver says it serves
+
         from engine.network.registry import name_map, search_domains, upstreams
 
         with self.reloading:
@@ -280,6 +281,7 @@ def serve(records: str, listen: str, port: int, pidfile: str | None, resolv_conf
         except OSError:
             pass
         os.close(ready_fd)
+    resolver.reload()  # the first read (and imports) now, while nothing waits for an answer yet
     while True:
         packet, peer = udp.recvfrom(65535)
         if resolver.known(packet):
