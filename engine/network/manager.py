@@ -93,6 +93,18 @@ class Networks:
                     subnet6, gateway6 = _ipv6_plan(name, config, host_networks(10) + reserved())
                 made: list[str] = []
                 starting: _Starting | None = None
+
+                def undo() -> None:  # (with HOST_LOCK held)
+                    _quiet(lambda: os.unlink(self.records_file(name)))  # first: see _stop_dns
+                    if starting is not None:
+                        starting.abandon()
+                    self._stop_dns(name)
+                    _quiet(lambda: os.unlink(self._record_path(name)))
+                    _quiet(lambda: firewall.forget_bridge(self.paths.root_id, bridge))
+                    _quiet(lambda: delete_bridge(bridge))
+                    for sub in made:
+                        _quiet(lambda sub=sub: release(sub, record))
+
                 try:
                     reserve(subnet, record)
                     made.append(subnet)
@@ -112,19 +124,18 @@ class Networks:
                     create_bridge(bridge, gateway, int(subnet.split("/")[1]), mtu, gateway6,
                                   int(subnet6.split("/")[1]) if subnet6 else 64)
                     pin_bridge_mac(bridge, net_id)
-                    firewall.setup_bridge(self.paths.root_id, bridge, subnet, config.internal)
-                    self._await_dns(name, starting)
                 except BaseException:
-                    _quiet(lambda: os.unlink(self.records_file(name)))  # first: see _stop_dns
-                    if starting is not None:
-                        starting.abandon()
-                    self._stop_dns(name)
-                    _quiet(lambda: os.unlink(self._record_path(name)))
-                    _quiet(lambda: firewall.forget_bridge(self.paths.root_id, bridge))
-                    _quiet(lambda: delete_bridge(bridge))
-                    for sub in made:
-                        _quiet(lambda sub=sub: release(sub, record))
+                    undo()
                     raise
+            # the subnet is reserved and on the bridge: other networks may be made (on this host's other
+            # roots, or this project's other networks) while this one's rules and resolver are finished
+            try:
+                firewall.setup_bridge(self.paths.root_id, bridge, subnet, config.internal)
+                self._await_dns(name, starting)
+            except BaseException:
+                with file_lock(HOST_LOCK):
+                    undo()
+                raise
             return self._info(rec)
 
     def remove(self, name: str) -> None:

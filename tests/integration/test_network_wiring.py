@@ -381,6 +381,25 @@ def test_the_bridge_keeps_its_mac_address_as_ports_come_and_go(engine_root):
         assert mac(info.bridge) == before
 
 
+
+def test_a_create_that_fails_at_the_end_leaves_nothing(engine_root, monkeypatch):
+    from engine.network import firewall
+    from engine.network.ipam import RESERVED
+
+    def refuse(*args, **kwargs):
+        raise EngineError("iptables-restore: refused")
+
+    monkeypatch.setattr(firewall, "setup_bridge", refuse)
+    with lab(engine_root) as lb:
+        with pytest.raises(EngineError, match="refused"):
+            lb.network()
+        assert not os.listdir(lb.paths.networks)
+        assert not [n for n in links() if n.startswith("cb" + lb.paths.root_id[:5])]
+        mine = [e for e in (os.listdir(RESERVED) if os.path.isdir(RESERVED) else [])
+                if engine_root in open(os.path.join(RESERVED, e)).read()]
+        assert not mine
+
+
 # -- published ports ----------------------------------------------------------------------------
 
 def test_published_tcp_port_reaches_a_server_in_a_namespace(engine_root):
