@@ -1,5 +1,3 @@
-import sys
+from composer.cli.main import run_cli
 
-from composer.cli.main import main
-
-sys.exit(main())
+run_cli()

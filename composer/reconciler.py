@@ -228,6 +228,8 @@ class Reconciler:
             print(plan.render(), flush=True)
             return
         if plan.ops:
+            if any(op.kind == "Container" and op.action in ("start", "create", "recreate") for op in plan.ops.values()):
+                self.engine.prepare_starts()  # its start overlaps with the event loop's and the first operations
             import anyio
 
             anyio.run(self._execute, plan, undo_on_failure)

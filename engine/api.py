@@ -544,6 +544,12 @@ class Engine:
             out.append((names, other["addresses"][shared[0]]))
         return out
 
+    def prepare_starts(self) -> None:
+        """Get ready to start containers soon (the monitors' fork server begins its own start meanwhile)."""
+        from engine.runtime import launch
+
+        launch.prepare()
+
     def start_container(self, ref: str, stdio: tuple[int, int, int] | None = None, tty: bool = False) -> ContainerInfo:
         """Start the container's process under its monitor. With *stdio*, the process uses these
         descriptors (a foreground `run`; with *tty* they are a pseudo-terminal's slave, which becomes

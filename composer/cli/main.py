@@ -134,5 +134,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def run_cli() -> None:
+    """The `composer` command: main(), then an immediate exit. Once a command is done, tearing the
+    interpreter down (modules, objects, idle worker threads) is only cost: ~20 ms of every command."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+        except OSError:
+            code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli()

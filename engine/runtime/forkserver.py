@@ -21,6 +21,7 @@ import marshal
 import os
 import socket
 import sys
+import threading
 
 # a directly started monitor's command line, which a forked monitor takes over
 MONITOR_MAIN = "import sys; from engine.runtime.monitor import main; sys.exit(main(sys.argv[1:]))"
@@ -31,19 +32,19 @@ MAX_MESSAGE = 128 * 1024  # a bigger config goes the slow way (a monitor started
 MAX_FDS = 64
 
 _client = None  # this process's connection to its server, made on first use
-_client_lock = None
+_client_lock = threading.Lock()
 
 
 # -- the client (engine/runtime/launch.py) ----------------------------------------------------------
 
+def prestart(env: dict[str, str]) -> None:
+    """Start the server ahead of the first request (idempotent)."""
+    _connect(env)
+
+
 def spawn(cdir: str, config: bytes, log_fd: int, fds: list[int], env: dict[str, str]) -> bool:
     """Have the server fork the monitor of *cdir*; *fds* keep their numbers in it. False when no server
     can take the request (the caller starts the monitor directly)."""
-    global _client_lock
-    if _client_lock is None:
-        import threading
-
-        _client_lock = threading.Lock()
     msg = marshal.dumps({"cdir": cdir, "config": config, "targets": list(fds)})
     if len(msg) > MAX_MESSAGE or len(fds) + 1 > MAX_FDS:
         return False

@@ -45,7 +45,7 @@ def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = (), stdio: dict | N
     ready_r, ready_w = os.pipe()
     log = open(os.path.join(cdir, "monitor.log"), "ab")
     try:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": _package_root()}
+        env = _monitor_env()
         from engine.runtime import forkserver
 
         proc = None
@@ -75,6 +75,17 @@ def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = (), stdio: dict | N
         _, code, message = answer.decode(errors="replace").rstrip("\n").split(" ", 2)
         raise StartError(message, int(code))
     raise StartError(f"the container's monitor failed to start (see {os.path.join(cdir, 'monitor.log')})", 125)
+
+
+def prepare() -> None:
+    """Start this process's monitor fork server now, so that its start overlaps with other work."""
+    from engine.runtime import forkserver
+
+    forkserver.prestart(_monitor_env())
+
+
+def _monitor_env() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": _package_root()}
 
 
 def _read_line(fd: int) -> bytes:
