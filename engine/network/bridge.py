@@ -28,6 +28,38 @@ def create_bridge(name: str, gateway: str, prefixlen: int, mtu: int = 0, gateway
         nl.link_up(idx)
 
 
+_NET_ADDR_SET = "3"  # a link's addr_assign_type once its MAC address was given to it
+
+
+def set_bridge_mac(name: str, mac: bytes | None = None) -> None:
+    """Give the bridge a MAC address of its own: *mac*, or without one the address it has now.
+
+    Left alone, a Linux bridge takes the lowest MAC address of its ports and changes it as ports come and
+    go: containers that learnt the gateway's old one then send to an address nobody has, and reach neither
+    the resolver nor the outside until their ARP entry expires (up to a minute)."""
+    import errno
+
+    from engine.network.netlink import Netlink, NetlinkError
+
+    if mac is None:
+        with open(f"/sys/class/net/{name}/address") as f:
+            mac = bytes.fromhex(f.read().strip().replace(":", ""))
+    with Netlink() as nl:
+        index = nl.link_index(name)
+        if index is None:
+            raise NetlinkError(errno.ENODEV, f"bridge {name} vanished while it was being set up")
+        nl.link_set_address(index, mac)
+
+
+def bridge_mac_set(name: str) -> bool:
+    """Whether the bridge's MAC address was given to it (set_bridge_mac), rather than taken from a port."""
+    try:
+        with open(f"/sys/class/net/{name}/addr_assign_type") as f:
+            return f.read().strip() == _NET_ADDR_SET
+    except OSError:
+        return False
+
+
 def bridge_exists(name: str) -> bool:
     import os
 

@@ -13,6 +13,7 @@ import threading
 from datetime import UTC, datetime
 
 from engine.errors import EngineError, InvalidArgument, NotFound
+from engine.network.bridge import bridge_mac_set
 from engine.paths import Paths
 from engine.procs import alive, wait_gone
 from engine.store.locks import file_lock
@@ -236,7 +237,7 @@ class Networks:
     def ensure_running(self, name: str) -> None:
         """Restart the network's bridge and resolver if they are gone (after a reboot, or a kill)."""
         info = self.get(name)
-        if self._dns_pid(name) and bridge_mac_pinned(info.bridge):  # (false too for a missing bridge)
+        if self._dns_pid(name) and bridge_mac_set(info.bridge):  # (false too for a missing bridge)
             return
         from engine.network import firewall
         from engine.network.bridge import create_bridge
@@ -262,7 +263,7 @@ class Networks:
                                   int(info.subnet6.split("/")[1]) if info.subnet6 else 64)
                     pin_bridge_mac(info.bridge, info.id)
                 firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal)
-            elif not bridge_mac_pinned(info.bridge):  # made by an older version, or by a create killed just then
+            elif not bridge_mac_set(info.bridge):  # made by an older version, or by a create killed just then
                 pin_bridge_mac(info.bridge)
             if not self._dns_pid(name):
                 self._start_dns(name, info.gateway)
@@ -287,38 +288,16 @@ class _Starting:
             self.proc.wait()
 
 
-_NET_ADDR_SET = "3"  # a link's addr_assign_type once its MAC address was given to it
-
-
-def bridge_mac_pinned(bridge: str) -> bool:
-    try:
-        with open(f"/sys/class/net/{bridge}/addr_assign_type") as f:
-            return f.read().strip() == _NET_ADDR_SET
-    except OSError:
-        return False
-
-
 def pin_bridge_mac(bridge: str, net_id: str = "") -> None:
-    """Give the bridge a MAC address of its own: one made from the network's id (the same for a bridge
-    made again), or without an id the one it has now (a bridge with ports: its containers know it).
-    Left alone, a Linux bridge takes the lowest MAC address of its ports and changes it as ports come and
-    go: containers that learnt the gateway's old one then send to an address nobody has, and reach neither
-    the resolver nor the outside until their ARP entry expires (up to a minute)."""
-    import struct
+    """A fixed MAC address for the network's bridge (see bridge.set_bridge_mac): one made from the
+    network's id, the same for a bridge made again; without an id, the one it has now (a bridge with
+    ports: its containers know it)."""
+    from engine.network.bridge import set_bridge_mac
 
-    from engine.network.netlink import IFLA_ADDRESS, RTM_NEWLINK, Netlink, attr
-
-    if net_id:
-        mac = bytes([0x02]) + bytes.fromhex(net_id[:10])  # locally administered, unicast
-    else:
-        with open(f"/sys/class/net/{bridge}/address") as f:
-            mac = bytes.fromhex(f.read().strip().replace(":", ""))
-    with Netlink() as nl:
-        index = nl.link_index(bridge)
-        if index is None:
-            raise EngineError(f"bridge {bridge} vanished while it was being set up")
-        ifinfo = struct.pack("=BxHiII", 0, 0, index, 0, 0)  # family, type, index, flags, change
-        nl.request(RTM_NEWLINK, ifinfo + attr(IFLA_ADDRESS, mac))
+    try:
+        set_bridge_mac(bridge, bytes([0x02]) + bytes.fromhex(net_id[:10]) if net_id else None)  # local, unicast
+    except OSError as e:
+        raise EngineError(f"bridge {bridge}: cannot set its MAC address: {e.strerror or e}") from None
 
 
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"

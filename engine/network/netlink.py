@@ -213,6 +213,10 @@ class Netlink:
     def link_up(self, index: int) -> None:
         self.request(RTM_NEWLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP))
 
+    def link_set_address(self, index: int, mac: bytes) -> None:
+        """Give the link the hardware address *mac* (6 bytes)."""
+        self.request(RTM_NEWLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0) + attr(IFLA_ADDRESS, mac))
+
     def bridge_add(self, name: str, mtu: int = 0) -> None:
         """A new bridge (EEXIST if a link of that name exists), down until :meth:`link_up`."""
         attrs = _name(IFLA_IFNAME, name) + (_u32(IFLA_MTU, mtu) if mtu else b"")
