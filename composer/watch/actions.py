@@ -59,12 +59,41 @@ def restart(rec, service: str) -> None:
         rec.start([service])
 
 
-def rebuild(rec, service: str) -> None:
+def rebuild(rec, service: str, prune: bool = True, quiet: bool = False) -> None:
+    """Build the service's image again and recreate its containers from it. With *prune*, the image
+    the build replaced is removed once nothing names or uses it; *quiet* hides the build's output."""
+    from composer import desired
     from composer.plan import UpOptions
+    from composer.progress import Progress
+    from engine.errors import NotFound
 
+    ref = desired.image_name(rec.project, rec.project.services[service])
     with rec.lock():
-        rec.prepare_images([service], build=True)
+        try:
+            old = rec.engine.inspect_image(ref).id
+        except NotFound:
+            old = None
+        shown, rec.progress = rec.progress, rec.progress if quiet else Progress("plain")
+        try:
+            rec.prepare_images([service], build=True)
+        finally:
+            rec.progress = shown
         rec.up(UpOptions(services=[service], no_deps=True))
+        if prune and old:
+            prune_replaced(rec.engine, old)
+
+
+def prune_replaced(engine, image_id: str) -> bool:
+    """Remove an image a rebuild replaced, if it is now dangling (no tag) and no container uses it."""
+    from engine.errors import EngineError, NotFound
+
+    try:
+        if engine.inspect_image(image_id).repo_tags:
+            return False  # the build made the same image, or another tag still names it
+        engine.remove_image(image_id)
+        return True
+    except (NotFound, EngineError):
+        return False  # gone already, or still used by a container
 
 
 def run_exec(rec, rule: Rule) -> None:
@@ -83,7 +112,7 @@ def run_exec(rec, rule: Rule) -> None:
 
 
 def apply(rec, service: str, fired: dict[int, tuple[Rule, set[str]]],
-          on_recreated: Callable[[str], None] | None = None) -> bool:
+          on_recreated: Callable[[str], None] | None = None, prune: bool = True, quiet: bool = False) -> bool:
     """Carry out what the *fired* rules (index -> (rule, changed paths)) of *service* ask for. A failure
     is reported and False returned: watching goes on."""
     from composer.errors import ComposerError
@@ -96,7 +125,7 @@ def apply(rec, service: str, fired: dict[int, tuple[Rule, set[str]]],
         if any(r.action == "rebuild" for r, _ in rules):
             step = "rebuild"
             say(f'Rebuilding service "{service}" after {_count(total)} detected')
-            rebuild(rec, service)
+            rebuild(rec, service, prune, quiet)
             say(f'service "{service}" rebuilt and recreated')
             if on_recreated:
                 on_recreated(service)

@@ -60,8 +60,9 @@ def initial_sync(rec, rules: list[Rule]) -> None:
 
 
 def watch(rec, rules: list[Rule], stop: threading.Event | None = None,
-          on_recreated: Callable[[str], None] | None = None) -> None:
-    """Watch until *stop* is set (or Ctrl-C, which raises KeyboardInterrupt)."""
+          on_recreated: Callable[[str], None] | None = None, prune: bool = True, quiet: bool = False) -> None:
+    """Watch until *stop* is set (or Ctrl-C, which raises KeyboardInterrupt). *prune* and *quiet* are
+    for rebuilds (see actions.rebuild)."""
     import watchfiles
 
     services = sorted({r.service for r in rules})
@@ -75,4 +76,4 @@ def watch(rec, rules: list[Rule], stop: threading.Event | None = None,
             actions.say(f"Watch enabled for {', '.join(services)} (Ctrl-C to stop)")
         if changes:
             for service, fired in batches(rules, {path for _, path in changes}).items():
-                actions.apply(rec, service, fired, on_recreated)
+                actions.apply(rec, service, fired, on_recreated, prune, quiet)

@@ -232,3 +232,34 @@ def test_bad_rules_are_refused(cli, base_image):
     res = cli("watch", "plain", check=False)
     assert res.returncode != 0 and "none of the selected services is configured for watch" in res.stderr
     assert cli("ps", "-a", "-q").stdout.strip() == ""
+
+
+@pytest.mark.parametrize("prune", [True, False])
+def test_rebuild_prunes_the_image_it_replaced_unless_told_not_to(cli, base_image, watching, prune):
+    # and shows the build's steps, unless --quiet (given here with --prune=false)
+    cli.write("app/Dockerfile", f"FROM {BASE_IMAGE}\nCOPY msg /msg\nCMD {SLEEPER}\n")
+    cli.write("app/msg", "v1\n")
+    cli.write("compose.yaml", """services:
+  app:
+    build: ./app
+    develop:
+      watch:
+        - path: ./app
+          action: rebuild
+""")
+    w = watching("watch", *([] if prune else ["--prune=false", "--quiet"]))
+    assert container_file(cli, "app", "/msg") == "v1\n"
+    images = lambda: set(cli("image", "ls", "-q", "--no-trunc").stdout.split())  # noqa: E731
+    before = images()
+    cli.write("app/msg", "v2\n")
+    out = w.wait_for('service "app" rebuilt')
+    assert container_file(cli, "app", "/msg") == "v2\n"
+    after = images()
+    assert len(after - before) == 1, out  # the new build
+    if prune:
+        assert len(before - after) == 1, "the replaced image should be gone"
+    else:
+        assert before <= after, "with --prune=false the replaced image stays"
+    rebuilt = out.split("Watch enabled", 1)[1]
+    assert ("COPY msg /msg" in rebuilt) == prune, out  # the rebuild's steps: shown, or hidden by --quiet
+    assert w.interrupt() == 0

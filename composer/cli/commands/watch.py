@@ -6,7 +6,22 @@ HELP = "watch the build context of services and rebuild/refresh containers when 
 
 def configure(p) -> None:
     p.add_argument("--no-up", action="store_true", help="do not build and start the services before watching")
+    p.add_argument("--prune", nargs="?", const=True, default="true", metavar="BOOL", type=as_flag,
+                   help="remove the image a rebuild replaced once it is dangling (default true; --prune=false keeps it)")
+    p.add_argument("--quiet", action="store_true", help="hide the output of rebuilds")
     p.add_argument("services", nargs="*", metavar="SERVICE")
+
+
+def as_flag(text: str) -> bool:
+    """A boolean flag's value as Docker's CLI spells it (true/false, 1/0)."""
+    import argparse
+
+    value = text.strip().lower()
+    if value in ("true", "1", "t", "yes"):
+        return True
+    if value in ("false", "0", "f", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r} (use true or false)")
 
 
 def run(args) -> int:
@@ -26,12 +41,12 @@ def run(args) -> int:
             rec.prepare_images(wanted)
             rec.up(UpOptions(services=args.services))
         started = [s for s in wanted if s not in running]
-    keep_watching(rec, rules, stop_services=started)
+    keep_watching(rec, rules, stop_services=started, prune=args.prune, quiet=args.quiet)
     return 0
 
 
 def keep_watching(rec, rules, stop_services: list[str] | None = None, timeout: float | None = None,
-                  on_recreated=None) -> int:
+                  on_recreated=None, prune: bool = True, quiet: bool = False) -> int:
     """Watch until Ctrl-C; then stop *stop_services* (the ones this command started; None: none).
     *on_recreated*(service) is called after an action replaced or restarted a service's containers."""
     import signal
@@ -47,7 +62,7 @@ def keep_watching(rec, rules, stop_services: list[str] | None = None, timeout: f
     rec.progress = Progress("quiet")  # actions print one line each
     previous = signal.signal(signal.SIGTERM, interrupted)  # `kill` ends it as gracefully as Ctrl-C
     try:
-        watch(rec, rules, on_recreated=on_recreated)
+        watch(rec, rules, on_recreated=on_recreated, prune=prune, quiet=quiet)
     except KeyboardInterrupt:
         print("Stopping watch", file=sys.stderr, flush=True)
     finally:
