@@ -163,11 +163,12 @@ def test_restart_and_sync_exec(cli, base_image, watching):
     assert cli("ps", "-q").stdout.strip() != ""
 
 
-def test_failing_rebuild_is_reported_and_a_fixed_one_recovers(cli, base_image, watching):
-    good = f"FROM {BASE_IMAGE}\nCOPY msg /msg\nCMD {SLEEPER}\n"
-    cli.write("app/Dockerfile", good)
+def rebuilt_app(cli) -> str:
+    """Service `app` built from ./app (its /msg from app/msg, "v1"), rebuilt on any change there;
+    returns its Dockerfile."""
+    dockerfile = f"FROM {BASE_IMAGE}\nCOPY msg /msg\nCMD {SLEEPER}\n"
+    cli.write("app/Dockerfile", dockerfile)
     cli.write("app/msg", "v1\n")
-    cli.write("app/.dockerignore", "notes.txt\n")
     cli.write("compose.yaml", """services:
   app:
     build: ./app
@@ -176,6 +177,12 @@ def test_failing_rebuild_is_reported_and_a_fixed_one_recovers(cli, base_image, w
         - path: ./app
           action: rebuild
 """)
+    return dockerfile
+
+
+def test_failing_rebuild_is_reported_and_a_fixed_one_recovers(cli, base_image, watching):
+    good = rebuilt_app(cli)
+    cli.write("app/.dockerignore", "notes.txt\n")
     w = watching("watch")
     assert container_file(cli, "app", "/msg") == "v1\n"
     cli.write("app/msg", "v2\n")
@@ -237,16 +244,7 @@ def test_bad_rules_are_refused(cli, base_image):
 @pytest.mark.parametrize("prune", [True, False])
 def test_rebuild_prunes_the_image_it_replaced_unless_told_not_to(cli, base_image, watching, prune):
     # and shows the build's steps, unless --quiet (given here with --prune=false)
-    cli.write("app/Dockerfile", f"FROM {BASE_IMAGE}\nCOPY msg /msg\nCMD {SLEEPER}\n")
-    cli.write("app/msg", "v1\n")
-    cli.write("compose.yaml", """services:
-  app:
-    build: ./app
-    develop:
-      watch:
-        - path: ./app
-          action: rebuild
-""")
+    rebuilt_app(cli)
     w = watching("watch", *([] if prune else ["--prune=false", "--quiet"]))
     assert container_file(cli, "app", "/msg") == "v1\n"
     images = lambda: set(cli("image", "ls", "-q", "--no-trunc").stdout.split())  # noqa: E731
