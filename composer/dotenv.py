@@ -114,4 +114,5 @@ def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
         raise StackFileError(f"{path}: env file is a directory") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StackFileError(f"{path}: cannot read env file: {e}") from None
+    projectcache.read_text(text)
     return parse(text, path, env, raw=raw, bare_from=bare_from)

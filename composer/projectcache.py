@@ -1,10 +1,14 @@
 """Remembered loads: a command repeated on an unchanged stack skips reading, validating and resolving it.
 
 A load depends on its options, the working directory, the environment and the files it looks at.
-An entry is found by a hash of the first three (the whole environment: any change of it is a miss)
-and holds the resulting project, the warnings the load printed, and a signature (type, size, mtime,
-ctime, inode) of every file the load looked at or looked for, present or absent. It is used only while
-each of those files still has the same signature; its warnings are printed again.
+An entry is found by a hash of the options and the working directory, and holds the resulting
+project, the warnings the load printed, a signature (type, size, mtime, ctime, inode) of every file
+the load looked at or looked for, present or absent, and the environment variables that could have
+mattered: those whose name appears anywhere in the text of the files it read (a load can only look
+a variable up by a name written there), plus COMPOSE_*, DOCKER_* and HOME, which the loader reads
+itself. The entry is used only while each file has the same signature and each of those variables
+the same value (or is still unset); its warnings are printed again. Other variables (a terminal's,
+a benchmark tool's) do not matter.
 
 The loader reports what it touches through ``isfile``/``exists``/``seen``/``warn`` below, which
 record while a load runs and otherwise just answer. Entries are pickles of plain model objects in
@@ -16,11 +20,13 @@ import os
 import sys
 import threading
 
-VERSION = 1  # of the entry format
+VERSION = 2  # of the entry format
+ALWAYS = ("HOME",)  # read by the loader itself (`~` in paths), besides the prefixes below
+PREFIXES = ("COMPOSE_", "DOCKER_")
 MAX_ENTRIES = 256
 RACY_NS = 50_000_000  # file times are coarse (a clock tick of up to 10 ms)
 
-_local = threading.local()  # .touched (path -> signature) and .warned, while a load runs in this thread
+_local = threading.local()  # .touched (path -> signature), .texts and .warned, while a load runs here
 
 
 def signature(path: str) -> tuple | None:
@@ -38,6 +44,18 @@ def seen(path: str) -> tuple | None:
     if touched is not None and path not in touched:
         touched[path] = sig
     return sig
+
+
+def read_text(text: str) -> None:
+    """Note the text of a file the load read (variables named in it may matter)."""
+    texts = getattr(_local, "texts", None)
+    if texts is not None:
+        texts.append(text)
+
+
+def relevant_environment(environ, text: str) -> dict[str, str]:
+    """The variables of *environ* a load whose files read *text* could have looked at."""
+    return {k: v for k, v in environ.items() if k in text or k.startswith(PREFIXES) or k in ALWAYS}
 
 
 def isfile(path: str) -> bool:
@@ -83,14 +101,18 @@ def key(opts, cwd: str) -> str | None:
     except ImportError:
         from hashlib import sha256
 
-    environ = os.environ if opts.environ is None else opts.environ
     parts = (VERSION, sys.version, _code_stamp(), cwd, list(opts.files), opts.project_name, opts.project_dir,
-             list(opts.env_files), opts.interpolate, opts.profiles, opts.all_profiles, sorted(environ.items()))
+             list(opts.env_files), opts.interpolate, opts.profiles, opts.all_profiles, opts.environ is None)
     return sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def get(name: str):
-    """The remembered project when every file it depends on is unchanged (its warnings printed), else None."""
+def _environ(opts):
+    return os.environ if opts.environ is None else opts.environ
+
+
+def get(name: str, environ):
+    """The remembered project when every file and variable it depends on is unchanged (its warnings
+    printed), else None."""
     import pickle
 
     try:
@@ -103,12 +125,14 @@ def get(name: str):
     for path, sig in entry["files"].items():
         if signature(path) != sig:
             return None
+    if relevant_environment(environ, entry["text"]) != entry["environment"]:
+        return None
     for message in entry["warnings"]:
         print(message, file=sys.stderr)
     return entry["project"]
 
 
-def put(name: str, files: dict, warnings: list[str], project) -> None:
+def put(name: str, files: dict, texts: list[str], environ, warnings: list[str], project) -> None:
     """Remember a load, unless one of its files changed so recently that a change within the same
     clock tick would leave its signature as it is (then the next load reads it again)."""
     import pickle
@@ -122,9 +146,11 @@ def put(name: str, files: dict, warnings: list[str], project) -> None:
         os.makedirs(d, mode=0o700, exist_ok=True)
         tmp = os.path.join(d, f".{name}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        text = "\0".join(texts)
+        entry = {"version": VERSION, "files": files, "text": text, "environment": relevant_environment(environ, text),
+                 "warnings": warnings, "project": project}
         with os.fdopen(fd, "wb") as f:
-            pickle.dump({"version": VERSION, "files": files, "warnings": warnings, "project": project}, f,
-                        protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(entry, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, os.path.join(d, name))
         _trim(d)
     except OSError:
@@ -149,7 +175,7 @@ def load(opts, cwd: str | None = None, use_cache: bool = True):
     cwd = cwd or os.getcwd()
     name = key(opts, cwd) if use_cache else None
     if name:
-        project = get(name)
+        project = get(name, _environ(opts))
         if project is not None:
             return project
     from composer.loader import load_uncached
@@ -158,11 +184,12 @@ def load(opts, cwd: str | None = None, use_cache: bool = True):
         return load_uncached(opts, cwd)
     if getattr(_local, "touched", None) is not None:  # a load inside a load: the outer one records
         return load_uncached(opts, cwd)
-    _local.touched, _local.warned = {}, []
+    environ = dict(_environ(opts))  # as the load saw it
+    _local.touched, _local.texts, _local.warned = {}, [], []
     try:
         project = load_uncached(opts, cwd)
-        files, warnings = _local.touched, _local.warned
+        files, texts, warnings = _local.touched, _local.texts, _local.warned
     finally:
-        _local.touched = _local.warned = None
-    put(name, files, warnings, project)
+        _local.touched = _local.texts = _local.warned = None
+    put(name, files, texts, environ, warnings, project)
     return project

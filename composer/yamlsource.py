@@ -253,4 +253,5 @@ def read(filename: str) -> Source:
         raise StackFileError(f"{filename}: is a directory, not a stack file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StackFileError(f"{filename}: cannot read: {e}") from None
+    projectcache.read_text(text)
     return parse(text, filename)

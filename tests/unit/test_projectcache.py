@@ -97,3 +97,15 @@ def test_file_changed_within_a_clock_tick_is_not_remembered(stack):
     (stack / "compose.yaml").write_text("services:\n  web:\n    image: nginx:1\n")
     load(*opts(stack))
     assert not os.path.exists(projectcache.directory()) or not os.listdir(projectcache.directory())
+
+
+def test_only_variables_the_files_name_matter(stack, monkeypatch):
+    write(stack / "compose.yaml", "services:\n  web:\n    image: nginx:${TAG:-1}\n    environment: [PASSED]\n")
+    o, cwd = opts(stack, UNRELATED="a", PASSED="x")
+    first = load(o, cwd)
+    with monkeypatch.context() as m:  # another value of a variable no file names: still remembered
+        m.setattr(loader, "load_uncached", lambda *a, **k: pytest.fail("loaded again instead of remembered"))
+        assert load(*opts(stack, UNRELATED="b", PASSED="x")) == first
+    assert load(*opts(stack, UNRELATED="b", PASSED="y")).services["web"].environment["PASSED"] == "y"
+    assert load(*opts(stack, UNRELATED="b", PASSED="y", TAG="2")).services["web"].image == "nginx:2"
+    assert load(*opts(stack, UNRELATED="b", PASSED="y", COMPOSE_PROJECT_NAME="other")).name == "other"
