@@ -380,3 +380,47 @@ def test_from_an_image_not_here_pulls_it(cli, engine_root, base_image, tmp_path)
         assert cli("container", "run", "--rm", "frompull", "cat", "/p", project=False).stdout == "pulled\n"
     finally:
         reg.stop()
+
+
+def test_add_from_a_url_downloads_the_file(cli, engine_root, base_image):
+    import http.server
+    import threading
+
+    class Files(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the handler's API
+            if self.path == "/dl/hello.txt":
+                body = b"hello over http\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        cli.write("Dockerfile", f"""FROM {BASE_IMAGE}
+ADD {base}/dl/hello.txt /into/
+ADD --chmod=644 {base}/dl/hello.txt /renamed.txt
+""")
+        cli("image", "build", "-t", "fromurl", ".", project=False)
+        out = cli("container", "run", "--rm", "fromurl", "sh", "-c",
+                  "cat /into/hello.txt; stat -c '%a %U' /into/hello.txt /renamed.txt", project=False).stdout
+        assert out == "hello over http\n600 root\n644 root\n"
+        cases = [(f"ADD {base}/dl/missing.txt /x\n", "the server answered 404"),
+                 (f"COPY {base}/dl/hello.txt /x\n", "COPY cannot take a URL"),
+                 ("ADD http://127.0.0.1:9/nothing /x\n", "cannot download it")]
+        for line, expected in cases:
+            cli.write("Dockerfile", f"FROM {BASE_IMAGE}\n{line}")
+            res = cli("image", "build", "-t", "bad", ".", project=False, check=False)
+            errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+            assert res.returncode != 0 and len(errors) == 1 and expected in errors[0], res.stderr
+            _no_leftovers(cli, engine_root)
+    finally:
+        server.shutdown()
+        server.server_close()

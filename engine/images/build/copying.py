@@ -8,7 +8,8 @@ Sources come from a tree (the build context, or another stage's / image's layers
 `[...]` match within one path component; a directory's contents are copied; a named symlink is
 followed inside its tree, symlinks found inside directories are copied as they are. Context files
 become root-owned unless --chown says otherwise; files from --from keep their owners. ADD extracts
-local tar archives (plain, gzip, bzip2, xz, zstd) into the destination.
+local tar archives (plain, gzip, bzip2, xz, zstd) into the destination, and downloads an http(s)
+URL source as one file (not extracted; mode 0600 unless --chmod), as Docker does.
 """
 from __future__ import annotations
 
@@ -164,8 +165,15 @@ def plan(srcs: list[str], dest: str, *, tree: LayerFS, image: LayerFS, workdir: 
                             uid=uid or 0, gid=gid or 0), hashlib.sha256(data).hexdigest())
             continue
         if src.startswith(("http://", "https://")):
-            raise BuildError(f"{src}: sources from URLs are not supported: download the file into the "
-                             "build context and COPY it")
+            if not add:
+                raise BuildError(f"{src}: COPY cannot take a URL as its source: use ADD")
+            data, name = download(src)
+            # as Docker: the file, not extracted, mode 0600 unless --chmod, named after the URL's path
+            if dest_dir_form and not name:
+                raise BuildError(f"{src}: cannot tell a file name from the URL: give a destination file path")
+            add_entry(Entry("bytes", target(name), data=data, mode=0o600 if mode is None else mode,
+                            uid=uid or 0, gid=gid or 0), "url " + hashlib.sha256(data).hexdigest())
+            continue
         raw_parts = [p for p in src.split("/") if p not in ("", ".")]
         depth = 0
         for p in raw_parts:
@@ -197,6 +205,35 @@ def plan(srcs: list[str], dest: str, *, tree: LayerFS, image: LayerFS, workdir: 
             raise BuildError(f"{src}: no such file or directory in {where}")
     out.digest = h.hexdigest()
     return out
+
+
+URL_TIMEOUT = 60.0
+MAX_DOWNLOAD = 1 << 30
+
+
+def download(url: str) -> tuple[bytes, str]:
+    """The content behind *url* and the last part of its path (the file name ADD gives it)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rstrip("/").rpartition("/")[2])
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "composer"}),
+                                    timeout=URL_TIMEOUT) as r:
+            chunks, size = [], 0
+            while size <= MAX_DOWNLOAD and (chunk := r.read(1 << 20)):
+                chunks.append(chunk)
+                size += len(chunk)
+            data = b"".join(chunks)
+    except urllib.error.HTTPError as e:
+        raise BuildError(f"{url}: the server answered {e.code} {e.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise BuildError(f"{url}: cannot download it: {reason}") from None
+    if len(data) > MAX_DOWNLOAD:
+        raise BuildError(f"{url}: larger than {MAX_DOWNLOAD >> 20} MiB: download it into the build context")
+    return data, name
 
 
 def _dirs(image: LayerFS, parts: list[str], made: set[str], uid: int = 0, gid: int = 0) -> list[Entry]:
