@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 import re
 import select
-import signal
-import subprocess
 import sys
 import threading
 from datetime import UTC, datetime
@@ -19,6 +16,10 @@ from engine.procs import alive, wait_gone
 from engine.store.locks import file_lock
 from engine.store.records import read_json, write_json
 from engine.types import NetworkConfig, NetworkInfo
+
+TYPE_CHECKING = False  # subprocess, ipaddress and signal are imported where used: `ps` and a no-op `up` need none
+if TYPE_CHECKING:
+    import subprocess
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # where a network's resolver reads the upstream servers for names it does not know (a resolv.conf)
@@ -174,6 +175,8 @@ class Networks:
 
     def _spawn_dns(self, name: str, gateway: str) -> _Starting:
         """Start the network's resolver without waiting for it (see _await_dns)."""
+        import subprocess
+
         pidfile = self._pidfile(name)
         os.makedirs(os.path.dirname(pidfile), exist_ok=True)
         _quiet(lambda: os.unlink(pidfile))
@@ -220,6 +223,8 @@ class Networks:
         """Stop the resolver. Its records file is deleted before (by remove, and by a failed create): a
         resolver still starting (its starter killed) that writes its pidfile after we looked for it finds
         the file gone and exits by itself."""
+        import signal
+
         pid = self._dns_pid(name)
         if pid:
             try:
@@ -236,6 +241,8 @@ class Networks:
 
     def ensure_running(self, name: str) -> None:
         """Restart the network's bridge and resolver if they are gone (after a reboot, or a kill)."""
+        import ipaddress
+
         info = self.get(name)
         if self._dns_pid(name) and bridge_mac_set(info.bridge):  # (false too for a missing bridge)
             return
@@ -322,6 +329,8 @@ def _bridge_options(options: dict[str, str], default_name: str) -> tuple[str, in
 
 
 def _parse_net(text: str, what: str, version: int):
+    import ipaddress
+
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -333,6 +342,8 @@ def _parse_net(text: str, what: str, version: int):
 
 
 def _gateway_in(net, given: str, name: str) -> str:
+    import ipaddress
+
     if not given:
         return str(next(net.hosts()))
     try:
