@@ -78,7 +78,7 @@ def port_bindings(svc: Service) -> list[PortBinding]:
     out = []
     for p in svc.raw.get("ports") or []:
         low, _, high = str(p.get("published") or "0").partition("-")
-        out.append(PortBinding(int(p["target"]), int(low or 0), p.get("host_ip") or "0.0.0.0",
+        out.append(PortBinding(int(p["target"]), int(low or 0), p.get("host_ip") or "",  # "": 0.0.0.0 and [::]
                                p.get("protocol", "tcp"), host_port_end=int(high) if high else 0))
     return out
 

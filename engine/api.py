@@ -962,9 +962,13 @@ def _healthcheck(spec: ContainerSpec, image_config: dict) -> dict | None:
 
 
 def _bindings(bound, declared):
+    """The ports a container has bound, or (not running) the ones it declares; a declared binding on all
+    addresses shows as 0.0.0.0."""
     from engine.types import PortBinding
 
-    return [PortBinding(**b) for b in bound] if bound else list(declared)
+    if bound:
+        return [PortBinding(**b) for b in bound]
+    return [PortBinding(**{**vars(p), "host_ip": p.host_ip or "0.0.0.0"}) for p in declared]
 
 
 @contextlib.contextmanager

@@ -166,3 +166,32 @@ services:
     assert res.returncode != 0 and last.startswith("error: ")
     assert f"{first}-{first + 1}" in last and "already in use" in last
     assert cli("ps", "-a", "-q").stdout.strip() == ""
+
+
+def test_a_port_without_an_address_is_published_on_ipv4_and_ipv6(down):
+    cli = down
+    fixed = free_port()
+    cli.write("compose.yaml", f"""
+services:
+  web:
+    image: composer/busybox
+    command: ["sh", "-c", "echo both > /tmp/i.html; exec httpd -f -p 80 -h /tmp"]
+    ports: ["{fixed}:80", "80"]
+""")
+    cli("up", "-d")
+    pubs = ps(cli, "web")[0]["Publishers"]
+    random_port = next(p["PublishedPort"] for p in pubs if p["PublishedPort"] != fixed)
+    for port in (fixed, random_port):  # as Docker: 0.0.0.0 and [::], with the same port
+        assert {"URL": "0.0.0.0", "TargetPort": 80, "PublishedPort": port, "Protocol": "tcp"} in pubs
+        assert {"URL": "::", "TargetPort": 80, "PublishedPort": port, "Protocol": "tcp"} in pubs
+        assert wait_for(lambda port=port: get(f"http://127.0.0.1:{port}/i.html")) == b"both\n"
+        assert get(f"http://[::1]:{port}/i.html") == b"both\n"
+    table = cli("ps").stdout
+    assert f"0.0.0.0:{fixed}->80/tcp, [::]:{fixed}->80/tcp" in table
+    assert cli("port", "web", "80").stdout.strip() in (f"0.0.0.0:{fixed}", f"0.0.0.0:{random_port}")
+    cli("down")
+    for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):  # both free again
+        with socket.socket(family) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the proxied connections' TIME_WAIT
+            s.bind((address, fixed))
+            s.listen()

@@ -46,7 +46,8 @@ def status_text(c: ContainerInfo) -> str:
 
 
 def ports_text(c: ContainerInfo) -> str:
-    return ", ".join(f"{p.host_ip}:{p.host_port}->{p.container_port}/{p.protocol}" for p in c.ports)
+    return ", ".join(f"{f'[{p.host_ip}]' if ':' in p.host_ip else p.host_ip}:{p.host_port}->{p.container_port}/"
+                     f"{p.protocol}" for p in c.ports)
 
 
 def ps_entry(c: ContainerInfo, project: str) -> dict:

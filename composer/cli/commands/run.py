@@ -56,7 +56,7 @@ def one_off_spec(project, svc, args):
         spec.ports = []
     for p in norm.normalize_ports(args.publish, lambda i: f"-p {args.publish[i]}"):
         published = str(p.get("published") or "0").split("-")[0]
-        spec.ports.append(PortBinding(int(p["target"]), int(published), p.get("host_ip") or "0.0.0.0",
+        spec.ports.append(PortBinding(int(p["target"]), int(published), p.get("host_ip") or "",
                                       p.get("protocol", "tcp")))
     for spec_text in args.volume:
         mount = option_mount(spec_text, os.getcwd(), project)
