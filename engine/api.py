@@ -93,14 +93,17 @@ class Engine:
                        network).run()
 
     def prune_build_cache(self) -> tuple[int, int]:
-        """Forget the build cache and collect the layers only it kept: (entries, bytes freed)."""
+        """Forget the build cache, RUN's cache mounts included, and collect the layers only it kept:
+        (entries, bytes freed)."""
         from engine.images.build.cache import prune
+        from engine.images.build.runmounts import prune_caches
 
         before = {d: self.images.blobs.size(d) for d in self.images.blobs.list()}
         entries = prune(self.paths)
+        mounts, mount_bytes = prune_caches(self.paths.root)
         self.images.gc()
         after = set(self.images.blobs.list())
-        return entries, sum(size for d, size in before.items() if d not in after)
+        return entries + mounts, mount_bytes + sum(size for d, size in before.items() if d not in after)
 
     def list_images(self, filters: dict[str, list[str]] | None = None) -> list[ImageInfo]:
         """Every image, newest first; *filters* as `image ls --filter` (engine.images.filters.parse)."""

@@ -424,3 +424,33 @@ ADD --chmod=644 {base}/dl/hello.txt /renamed.txt
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_run_mounts_cache_bind_and_tmpfs(cli, engine_root, base_image):
+    cli.write("app/config.txt", "from the context\n")
+    cli.write("app/ignored.txt", "not for the build\n")
+    cli.write(".dockerignore", "app/ignored.txt\n")
+    cli.write("Dockerfile", f"""FROM {BASE_IMAGE}
+ARG N=1
+RUN --mount=type=cache,target=/cache echo "run $N" >> /cache/log && wc -l < /cache/log > /seen
+RUN --mount=type=bind,source=app,target=/src cat /src/config.txt > /copied && ls /src > /listed \\
+ && ! touch /src/new 2>/dev/null
+RUN --mount=type=bind,source=app,target=/src,rw --mount=type=tmpfs,target=/scratch \\
+    touch /src/new /scratch/x && grep -q " /scratch tmpfs" /proc/mounts && echo ok > /rw
+""")
+    cli("image", "build", "-t", "mounts", ".", project=False)
+    show = "cat /seen /copied /listed /rw; ls /cache /src /scratch 2>&1 | grep -c 'No such' || true"
+    out = cli("container", "run", "--rm", "mounts", "sh", "-c", show, project=False).stdout
+    assert out.splitlines()[:4] == ["1", "from the context", "config.txt", "ok"]  # ignored.txt: not bound
+    assert not os.path.exists(os.path.join(cli.cwd, "app", "new"))  # rw writes went to a copy
+    # a cache mount keeps its content between builds; a changed file under a bind mount runs its step again
+    cli.write("app/config.txt", "changed\n")
+    cli("image", "build", "--build-arg", "N=2", "-t", "mounts", ".", project=False)
+    out = cli("container", "run", "--rm", "mounts", "cat", "/seen", "/copied", project=False).stdout
+    assert out == "2\nchanged\n"
+    res = cli("image", "build", "-t", "bad", "-f", "-", ".", project=False, check=False,
+              input=f"FROM {BASE_IMAGE}\nRUN --mount=type=secret,id=x true\n")
+    assert res.returncode != 0 and "type=secret is not supported" in res.stderr
+    cli("builder", "prune", "-f", project=False)  # cache mounts go too: the next run starts a new log
+    cli("image", "build", "--build-arg", "N=3", "-t", "mounts", ".", project=False)
+    assert cli("container", "run", "--rm", "mounts", "cat", "/seen", project=False).stdout == "1\n"

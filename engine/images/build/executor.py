@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.images.build import BuildError, copying, runstep
 from engine.images.build import shellwords as sw
@@ -24,7 +24,8 @@ from engine.images.build.context import Context, Ignore
 from engine.images.build.dockerfile import Dockerfile, Instruction, parse
 from engine.images.build.layerfs import LayerFS
 from engine.images.build.layertar import LayerWriter
-from engine.images.build.options import exec_form, flags
+from engine.images.build.options import exec_form, flags, take_repeated
+from engine.images.build.runmounts import RunMounts
 from engine.snapshots.store import chain_ids
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -501,9 +502,8 @@ class Builder:
         raise BuildError("FROM inside a stage")  # stages are split before; only reachable from ONBUILD
 
     def _do_run(self, scope: Scope, inst: Instruction) -> bool:
-        fl, rest = self._flags(inst, ("network", "mount", "security"))
-        if "mount" in fl:
-            raise BuildError("RUN --mount is not supported")
+        mount_specs, rest_text = take_repeated(inst.rest, "mount")
+        fl, rest = self._flags(replace(inst, rest=rest_text), ("network", "security"))
         if fl.get("security", "sandbox") != "sandbox":
             raise BuildError("RUN --security=insecure is not supported")
         network = self.network
@@ -529,6 +529,8 @@ class Builder:
         config = scope.state.config
         state = scope.state
 
+        mounts = RunMounts(mount_specs, self.engine.paths.root, self.context, config.get("WorkingDir") or "/")
+
         def layer() -> str:
             view = self._snapshot_view(state)
             skip = runstep.placeholders(view)
@@ -536,13 +538,18 @@ class Builder:
             def emit(line: str) -> None:
                 self.emit(f"#{self.step_no} {line}")
 
-            return runstep.run(self.engine, state.diff_ids, argv, env, config.get("WorkingDir") or "/",
-                               config.get("User") or "", network, emit,
-                               lambda upper: self._store_layer(lambda w: w.add_upper(upper, skip)))
+            try:
+                return runstep.run(self.engine, state.diff_ids, argv, env, config.get("WorkingDir") or "/",
+                                   config.get("User") or "", network, emit,
+                                   lambda upper: self._store_layer(lambda w: w.add_upper(upper, skip)),
+                                   mounts=mounts.prepare())
+            finally:
+                mounts.cleanup()
 
         shown = "RUN " + (" ".join(argv) if exec_form(rest) is None else json.dumps(argv))
         # not keyed on the network: where RUN can connect to is not what it makes
-        return self._apply(scope, inst, [argv, args], layer=layer, created_by=shown)
+        key = [argv, args] + ([mounts.digest()] if mount_specs else [])
+        return self._apply(scope, inst, key, layer=layer, created_by=shown)
 
     def _do_copy(self, scope: Scope, inst: Instruction, add: bool = False) -> bool:
         allowed = ("from", "chown", "chmod", "link") if not add else ("chown", "chmod", "link", "checksum")

@@ -19,6 +19,22 @@ def flags(rest: str, allowed: tuple[str, ...], what: str) -> tuple[dict[str, str
     return found, text
 
 
+def take_repeated(rest: str, name: str) -> tuple[list[str], str]:
+    """The values of every leading `--name=value` word of *rest* (a flag that may be given more than
+    once, like RUN --mount), and *rest* without them."""
+    values: list[str] = []
+    kept: list[str] = []
+    text = rest.lstrip()
+    while text.startswith("--"):
+        word, _, after = text.partition(" ")
+        if word.startswith(f"--{name}="):
+            values.append(word.split("=", 1)[1])
+        else:
+            kept.append(word)
+        text = after.lstrip()
+    return values, " ".join(kept + [text]) if kept else text
+
+
 def exec_form(rest: str) -> list[str] | None:
     """The JSON array of strings *rest* holds, or None (then it is the shell form, as in Docker)."""
     text = rest.strip()

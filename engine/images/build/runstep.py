@@ -70,14 +70,16 @@ def _monitor_gone(cdir: str) -> None:
 
 
 def run(engine, diff_ids: list[str], argv: list[str], env: dict[str, str], workdir: str, user: str,
-        network: str | None, emit: Callable[[str], None], write_layer: Callable[[str], str]) -> str:
-    """Run *argv* over the layers *diff_ids*; on success returns write_layer(upper dir)."""
+        network: str | None, emit: Callable[[str], None], write_layer: Callable[[str], str],
+        mounts: list | None = None) -> str:
+    """Run *argv* over the layers *diff_ids* (with *mounts*, RUN --mount's); on success returns
+    write_layer(upper dir)."""
     from engine.runtime.launch import StartError
     from engine.types import ContainerSpec, NetworkAttachment
 
     spec = ContainerSpec(name=f"build-{secrets.token_hex(6)}", image="", entrypoint=[], command=list(argv),
                          env=dict(env), working_dir=workdir or "/", user=user or "",
-                         labels={BUILD_LABEL: _me()},
+                         labels={BUILD_LABEL: _me()}, mounts=list(mounts or []),
                          networks=[NetworkAttachment(network)] if network else [])
     info = engine.create_container(spec, layers=diff_ids)
     try:
