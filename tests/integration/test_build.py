@@ -439,9 +439,10 @@ RUN --mount=type=bind,source=app,target=/src,rw --mount=type=tmpfs,target=/scrat
     touch /src/new /scratch/x && grep -q " /scratch tmpfs" /proc/mounts && echo ok > /rw
 """)
     cli("image", "build", "-t", "mounts", ".", project=False)
-    show = "cat /seen /copied /listed /rw; ls /cache /src /scratch 2>&1 | grep -c 'No such' || true"
+    show = "cat /seen /copied /listed /rw; for d in /cache /src /scratch; do test -e $d && echo $d; done; true"
     out = cli("container", "run", "--rm", "mounts", "sh", "-c", show, project=False).stdout
-    assert out.splitlines()[:4] == ["1", "from the context", "config.txt", "ok"]  # ignored.txt: not bound
+    # ignored.txt is not bound; the mount points the image did not have are not left in it
+    assert out.splitlines() == ["1", "from the context", "config.txt", "ok"], out
     assert not os.path.exists(os.path.join(cli.cwd, "app", "new"))  # rw writes went to a copy
     # a cache mount keeps its content between builds; a changed file under a bind mount runs its step again
     cli.write("app/config.txt", "changed\n")

@@ -541,7 +541,8 @@ class Builder:
             try:
                 return runstep.run(self.engine, state.diff_ids, argv, env, config.get("WorkingDir") or "/",
                                    config.get("User") or "", network, emit,
-                                   lambda upper: self._store_layer(lambda w: w.add_upper(upper, skip)),
+                                   lambda upper: self._store_layer(lambda w: w.add_upper(
+                                       upper, skip | runstep.mount_points(view, upper, mounts.targets()))),
                                    mounts=mounts.prepare())
             finally:
                 mounts.cleanup()

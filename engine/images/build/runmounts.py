@@ -93,6 +93,9 @@ class RunMounts:
                 while chunk := fh.read(1 << 20):
                     h.update(chunk)
 
+    def targets(self) -> list[str]:
+        return [self.target(f) for f in self.fields]
+
     def target(self, f: dict[str, str]) -> str:
         t = f["target"]
         return t if t.startswith("/") else os.path.join(self.workdir, t)

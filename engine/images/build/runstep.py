@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable
 
 from engine.images.build import BuildError
-from engine.images.build.layerfs import LayerFS
+from engine.images.build.layerfs import LayerFS, parts_of
 
 BUILD_LABEL = "com.composer.build"  # value: "<pid>:<start time>" of the building process
 # mount points the runtime makes in the root filesystem when the image lacks them: not the command's work
@@ -25,6 +25,31 @@ def placeholders(view: LayerFS) -> set[str]:
     skip = {p for p in PLACEHOLDERS if view.lstat(p) is None}
     if view.lstat("etc") is None:
         skip.add("etc")
+    return skip
+
+
+def mount_points(view: LayerFS, upper: str, targets: list[str]) -> set[str]:
+    """RUN --mount targets (absolute) the image did not have: made in the upper dir only to mount on,
+    the layer leaves them out, and so their parents made for them, when nothing else is in those."""
+    skip: set[str] = set()
+    for target in targets:
+        parts = parts_of(target)
+        if not parts or view.lstat("/".join(parts)) is not None:
+            continue
+        rel = "/".join(parts)
+        host = os.path.join(upper, rel)
+        if not os.path.isdir(host) or os.listdir(host):
+            continue
+        skip.add(rel)
+        while len(parts) > 1:
+            parts = parts[:-1]
+            parent = "/".join(parts)
+            if view.lstat(parent) is not None:
+                break
+            inside = {f"{parent}/{n}" for n in os.listdir(os.path.join(upper, parent))}
+            if not inside <= skip:
+                break
+            skip.add(parent)
     return skip
 
 
