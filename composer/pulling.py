@@ -60,14 +60,29 @@ def _age(last: str) -> float | None:
     return (datetime.now(UTC) - when).total_seconds()
 
 
-def wanted(project: Project, engine, policy: str | None = None,
-           inspected: dict | None = None) -> dict[str, list[str]]:
-    """{image: [services]} to pull now. *policy* (`up --pull`) overrides every service's own.
-    Raises ComposerError for a `never` service whose image is missing. *inspected* (image name ->
-    ImageInfo or None) remembers the images looked at, for the caller and across services."""
+def inspector(engine, known: dict | None = None):
+    """image_of(name) -> ImageInfo, or None when the engine has no such image; each name is looked up
+    once, remembered in *known*."""
     from engine.errors import NotFound
 
-    inspected = {} if inspected is None else inspected
+    known = {} if known is None else known
+
+    def image_of(name: str):
+        if name not in known:
+            try:
+                known[name] = engine.inspect_image(name)
+            except NotFound:
+                known[name] = None
+        return known[name]
+
+    return image_of
+
+
+def wanted(project: Project, engine, policy: str | None = None, image_of=None) -> dict[str, list[str]]:
+    """{image: [services]} to pull now. *policy* (`up --pull`) overrides every service's own.
+    Raises ComposerError for a `never` service whose image is missing. *image_of* looks images up
+    (default: an inspector of *engine*)."""
+    image_of = image_of or inspector(engine)
     out: dict[str, list[str]] = {}
     # an image some service builds is the builder's, for every service that runs it
     built = {image_name(project, s) for s in project.services.values() if s.raw.get("build") is not None}
@@ -78,12 +93,7 @@ def wanted(project: Project, engine, policy: str | None = None,
         if pol == "build" or (has_build and pol in ("missing", "never")):
             continue
         name = image_name(project, svc)
-        if name not in inspected:
-            try:
-                inspected[name] = engine.inspect_image(name)
-            except NotFound:
-                inspected[name] = None
-        image = inspected[name]
+        image = image_of(name)
         if pol == "never":
             if image is None:
                 raise ComposerError(f"service {svc.name}: image {name} is not here and its pull_policy is never: "

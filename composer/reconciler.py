@@ -76,16 +76,14 @@ class Reconciler:
     def observe(self, with_images: bool = True) -> Observed:
         image_ids = {}
         if with_images:
-            known, self._inspected = self._inspected or {}, None  # what prepare_images just looked at
+            from composer.pulling import inspector
+
+            image_of = inspector(self.engine, self._inspected)  # what prepare_images just looked at
+            self._inspected = None
             for svc in self.project.services.values():
                 ref = desired.image_name(self.project, svc)
-                if ref not in known:
-                    try:
-                        known[ref] = self.engine.inspect_image(ref)
-                    except NotFound:
-                        known[ref] = None
-                if known[ref] is not None:
-                    image_ids[ref] = known[ref].id
+                if (image := image_of(ref)) is not None:
+                    image_ids[ref] = image.id
         return Observed(self.containers(), {n.name for n in self.engine.list_networks()},
                         {v.name for v in self.engine.list_volumes()}, image_ids)
 
@@ -157,10 +155,11 @@ class Reconciler:
         with *build* rebuild the images of those with `build:`. Changed images are recreated by the plan."""
         if self.dry_run:
             return
-        from composer.pulling import wanted
+        from composer.pulling import inspector, wanted
 
         inspected: dict = {}
-        need = {ref: names for ref, names in wanted(self.project, self.engine, pull, inspected).items()
+        need = {ref: names for ref, names in wanted(self.project, self.engine, pull,
+                                                   inspector(self.engine, inspected)).items()
                 if set(names) & set(services)}
         self._inspected = inspected
         if need:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 
 def create_bridge(name: str, gateway: str, prefixlen: int, mtu: int = 0, gateway6: str = "",
-                  prefixlen6: int = 64) -> None:
-    """Bridge *name* (made unless it exists) with the gateway address(es), up. Idempotent. The IPv6
-    gateway skips duplicate address detection: usable at once, on a bridge that is ours."""
+                  prefixlen6: int = 64, mac: bytes | None = None) -> None:
+    """Bridge *name* (made unless it exists) with the gateway address(es) and, given *mac*, that MAC
+    address of its own (see set_bridge_mac), up. Idempotent. The IPv6 gateway skips duplicate address
+    detection: usable at once, on a bridge that is ours."""
     import errno
 
     from engine.network.netlink import Netlink, NetlinkError
@@ -16,6 +17,8 @@ def create_bridge(name: str, gateway: str, prefixlen: int, mtu: int = 0, gateway
         idx = nl.link_index(name)
         if idx is None:
             raise NetlinkError(errno.ENODEV, f"bridge {name} vanished right after it was made")
+        if mac:
+            nl.link_set_address(idx, mac)
         addrs = [(gateway, prefixlen, False)]
         if gateway6:
             addrs.append((gateway6, prefixlen6, True))

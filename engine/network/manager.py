@@ -10,7 +10,7 @@ import threading
 from datetime import UTC, datetime
 
 from engine.errors import EngineError, InvalidArgument, NotFound
-from engine.network.bridge import bridge_mac_set
+from engine.network.bridge import bridge_mac_set, set_bridge_mac
 from engine.paths import Paths
 from engine.procs import alive, wait_gone
 from engine.store.locks import file_lock
@@ -124,8 +124,7 @@ class Networks:
                     # is waited for last: its interpreter's start overlaps with the bridge and the firewall
                     starting = self._spawn_dns(name, gateway)
                     create_bridge(bridge, gateway, int(subnet.split("/")[1]), mtu, gateway6,
-                                  int(subnet6.split("/")[1]) if subnet6 else 64)
-                    pin_bridge_mac(bridge, net_id)
+                                  int(subnet6.split("/")[1]) if subnet6 else 64, bridge_mac(net_id))
                 except BaseException:
                     undo()
                     raise
@@ -267,11 +266,13 @@ class Networks:
                     if info.subnet6:
                         reserve(info.subnet6, record)
                     create_bridge(info.bridge, info.gateway, subnet.prefixlen, info.mtu, info.gateway6,
-                                  int(info.subnet6.split("/")[1]) if info.subnet6 else 64)
-                    pin_bridge_mac(info.bridge, info.id)
+                                  int(info.subnet6.split("/")[1]) if info.subnet6 else 64, bridge_mac(info.id))
                 firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal)
             elif not bridge_mac_set(info.bridge):  # made by an older version, or by a create killed just then
-                pin_bridge_mac(info.bridge)
+                try:
+                    set_bridge_mac(info.bridge)  # the one it has now: its containers know it
+                except OSError as e:
+                    raise EngineError(f"bridge {info.bridge}: cannot set its MAC address: {e.strerror or e}") from None
             if not self._dns_pid(name):
                 self._start_dns(name, info.gateway)
 
@@ -295,16 +296,10 @@ class _Starting:
             self.proc.wait()
 
 
-def pin_bridge_mac(bridge: str, net_id: str = "") -> None:
-    """A fixed MAC address for the network's bridge (see bridge.set_bridge_mac): one made from the
-    network's id, the same for a bridge made again; without an id, the one it has now (a bridge with
-    ports: its containers know it)."""
-    from engine.network.bridge import set_bridge_mac
-
-    try:
-        set_bridge_mac(bridge, bytes([0x02]) + bytes.fromhex(net_id[:10]) if net_id else None)  # local, unicast
-    except OSError as e:
-        raise EngineError(f"bridge {bridge}: cannot set its MAC address: {e.strerror or e}") from None
+def bridge_mac(net_id: str) -> bytes:
+    """The MAC address of a network's bridge: made from the network's id, so a bridge made again has
+    the same one (locally administered, unicast)."""
+    return bytes([0x02]) + bytes.fromhex(net_id[:10])
 
 
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"

@@ -43,6 +43,7 @@ def bind_published(bindings: list[PortBinding]) -> list[socket.socket]:
     socket opened so far is closed and Conflict (port in use) or InvalidArgument (bad address) raised.
     """
     socks: list[socket.socket] = []
+    dual = any(b.host_ip == ALL_ADDRESSES for b in bindings) and _ipv6_available()
     try:
         i = 0
         while i < len(bindings):
@@ -50,7 +51,7 @@ def bind_published(bindings: list[PortBinding]) -> list[socket.socket]:
             proto = b.protocol or "tcp"
             if proto not in ("tcp", "udp"):
                 raise InvalidArgument(f"cannot publish port {b.host_port}/{proto}: only tcp and udp are supported")
-            if b.host_ip == ALL_ADDRESSES and _ipv6_available():
+            if b.host_ip == ALL_ADDRESSES and dual:
                 socks += _bind_both(b)
                 twin = type(b)(**vars(b))
                 twin.host_ip = "::"

@@ -23,7 +23,8 @@ import socket
 import sys
 import threading
 
-# a directly started monitor's command line, which a forked monitor takes over
+# a directly started monitor's command line, which a forked monitor takes over (`-c` rather than
+# `-m`: runpy alone would add almost 1 MB to every monitor)
 MONITOR_MAIN = "import sys; from engine.runtime.monitor import main; sys.exit(main(sys.argv[1:]))"
 SERVER_MAIN = "import sys; from engine.runtime.forkserver import serve; sys.exit(serve(int(sys.argv[1])))"
 # room in the server's argv for a monitor's command line (the container dir and the ready fd)

@@ -8,6 +8,7 @@ import sys
 
 from engine.errors import EngineError
 from engine.procs import wait_gone
+from engine.runtime.forkserver import MONITOR_MAIN
 from engine.runtime.state import PAUSED, STOPPING, read_state
 from engine.runtime.state import monitor_alive as _monitor_alive
 from engine.store.records import read_json
@@ -19,10 +20,6 @@ class StartError(EngineError):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
-
-
-# `-c` rather than `-m`: runpy alone would add almost 1 MB to every monitor
-from engine.runtime.forkserver import MONITOR_MAIN  # noqa: E402
 
 
 def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = (), stdio: dict | None = None) -> int:
@@ -158,8 +155,6 @@ def stop(cdir: str, timeout: float, signal: str | int = "SIGTERM") -> None:
 def wait_monitor_gone(cdir: str, timeout: float = 5.0) -> None:
     """Let the container's monitor finish its own clean-up and exit (it does so right after the
     process ends), so that removing the container leaves no process of ours behind."""
-    from engine.procs import wait_gone
-
     pid = int((read_json(os.path.join(cdir, "state.json"), {}) or {}).get("monitor_pid") or 0)
     if not pid:
         return

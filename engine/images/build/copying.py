@@ -145,7 +145,7 @@ def plan(srcs: list[str], dest: str, *, tree: LayerFS, image: LayerFS, workdir: 
                 add_tree(f"{src_path.rstrip('/')}/{name}", f"{dest_rel}/{name}" if dest_rel else name)
             return
         if stat.S_ISREG(st.st_mode):
-            digest = _file_digest(host)
+            digest = file_digest(host)
         elif stat.S_ISLNK(st.st_mode):
             digest = "link " + os.readlink(host)
         else:
@@ -196,7 +196,7 @@ def plan(srcs: list[str], dest: str, *, tree: LayerFS, image: LayerFS, workdir: 
             elif add and _is_archive(host):
                 dest_rel = "/".join(parts_of(image.resolve(resolved)))
                 out.entries.extend(_dirs(image, parts_of(dest_rel), made))
-                add_entry(Entry("tar", dest_rel, host), "tar " + _file_digest(host))
+                add_entry(Entry("tar", dest_rel, host), "tar " + file_digest(host))
             else:
                 base = os.path.basename(m.rstrip("/")) or os.path.basename(path)
                 add_tree(path, target(base))
@@ -258,7 +258,7 @@ def mkdir_plan(path: str, image: LayerFS) -> Plan:
     return Plan(_dirs(image, parts_of(image.resolve(path)), set()))
 
 
-def _file_digest(host: str) -> str:
+def file_digest(host: str) -> str:
     h = hashlib.sha256()
     with open(host, "rb") as f:
         while chunk := f.read(1 << 20):

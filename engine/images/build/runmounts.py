@@ -16,6 +16,7 @@ import shutil
 import tempfile
 
 from engine.images.build import BuildError
+from engine.images.build.copying import file_digest
 from engine.images.build.layerfs import parts_of
 from engine.types import Mount
 
@@ -88,10 +89,7 @@ class RunMounts:
             for name in self.context.listdir(path):
                 self._hash_tree(f"{path.rstrip('/')}/{name}", h)
         else:
-            h.update(f"file {path} {os.stat(host).st_mode & 0o7777:o}\0".encode())
-            with open(host, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    h.update(chunk)
+            h.update(f"file {path} {os.stat(host).st_mode & 0o7777:o} {file_digest(host)}\0".encode())
 
     def targets(self) -> list[str]:
         return [self.target(f) for f in self.fields]

@@ -17,27 +17,16 @@ def configure(p) -> None:
     p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
 
 
-def _pairs(items: list[str], what: str) -> dict[str, str]:
-    from composer.errors import ComposerError
-
-    out = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not key or (what == "option" and not eq):
-            raise ComposerError(f"invalid {what} {item!r}: expected KEY=VALUE")
-        out[key] = value
-    return out
-
-
 def config_from_args(args):
     """The NetworkConfig that the flags describe."""
+    from composer.cli.keyvalue import pairs
     from composer.errors import ComposerError
     from engine.api import NetworkConfig
 
     if args.driver not in ("bridge", "default"):
         raise ComposerError(f"network driver {args.driver!r} is not available (this engine has: bridge)")
     cfg = NetworkConfig(ip_range=args.ip_range, internal=args.internal, enable_ipv6=args.ipv6,
-                        options=_pairs(args.opt, "option"))
+                        options=pairs(args.opt, "option"))
     v4 = [s for s in args.subnet if ":" not in s]
     v6 = [s for s in args.subnet if ":" in s]
     if len(v4) > 1 or len(v6) > 1:
@@ -54,11 +43,12 @@ def config_from_args(args):
 
 
 def run(args) -> int | None:
+    from composer.cli.keyvalue import pairs
     from engine.api import Engine, NotFound
 
     engine = Engine()
     cfg = config_from_args(args)
-    labels = _pairs(args.label, "label")
+    labels = pairs(args.label, "label")
     try:
         engine.inspect_network(args.name)
     except NotFound:

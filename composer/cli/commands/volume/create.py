@@ -12,22 +12,11 @@ def configure(p) -> None:
                    help="a driver option (repeatable)")
 
 
-def _pairs(items: list[str], what: str) -> dict[str, str]:
-    from composer.errors import ComposerError
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not key or (what == "option" and not sep):
-            raise ComposerError(f"invalid {what} {item!r}: use KEY=VALUE")
-        out[key] = value
-    return out
-
-
 def run(args) -> int | None:
+    from composer.cli.keyvalue import pairs
     from engine.api import Engine
 
     engine = Engine()
-    labels, options = _pairs(args.label, "label"), _pairs(args.opt, "option")
+    labels, options = pairs(args.label, "label"), pairs(args.opt, "option")
     print(engine.create_volume(args.name or "", args.driver, labels, options).name)
     return 0
