@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from spine import docker_available
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = "composer/busybox:latest"
 ENV = {**os.environ, "PYTHONPATH": REPO}  # this checkout's composer
@@ -87,10 +89,6 @@ def measure(cmd: list[str], work: str, ready: str, pid_of) -> list[float]:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def docker_available() -> bool:
-    return bool(shutil.which("docker")) and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
 
 
 def main() -> int:
