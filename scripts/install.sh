@@ -16,6 +16,9 @@ command -v curl >/dev/null || need+=(curl)
 if [ "$extra" = "test" ]; then
     [ -x /usr/bin/docker-registry ] || need+=(docker-registry)  # the registry pull/push tests run against
     command -v skopeo >/dev/null || need+=(skopeo)  # a second implementation our archives and pushes must satisfy
+    # the attack suite builds static test binaries (tests/security)
+    command -v gcc >/dev/null || need+=(gcc)
+    [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -17,7 +17,7 @@ SESSION = os.environ.setdefault("COMPOSER_TEST_SESSION", uuid.uuid4().hex[:8])
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "/integration/" in str(item.fspath):
+        if "/integration/" in str(item.fspath) or "/security/" in str(item.fspath):
             item.add_marker(pytest.mark.root)
             if os.geteuid() != 0:
                 item.add_marker(pytest.mark.skip(reason="needs root"))
