@@ -58,7 +58,8 @@ class Progress:
             else:
                 self._erase()
                 self.stream.write(("\x1b[33mWARN\x1b[0m " if self.mode == "tty" else "WARN ") + message + "\n")
-                self._draw(time.monotonic(), force=True)
+                if self.mode == "tty":  # the live display comes back under the warning; plain has none
+                    self._draw(time.monotonic(), force=True)
             self.stream.flush()
 
     def close(self) -> None:

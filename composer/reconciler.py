@@ -285,6 +285,8 @@ class Reconciler:
         svc = self.project.services[op.params["service"]]
         spec = desired.container_spec(self.project, svc, op.params["number"], previous)
         info = await self._call(self.engine.create_container, spec)
+        for w in info.warnings:
+            self.progress.warn(f"service {svc.name}: {w}")
         self.created.containers.append(info.id)
         self.ids[info.name] = info.id
 

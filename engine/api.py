@@ -364,8 +364,12 @@ class Engine:
         """*layers* (diff ids, bottom first, already unpacked): the root filesystem is these layers, not
         an image's, and spec.image is only a name (the builder's RUN steps)."""
         from engine.runtime.options import check
+        from engine.runtime.sysinfo import fit
 
         check(spec)
+        resources, warnings = fit(spec.resources or {})
+        if warnings:
+            spec = dataclasses.replace(spec, resources=resources)
         from engine.volumes.resolve import make_host_paths, name_anonymous, resolve_mounts
 
         image = self.images.get(spec.image) if layers is None else None
@@ -412,7 +416,7 @@ class Engine:
             write_json(os.path.join(tmp, "record.json"), rec)
             os.rename(tmp, cdir)  # the container appears whole or not at all
         self._container_event("create", rec)
-        return self._info(rec)
+        return dataclasses.replace(self._info(rec), warnings=warnings)
 
     def _runtime_config(self, rec: dict, image: ImageInfo | None, netns: str | None, dns: list[dict],
                         ports: list[dict]) -> dict:
@@ -943,6 +947,8 @@ class Engine:
     def run_container(self, spec: ContainerSpec, stdout: IO[bytes], stderr: IO[bytes]) -> int:
         """Create, start, stream the output until exit, and (with auto_remove) remove: `docker run`."""
         info = self.create_container(spec)
+        for w in info.warnings:  # as `docker run` shows the daemon's warnings
+            stderr.write(f"WARNING: {w}\n".encode())
         try:
             self.start_container(info.id)
             for entry in self.logs(info.id, follow=True):

@@ -130,6 +130,7 @@ class ContainerInfo:
     failing_streak: int = 0
     networks_v6: dict[str, str] = field(default_factory=dict)  # network name -> IPv6 address (enable_ipv6)
     network_container: str = ""  # container:/service: mode: the id of the container whose netns it joined
+    warnings: list[str] = field(default_factory=list)  # create only: settings this kernel cannot apply, discarded
 
 
 @dataclass

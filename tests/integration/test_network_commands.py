@@ -7,12 +7,14 @@ import os
 from engine.paths import Paths
 from tests.support.netstack import LOOP, bridge_name, free_subnet, inspect, names_on_host, sh, wait_for
 from tests.support.netstack import down  # noqa: F401 - the fixture
+from tests.support.kernel import needs_ipv6
 
 
 def net(cli, *args, check=True):
     return cli("network", *args, project=False, check=check)
 
 
+@needs_ipv6
 def test_create_with_options_inspect_ls_rm(cli, base_image):
     subnet = free_subnet()
     br = bridge_name()

@@ -22,6 +22,7 @@ from engine.network.ipam import host_networks
 from engine.network.netlink import Netlink, NetlinkError
 from engine.network.netns import create_netns, destroy_netns
 from tests.integration.test_network_wiring import in_netns, wait_until
+from tests.support.kernel import needs_ipv6
 
 SUBNET, GW, IP = "10.201.7.0/24", "10.201.7.1", "10.201.7.2"
 SUBNET6, GW6, IP6 = "fd63:6f6d:7e57::/64", "fd63:6f6d:7e57::1", "fd63:6f6d:7e57::2"
@@ -73,6 +74,7 @@ def lab(tmp_path):
             destroy_netns(path)
 
 
+@needs_ipv6
 def test_bridge_pair_addresses_and_routes_as_ip_shows_them(lab):
     lab.on_host(lambda: create_bridge(lab.bridge, GW, 24, mtu=1450, gateway6=GW6, prefixlen6=64))
     br = lab.links(lab.host)[lab.bridge]

@@ -10,6 +10,7 @@ from engine.paths import Paths
 from tests.support.netstack import (LOOP, bridge_name, free_subnet, host_state, inspect, names_on_host, sh,
                                     wait_for)
 from tests.support.netstack import down  # noqa: F401 - the fixture
+from tests.support.kernel import needs_ipv6
 
 
 def test_several_networks_with_ipam_static_addresses_priority_aliases_and_driver_opts(down):
@@ -116,6 +117,7 @@ networks:
     assert not names_on_host(chain, *bridges)
 
 
+@needs_ipv6
 def test_enable_ipv6_gives_addresses_routes_and_aaaa_answers(down):
     cli = down
     cli.write("compose.yaml", f"""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 HELP = "run a one-off command in a new container of a service"
 
@@ -81,6 +82,8 @@ def run(args) -> int:
         else:
             rec.apply(_infrastructure(rec, svc.name))
         info = rec.engine.create_container(spec)  # it makes missing bind sources that ask for it
+        for w in info.warnings:
+            sys.stderr.write(f"WARN service {svc.name}: {w}\n")
     engine = rec.engine
     try:
         if args.detach:
