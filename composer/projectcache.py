@@ -83,7 +83,7 @@ def _code_stamp() -> list:
     """Our loader's code and the schema: an upgrade of either makes every entry stale."""
     here = os.path.dirname(os.path.abspath(__file__))
     out = []
-    for base in (here, os.path.join(os.path.dirname(here), "schemas")):
+    for base in (here, os.path.join(here, "schemas")):
         with os.scandir(base) as it:
             for e in it:
                 if e.name.endswith((".py", ".json")):

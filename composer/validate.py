@@ -1,4 +1,4 @@
-"""Checking a stack file against schemas/compose-spec.json, with errors that name file:line and path.
+"""Checking a stack file against composer/schemas/compose-spec.json (package data), with errors that name file:line and path.
 
 jsonschema costs ~80 ms to import, so a tree that validated before is not checked again: its hash
 (with the schema's) is remembered as an empty file under $XDG_CACHE_HOME/composer/valid/.
@@ -11,10 +11,9 @@ import os
 import re
 from typing import Any, Callable
 
-from composer.errors import StackFileError
+from composer.errors import ComposerError, StackFileError
 
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas",
-                           "compose-spec.json")
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas", "compose-spec.json")
 
 _validator = None
 
@@ -37,8 +36,6 @@ def _key(data: Any) -> str | None:
 
 def validate(data: dict, where: Callable[[tuple], str], use_cache: bool = True) -> None:
     """Raise StackFileError for the first schema violation in *data* (a plain tree)."""
-    if not os.path.exists(SCHEMA_PATH):
-        return
     key = _key(data) if use_cache else None
     marker = os.path.join(cache_dir(), key) if key else None
     if marker and os.path.exists(marker):
@@ -56,10 +53,16 @@ def validate(data: dict, where: Callable[[tuple], str], use_cache: bool = True) 
 def _get_validator():
     global _validator
     if _validator is None:
+        from importlib import resources
+
         import jsonschema
 
-        with open(SCHEMA_PATH, encoding="utf-8") as f:
-            schema = json.load(f)
+        try:  # package data: found the same way in a wheel, a plain `pip install .` and an editable install
+            schema = json.loads(resources.files("composer").joinpath("schemas/compose-spec.json").read_text("utf-8"))
+        except (OSError, ValueError) as e:
+            raise ComposerError(f"composer is installed without a readable stack-file schema "
+                                f"(composer/schemas/compose-spec.json: {getattr(e, 'strerror', None) or e}): "
+                                "reinstall composer") from None
         cls = jsonschema.validators.validator_for(schema)
         _validator = cls(schema)
     return _validator

@@ -2,9 +2,32 @@
 # Installs what composer needs on Debian 12 (as root): system packages and a virtualenv in .venv with
 # composer and its dependencies; `install.sh` also links /usr/local/bin/composer, `install.sh test`
 # adds the test tools instead. Safe to run again.
+#   install.sh [test] [--bin PATH] [--force]
+#     --bin PATH  where the `composer` command goes (default /usr/local/bin/composer)
+#     --force     replace whatever is at that path (without it, another program there, such as PHP's
+#                 Composer, is left alone and the install stops with a one-line message)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-extra="${1:-}"   # "test" also installs the test tools
+extra=""   # "test" also installs the test tools
+bin="${COMPOSER_BIN:-/usr/local/bin/composer}"
+force=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        test) extra=test ;;
+        --force) force=1 ;;
+        --bin) [ $# -ge 2 ] || { echo "install.sh: --bin needs a path" >&2; exit 2; }; bin="$2"; shift ;;
+        --bin=*) bin="${1#--bin=}" ;;
+        *) echo "install.sh: unknown argument '$1' (use: install.sh [test] [--bin PATH] [--force])" >&2; exit 2 ;;
+    esac
+    shift
+done
+ours="$here/.venv/bin/composer"
+# a composer of ours (this checkout's or another's entry-point script) may be replaced; nothing else
+if [ "$extra" != "test" ] && [ -z "$force" ] && { [ -e "$bin" ] || [ -L "$bin" ]; } \
+        && ! head -c 4096 "$bin" 2>/dev/null | grep -q "from composer.cli.main import"; then
+    echo "install.sh: $bin is another program ($(readlink -f "$bin")); not replacing it: use --force to replace it, or --bin PATH to install composer elsewhere" >&2
+    exit 1
+fi
 
 need=()
 command -v python3 >/dev/null || need+=(python3)
@@ -34,7 +57,8 @@ if [ "$extra" = "test" ]; then
     "${pip[@]}" -e "$here[test]" --config-settings editable_mode=compat 2> >(grep -v "^WARNING: Location" >&2)
 else
     "${pip[@]}" -e "$here" --config-settings editable_mode=compat 2> >(grep -v "^WARNING: Location" >&2)
-    ln -sf "$here/.venv/bin/composer" /usr/local/bin/composer
+    mkdir -p "$(dirname "$bin")"
+    ln -sfn "$ours" "$bin"
 fi
 # Byte-compile our own modules once: every composer command and every container's monitor starts a
 # fresh interpreter, and where PYTHONDONTWRITEBYTECODE is set nothing would ever be cached.

@@ -1,4 +1,4 @@
-"""The stack-file JSON Schema (schemas/compose-spec.json): realistic files pass, typical mistakes fail."""
+"""The stack-file JSON Schema (composer/schemas/compose-spec.json): realistic files pass, typical mistakes fail."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCHEMA_FILE = os.path.join(REPO, "schemas", "compose-spec.json")
+SCHEMA_FILE = os.path.join(REPO, "composer", "schemas", "compose-spec.json")
 
 with open(SCHEMA_FILE, encoding="utf-8") as _f:
     SCHEMA = json.load(_f)
@@ -62,11 +62,11 @@ def test_every_definition_has_a_description():
 
 
 def test_json_matches_its_generator():
-    spec = importlib.util.spec_from_file_location("build_schema", os.path.join(REPO, "schemas", "build_schema.py"))
+    spec = importlib.util.spec_from_file_location("build_schema", os.path.join(REPO, "composer", "schemas", "build_schema.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     with open(SCHEMA_FILE, encoding="utf-8") as f:
-        assert f.read() == mod.render(), "run: python3 schemas/build_schema.py"
+        assert f.read() == mod.render(), "run: python3 composer/schemas/build_schema.py"
 
 
 SERVICE_ATTRIBUTES = """

@@ -1,4 +1,4 @@
-"""Builds schemas/compose-spec.json, our JSON Schema (draft 2020-12) for a stack file.
+"""Builds composer/schemas/compose-spec.json, our JSON Schema (draft 2020-12) for a stack file.
 
 The schema checks a compose file after YAML parsing and variable interpolation and before
 normalization. Because interpolation only ever produces strings, every number, boolean, byte
@@ -6,7 +6,7 @@ size and duration also accepts a string of the right shape. Known objects are cl
 (``additionalProperties: false``) so a misspelt key is reported, while ``x-`` keys stay open
 wherever the compose specification allows extensions.
 
-Run ``python3 schemas/build_schema.py`` after editing this file; a unit test checks that the
+Run ``python3 composer/schemas/build_schema.py`` after editing this file; a unit test checks that the
 committed JSON matches what this script produces.
 """
 from __future__ import annotations
