@@ -8,7 +8,12 @@ The path is relative to the test file. *scope* ("function", the default, "class"
 "session") says how long one stack lives: it comes down when the last test of its scope has run,
 failed or not. A failing test's report gets the logs of the stack's services. Each stack has a
 project name of its own, so parallel runs (pytest-xdist) never collide. Other options: profiles=,
-env= (interpolation variables), root= (the engine root), build=True, services=[...].
+env= (interpolation variables), root= (the engine root), build=True, services=[...], timeout= (seconds
+to wait for the services to run and be healthy; default 120).
+
+reuse=True keeps the stack running after the tests, for the next run (see composer/reuse.py): an
+unchanged configuration starts warm, a changed one is recreated, pytest-xdist workers share one, and
+one idle for longer than reuse_ttl= seconds (default 900) is removed by a later run.
 
 To reset state between tests of a longer-lived stack: `snap = stack.snapshot()` once (e.g. after
 seeding a database), then `stack.restore(snap)` at the start of each test.
@@ -25,8 +30,8 @@ _active: dict[tuple, object] = {}  # (scope key, file, options) -> Stack
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "stack(path, scope='function', profiles=(), env=None, root=None, "
-                                       "build=False, services=None): run the test against this stack "
-                                       "(the `stack` fixture)")
+                                       "build=False, services=None, timeout=120, reuse=False, reuse_ttl=900): "
+                                       "run the test against this stack (the `stack` fixture)")
 
 
 def _scope_key(item, scope: str) -> str:
@@ -64,12 +69,27 @@ def stack(request):
     key, path, kw = spec
     found = _active.get(key)
     if found is None:
+        from composer.errors import ComposerError
         from composer.stack import Stack
 
-        found = Stack(path, env=kw.get("env"), profiles=kw.get("profiles") or (), root=kw.get("root"))
+        if not os.path.isfile(path):
+            pytest.fail(f"@pytest.mark.stack: stack file not found: {path}", pytrace=False)
+        try:
+            found = Stack(path, env=kw.get("env"), profiles=kw.get("profiles") or (), root=kw.get("root"),
+                          reuse=bool(kw.get("reuse")), reuse_ttl=kw.get("reuse_ttl"))
+        except ComposerError as e:
+            pytest.fail(f"@pytest.mark.stack({marker_path(request.node)!r}): {e}", pytrace=False)
         _active[key] = found  # registered first: a failing up still comes down with its scope
-        found.up(wait=True, services=kw.get("services"), build=bool(kw.get("build")))
+        try:
+            found.up(wait=True, services=kw.get("services"), build=bool(kw.get("build")),
+                     timeout=kw.get("timeout", 120))
+        except ComposerError as e:
+            pytest.fail(f"stack {found.name} did not come up: {e}", pytrace=False)
     return found
+
+
+def marker_path(item) -> str:
+    return item.get_closest_marker("stack").args[0]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -99,10 +119,26 @@ def pytest_runtest_teardown(item, nextitem) -> None:
 
 def _down(key) -> None:
     found = _active.pop(key, None)
-    if found is not None:
+    if found is None:
+        return
+    if found.reuse:
+        found.release()  # it stays up for the next run
+        _reused_roots.add(found.engine.paths.run)
+    else:
         found.down(volumes=True)
+
+
+_reused_roots: set[str] = set()
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     for key in list(_active):
         _down(key)
+    if _reused_roots:  # reused stacks (of any project) idle past their time-to-live go now
+        from composer import reuse
+        from composer.stack import down_project
+        from engine.api import Engine
+
+        for run in _reused_roots:
+            engine = Engine(os.path.dirname(run))
+            reuse.sweep(run, lambda name, engine=engine: down_project(engine, name))

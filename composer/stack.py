@@ -2,17 +2,23 @@
 
     from composer import Stack
 
-    with Stack("compose.yaml") as s:          # a unique project name unless one is given
-        s.up()                                # created, started, and running/healthy
-        host, port = s.port("web", 80)
+    with Stack("compose.yaml") as s:          # up on entry: created, started, running/healthy
+        host, port = s.port("web", 80)        # (a unique project name unless one is given)
+        s.wait_for_log("db", r"ready to accept connections")
+        s.wait_for_http("web", 80, "/health", status=200)
         result = s.exec("db", ["psql", "-c", "select 1"])
         assert result.exit_code == 0, result.stderr
+        out, err = s.logs("web", stream="stdout"), s.logs("web", stream="stderr")
                                               # on exit: down, volumes included, even after an error
+
+    Stack("compose.yaml", reuse=True) keeps the stack running after exit, for the next run
+    (composer/reuse.py): the same configuration starts warm, a changed one is made anew.
 """
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
@@ -55,18 +61,32 @@ class Stack:
 
     def __init__(self, files: str | Sequence[str] = "compose.yaml", project: str | None = None,
                  env: Mapping[str, str] | None = None, profiles: Sequence[str] = (), root: str | None = None,
-                 project_dir: str | None = None):
+                 project_dir: str | None = None, reuse: bool = False, reuse_ttl: float | None = None):
         from composer.loader import LoadOptions, load
         from engine.api import Engine
 
         files = [files] if isinstance(files, str) else list(files)
         self.files = [os.path.abspath(f) for f in files]
+        for f in self.files:
+            if not os.path.isfile(f):
+                raise ComposerError(f"stack file not found: {f}")
         environ = {**os.environ, **(env or {})}
-        name = project or f"{_base_name(self.files[0], project_dir)}-{uuid.uuid4().hex[:8]}"
+        self.engine = Engine(root)
+        self.reuse = reuse
+        self.reuse_ttl = reuse_ttl
+        self._lease = None
+        base = _base_name(self.files[0], project_dir)
+        if project:
+            name = project
+        elif reuse:
+            from composer import reuse as reusing
+
+            name = reusing.project_name(base, self.files, self.engine.paths.root)
+        else:
+            name = f"{base}-{uuid.uuid4().hex[:8]}"
         self.project = load(LoadOptions(files=self.files, project_name=name, project_dir=project_dir,
                                         environ=environ, profiles=list(profiles)),
                             cwd=os.path.dirname(self.files[0]))
-        self.engine = Engine(root)
 
     @property
     def name(self) -> str:
@@ -79,15 +99,38 @@ class Stack:
 
     # -- lifecycle -----------------------------------------------------------------
     def __enter__(self) -> "Stack":
+        """Up and ready (as up() with its defaults); a stack that fails to come up is removed again."""
+        try:
+            self.up()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
-        self.down(volumes=True)
+        if self.reuse:
+            self.release()
+        else:
+            self.down(volumes=True)
 
     def up(self, wait: bool = True, services: Sequence[str] | None = None, build: bool = False,
            timeout: float | None = 120) -> None:
         """Create and start the services (all, or *services* and their dependencies); with *wait*,
-        return once every one runs (and is healthy, where it has a healthcheck)."""
+        return once every one runs (and is healthy, where it has a healthcheck). A reused stack that
+        already runs as configured is only checked."""
+        if self.reuse and self._lease is None:
+            from composer import reuse as reusing
+
+            run = self.engine.paths.run
+            reusing.sweep(run, self._down_project)
+            self._lease = reusing.acquire(run, self.name, reusing.config_hash(self.project.raw),
+                                          self.reuse_ttl or reusing.DEFAULT_TTL,
+                                          lambda: self._up(wait, services, build, timeout),
+                                          lambda: self._down_project(self.name))
+            return
+        self._up(wait, services, build, timeout)
+
+    def _up(self, wait: bool, services: Sequence[str] | None, build: bool, timeout: float | None) -> None:
         from composer.plan import UpOptions, targets
 
         rec = self._reconciler()
@@ -99,10 +142,25 @@ class Stack:
                 rec.wait_ready(targets(self.project, chosen, False), timeout)
 
     def down(self, volumes: bool = True) -> None:
-        """Stop and remove the containers and networks (and, with *volumes*, the named volumes)."""
+        """Stop and remove the containers and networks (and, with *volumes*, the named volumes).
+        For a reused stack this removes it for good (the next run makes it anew)."""
         rec = self._reconciler()
         with rec.lock():
             rec.down(volumes=volumes, remove_orphans=True, timeout=0 if volumes else None)
+        if self.reuse:
+            self.release()
+            from composer import reuse as reusing
+
+            reusing.forget(self.engine.paths.run, self.name)
+
+    def release(self) -> None:
+        """A reused stack: let go of it, leaving it running for the next run (until its idle TTL)."""
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+
+    def _down_project(self, name: str) -> None:
+        down_project(self.engine, name)
 
     def stop(self, service: str | None = None) -> None:
         rec = self._reconciler()
@@ -163,8 +221,11 @@ class Stack:
             err.seek(0)
             return ExecResult(code, out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
-    def logs(self, service: str | None = None) -> str:
-        """The output so far: of one service, or of all (each line prefixed with its container)."""
+    def logs(self, service: str | None = None, stream: str | None = None) -> str:
+        """The output so far: of one service, or of all (each line prefixed with its container);
+        *stream* "stdout" or "stderr" keeps that stream alone (default: both, in order)."""
+        if stream not in (None, "stdout", "stderr"):
+            raise ValueError(f"stream must be 'stdout', 'stderr' or None, not {stream!r}")
         if service is not None:
             self.project.service(service)
         containers = self._reconciler().containers(service)
@@ -172,9 +233,69 @@ class Stack:
         for c in sorted(containers, key=lambda c: c.name):
             prefix = "" if service else f"{c.name} | "
             for entry in self.engine.logs(c.id):
+                if stream is not None and entry.get("stream", "stdout") != stream:
+                    continue
                 text = entry["log"]
                 lines.append(prefix + (text if text.endswith("\n") else text + "\n"))
         return "".join(lines)
+
+    def wait_for_log(self, service: str, pattern: str, timeout: float = 30, stream: str | None = None) -> str:
+        """Until a line of the service's output matches the regular expression *pattern*; that line.
+        ComposerError after *timeout* seconds, or as soon as the service has no running container left."""
+        import re
+
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.logs(service, stream)
+            for line in text.splitlines():
+                if regex.search(line):
+                    return line
+            states = [c.state for c in self.ps() if c.service == service]
+            if states and all(s == "exited" for s in states):
+                raise ComposerError(f"service {service} exited before its output matched {pattern!r}; "
+                                    f"last lines: {' / '.join(text.splitlines()[-3:]) or '(none)'}")
+            if time.monotonic() >= deadline:
+                raise ComposerError(f"service {service}: no output matched {pattern!r} within {timeout:g} s; "
+                                    f"last lines: {' / '.join(text.splitlines()[-3:]) or '(none)'}")
+            time.sleep(0.1)
+
+    def wait_for_http(self, service: str, port: int, path: str = "/", status: int = 200, timeout: float = 30,
+                      index: int = 1) -> bytes:
+        """Until GET *path* on the service's *port* answers *status*; the response body. The port is
+        reached where it is published on the host, else at the container's address on its network."""
+        import http.client
+
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while True:
+            host, hport = self._http_address(service, port, index)
+            conn = http.client.HTTPConnection(host, hport, timeout=max(0.5, min(5.0, deadline - time.monotonic())))
+            try:
+                conn.request("GET", path if path.startswith("/") else "/" + path)
+                res = conn.getresponse()
+                body = res.read()
+                if res.status == status:
+                    return body
+                last = f"status {res.status}"
+            except (OSError, http.client.HTTPException) as e:
+                last = str(e) or type(e).__name__
+            finally:
+                conn.close()
+            if time.monotonic() >= deadline:
+                raise ComposerError(f"service {service}: http://{host}:{hport}{path} did not answer {status} "
+                                    f"within {timeout:g} s (last: {last})")
+            time.sleep(0.1)
+
+    def _http_address(self, service: str, port: int, index: int) -> tuple[str, int]:
+        try:
+            return self.port(service, port, "tcp", index)
+        except ComposerError:
+            c = self._container(service, index)
+            for address in c.networks.values():
+                if address:
+                    return address, port
+            raise
 
     # -- volume snapshots ----------------------------------------------------------------
     def _volume_users(self) -> dict[str, list]:
@@ -227,3 +348,13 @@ def _base_name(first_file: str, project_dir: str | None) -> str:
 
     base = os.path.basename(os.path.abspath(project_dir or os.path.dirname(first_file))).lower()
     return re.sub(r"[^a-z0-9_-]", "", base) or "stack"
+
+
+def down_project(engine, name: str) -> None:
+    """Take down project *name* from what the engine has (no stack file needed), volumes too."""
+    from composer.model import Project
+    from composer.reconciler import Reconciler
+
+    rec = Reconciler(engine, Project(name, os.getcwd(), [], {}, {}, {}, {}))
+    with rec.lock():
+        rec.down(volumes=True, remove_orphans=True, timeout=0)

@@ -38,6 +38,14 @@ def test_rows_are_back(db):
 
 
 def test_the_api_without_the_plugin():
-    with Stack(os.path.join(os.path.dirname(__file__), "compose.yaml")) as s:  # its own project, down (volumes too) when the block ends
-        s.up(services=["db"])
+    # up (and healthy) on entry, in a project of its own; down, volumes too, when the block ends
+    with Stack(os.path.join(os.path.dirname(__file__), "compose.yaml")) as s:
         assert s.exec("db", "ls /data").stdout.split() == ["rows"]
+        assert s.wait_for_http("web", 80, "/", timeout=10).strip() == b"<h1>ok</h1>"
+
+
+@pytest.mark.stack("compose.yaml", reuse=True, timeout=60)
+def test_a_reused_stack(stack):
+    """Kept running after the run: the next run (or another xdist worker) starts warm, in milliseconds,
+    as long as compose.yaml is unchanged; removed after 15 idle minutes (reuse_ttl=)."""
+    assert [c.state for c in stack.ps()] == ["running", "running"]

@@ -17,7 +17,9 @@ SUITE = os.path.join(REPO, "tests", "plugin_suite")
 def run_suite(root: str, *extra: str, suite: str = SUITE, files: str = "check_*.py") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": REPO, "COMPOSER_ROOT": root, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     cmd = [sys.executable, "-m", "pytest", "-p", "composer.pytest_plugin", "-p", "xdist.plugin",
-           "-p", "no:cacheprovider", "-o", f"python_files={files}", "--rootdir", suite, "-s", "-rA", *extra, suite]
+           "-p", "no:cacheprovider", "-o", f"python_files={files}", "--rootdir", suite,
+           "--confcutdir", suite,  # not our tests/conftest.py: its session-end leak check is the outer run's
+           "-s", "-rA", *extra, suite]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=suite, env=env, timeout=600)
 
 
@@ -47,7 +49,12 @@ def test_plugin_is_registered_through_the_pytest11_entry_point():
 
 
 def test_the_pytest_example_passes(engine_root, base_image):
-    res = run_suite(engine_root, "-n", "2", "--dist", "loadscope",
-                    suite=os.path.join(REPO, "examples", "pytest-fixture"), files="test_*.py")
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "4 passed" in res.stdout
+    example = os.path.join(REPO, "examples", "pytest-fixture")
+    try:
+        res = run_suite(engine_root, "-n", "2", "--dist", "loadscope", suite=example, files="test_*.py")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "5 passed" in res.stdout
+    finally:  # its reused stack stays up after the run, as it should: gone here
+        from composer import Stack
+
+        Stack(os.path.join(example, "compose.yaml"), root=engine_root, reuse=True).down()
