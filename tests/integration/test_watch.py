@@ -128,6 +128,34 @@ def test_sync_new_changed_deleted_ignored_and_a_burst(cli, base_image, watching)
     assert cli("ps", "-q").stdout.strip() == ""
 
 
+def test_sync_writes_files_as_the_containers_user(cli, base_image, watching):
+    """As Docker Compose: synced files (and the directories made for them) belong to the service's
+    user, so a non-root app can rewrite them; the host files' modes are kept."""
+    cli.write("src/conf.txt", "v1\n")
+    cli.write("compose.yaml", f"""services:
+  app:
+    image: {BASE_IMAGE}
+    user: "1234:2345"
+    command: {SLEEPER.replace("echo start >> /starts; ", "")}
+    develop:
+      watch:
+        - path: ./src
+          target: /srv/app
+          action: sync
+""")
+    w = watching("watch")
+    cli.write("src/conf.txt", "v2\n")
+    cli.write("src/new/deep.txt", "deep\n")
+    eventually(lambda: container_file(cli, "app", "/srv/app/new/deep.txt"), "deep\n", w)
+    eventually(lambda: container_file(cli, "app", "/srv/app/conf.txt"), "v2\n", w)
+    owners = cli("exec", "-T", "app", "stat", "-c", "%u:%g %n", "/srv/app/conf.txt", "/srv/app/new",
+                 "/srv/app/new/deep.txt").stdout.split("\n")
+    assert [o.split()[0] for o in owners if o] == ["1234:2345"] * 3, owners
+    # the app (not root) can rewrite a synced file
+    cli("exec", "-T", "app", "sh", "-c", "echo mine > /srv/app/conf.txt")
+    assert container_file(cli, "app", "/srv/app/conf.txt") == "mine\n"
+
+
 def test_restart_and_sync_exec(cli, base_image, watching):
     cli.write("conf/value", "one\n")
     cli.write("restart-me", "x\n")
