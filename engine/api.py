@@ -404,6 +404,7 @@ class Engine:
             os.makedirs(self.paths.containers, exist_ok=True)
             tmp = cdir + ".creating"
             shutil.rmtree(tmp, ignore_errors=True)
+            os.mkdir(tmp, 0o700)  # root's alone: what the container plants in upper/ is out of others' reach
             for sub in ("upper", "work", "rootfs"):
                 os.makedirs(os.path.join(tmp, sub))
             rec = {"id": cid, "name": spec.name, "image_id": image.id if image else "", "created": now(),

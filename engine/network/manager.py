@@ -14,7 +14,7 @@ from engine.network.bridge import bridge_mac_set, set_bridge_mac
 from engine.paths import Paths
 from engine.procs import alive, wait_gone
 from engine.store.locks import file_lock
-from engine.store.records import read_json, write_json
+from engine.store.records import open_log, read_json, write_json
 from engine.types import NetworkConfig, NetworkInfo
 
 TYPE_CHECKING = False  # subprocess, ipaddress and signal are imported where used: `ps` and a no-op `up` need none
@@ -186,7 +186,7 @@ class Networks:
         pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         try:
-            with open(log_path, "ab") as log:
+            with open_log(log_path) as log:
                 proc = subprocess.Popen(
                     [sys.executable, "-S", "-m", "engine.network.dns", "--records", records, "--listen", gateway,
                      "--pidfile", pidfile, "--resolv-conf", os.environ.get(UPSTREAMS_ENV) or "/etc/resolv.conf",

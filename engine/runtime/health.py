@@ -180,7 +180,10 @@ class HealthChecker:
         self.next_at = time.monotonic() + self._gap()
 
     def save(self) -> None:
-        write_atomic(health_path(self.cdir), _encode(self.health), durable=False)
+        try:
+            write_atomic(health_path(self.cdir), _encode(self.health), durable=False)
+        except OSError:
+            pass  # a full disk: the monitor carries on, the next check records the status again
 
     def close(self) -> None:
         """The container process ended: abandon a check in flight; a stopped container is not healthy."""

@@ -11,7 +11,7 @@ from engine.procs import wait_gone
 from engine.runtime.forkserver import MONITOR_MAIN
 from engine.runtime.state import PAUSED, STOPPING, read_state
 from engine.runtime.state import monitor_alive as _monitor_alive
-from engine.store.records import read_json
+from engine.store.records import open_log, read_json
 
 
 class StartError(EngineError):
@@ -40,7 +40,7 @@ def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = (), stdio: dict | N
         pass_fds = (*pass_fds, *stdio["fds"])
     config = marshal.dumps(config)
     ready_r, ready_w = os.pipe()
-    log = open(os.path.join(cdir, "monitor.log"), "ab")
+    log = open_log(os.path.join(cdir, "monitor.log"))
     try:
         env = _monitor_env()
         from engine.runtime import forkserver

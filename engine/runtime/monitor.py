@@ -19,8 +19,16 @@ import time
 from engine.runtime import syscalls as sc
 from engine.runtime.cgroups import Cgroup
 from engine.runtime.state import PAUSED, STOPPING
-from engine.store.records import encode_flat, write_atomic
+from engine.store.records import encode_flat, open_log, write_atomic
 
+
+
+def complain(message: str) -> None:
+    """A line in the monitor's own log (monitor.log); nothing if that cannot be written either."""
+    try:
+        os.write(2, f"{now()} monitor: {message}\n".encode())
+    except OSError:
+        pass
 
 
 def now() -> str:
@@ -37,10 +45,11 @@ class Monitor:
         self.state_path = cfg["state"]
         self.state: dict = {"status": "created", "restart_count": int(cfg.get("restart_count") or 0)}
         self.cgroup = Cgroup(cfg["cgroup_parent"], cfg["id"])
-        self.log = open(cfg["log"], "ab", buffering=0)
+        self.log = open_log(cfg["log"])
         self.log_size = os.fstat(self.log.fileno()).st_size
         self.log_max_size = int(cfg.get("log_max_size") or 0)  # 0: unbounded
         self.log_max_file = max(1, int(cfg.get("log_max_file") or 1))
+        self.log_failing = False  # the last write of the log failed (a full disk)
         self.health = None  # a HealthChecker while a process with a healthcheck runs
         self.stdin_fd = -1  # stdin_open: the read side of the container's stdin FIFO (`attach` writes)
         self.pid = 0
@@ -55,8 +64,12 @@ class Monitor:
                       attributes)
 
     def save(self, **changes) -> None:
+        """Record the state; a failed write (a full disk) is reported and the next save catches up."""
         self.state.update(changes)
-        write_atomic(self.state_path, encode_flat(self.state), durable=False)
+        try:
+            write_atomic(self.state_path, encode_flat(self.state), durable=False)
+        except OSError as e:
+            complain(f"cannot record the state: {e.strerror or e}")
 
     # -- starting ------------------------------------------------------------------------
     def spawn(self) -> tuple[int, int, int]:
@@ -273,10 +286,25 @@ class Monitor:
     def write_log(self, stream: str, data: bytes) -> None:
         entry = {"log": data.decode(errors="replace"), "stream": stream, "time": now()}
         line = encode_flat(entry) + b"\n"
-        if self.log_max_size and self.log_size and self.log_size + len(line) > self.log_max_size:
-            self.rotate_log()
-        self.log.write(line)
+        try:
+            if self.log.closed:  # a rotation that failed half-way: try again with a fresh file
+                self.log = open_log(self.cfg["log"])
+                self.log_size = os.fstat(self.log.fileno()).st_size
+            if self.log_max_size and self.log_size and self.log_size + len(line) > self.log_max_size:
+                self.rotate_log()
+            if self.log.write(line) != len(line):
+                raise OSError(28, "No space left on device")
+        except (OSError, ValueError) as e:  # a full disk loses the line, not the container
+            if not self.log_failing:  # once per spell of failures: monitor.log is on the same disk
+                complain(f"cannot write the log: {getattr(e, 'strerror', None) or e}; lines are lost")
+            self.log_failing = True
+            try:
+                self.log.truncate(self.log_size)  # no torn line for the readers
+            except (OSError, ValueError):
+                pass
+            return
         self.log_size += len(line)
+        self.log_failing = False
 
     def rotate_log(self) -> None:
         """Like Docker's json-file driver: container.log -> .1 -> .2 ..., keeping max-file files in all."""
@@ -289,7 +317,7 @@ class Monitor:
             os.replace(path, f"{path}.1")
         else:
             os.unlink(path)  # a new inode: a follower finishes the old file, then opens the new one
-        self.log = open(path, "ab", buffering=0)
+        self.log = open_log(path)
         self.log_size = 0
 
     def wait(self, pid: int) -> int:

@@ -55,7 +55,7 @@ class BlobStore:
         h = hashlib.sha256()
         size = 0
         try:
-            with open(tmp, "wb") as out:
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "wb") as out:
                 while True:
                     chunk = src.read(1 << 20)
                     if not chunk:

@@ -19,15 +19,31 @@ from _json import encode_basestring_ascii as _quote  # the C string encoder, wit
 
 
 def write_atomic(path: str, data: bytes, durable: bool = True) -> None:
+    """Replace *path* by *data* (mode 0600: records are root's alone). On failure (a full disk) the
+    old record stays as it was and the temporary file is removed."""
     tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, data)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def open_log(path: str):
+    """*path* opened for appending, unbuffered; made 0600 when it is new (logs are root's alone)."""
+    return open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600), "ab", buffering=0)
 
 
 def write_json(path: str, data: Any, durable: bool = True) -> None:

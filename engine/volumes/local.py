@@ -53,6 +53,7 @@ class Volumes:
             rec = read_json(os.path.join(self._dir(name), "volume.json"))
             if rec is not None:
                 return self._info(rec)
+            os.makedirs(self._dir(name), mode=0o700, exist_ok=True)  # root's alone; _data keeps its own mode
             os.makedirs(os.path.join(self._dir(name), "_data"), exist_ok=True)
             rec = {"name": name, "driver": driver, "labels": labels or {}, "options": options,
                    "created": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
