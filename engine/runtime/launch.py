@@ -130,7 +130,11 @@ def _signal_number(sig: str | int) -> int:
 
 def stop(cdir: str, timeout: float, signal: str | int = "SIGTERM") -> None:
     """Ask the process to stop, kill it after *timeout* seconds, and wait for the monitor's cleanup."""
-    open(os.path.join(cdir, STOPPING), "a").close()
+    try:
+        open(os.path.join(cdir, STOPPING), "a").close()
+        flagged = True
+    except OSError:  # a full disk: no flag, so the monitor is told by SIGTERM (it then restarts nothing)
+        flagged = False
     state = read_json(os.path.join(cdir, "state.json"), {}) or {}
     monitor = int(state.get("monitor_pid") or 0)
     if not _monitor_alive(monitor):
@@ -138,6 +142,8 @@ def stop(cdir: str, timeout: float, signal: str | int = "SIGTERM") -> None:
         return
     pid = int(state.get("pid") or 0)
     sig = _signal_number(signal)
+    if not flagged:
+        _kill(monitor, _signal.SIGTERM)
     if pid:
         _kill(pid, sig)
     if os.path.exists(os.path.join(cdir, PAUSED)):
