@@ -42,7 +42,13 @@ class Paths:
     def open(cls, root: str | None = None, create: bool = True) -> "Paths":
         root = os.path.abspath(root or default_root())
         meta = os.path.join(root, "engine.json")
-        rec = read_json(meta)
+        try:
+            rec = read_json(meta)
+        except PermissionError:
+            from engine.errors import EngineError
+
+            raise EngineError(f"permission denied: the engine root {root} is root's alone; run composer as root "
+                              "(sudo)") from None
         if rec is None:
             if not create:
                 return cls(root, "")

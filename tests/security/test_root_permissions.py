@@ -110,6 +110,35 @@ def planted(root: str) -> str:
     return path
 
 
+def opened_as(user, root: str) -> str:
+    """What opening the engine root says to *user* (in a forked child that became the user)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setresgid(user.pw_gid, user.pw_gid, user.pw_gid)
+            os.setresuid(user.pw_uid, user.pw_uid, user.pw_uid)
+            from engine.errors import EngineError
+            from engine.paths import Paths
+
+            try:
+                Paths.open(root)
+                out = "opened"
+            except EngineError as e:
+                out = str(e)
+        except BaseException as e:  # noqa: BLE001 - nothing may escape the forked child
+            out = f"{type(e).__name__}: {e}"
+        os.write(w, out.encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        out = f.read().decode()
+    os.waitpid(pid, 0)
+    return out
+
+
 def readable_secrets(user, root: str, secret: str) -> list[str]:
     """Files under *root* that *user* can read and that hold *secret*."""
     res = as_user(user, "grep", "-rlsF", secret, root)
@@ -145,6 +174,9 @@ def test_host_user_cannot_read_records_configs_logs_or_volumes(public_root, host
     assert stat.S_IMODE(os.stat(root).st_mode) & 0o077 == 0, oct(os.stat(root).st_mode)
     for path in holders[:3]:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+    # and the engine tells that user so in one line
+    assert opened_as(host_user, root) == f"permission denied: the engine root {root} is root's alone; " \
+                                         "run composer as root (sudo)"
 
 
 def _age(root: str) -> None:
