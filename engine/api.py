@@ -406,6 +406,9 @@ class Engine:
             shutil.rmtree(tmp, ignore_errors=True)
             for sub in ("upper", "work", "rootfs"):
                 os.makedirs(os.path.join(tmp, sub))
+            from engine.volumes.files import write_files
+
+            write_files(mounts, tmp)  # secrets and configs: kept here, never in the record
             rec = {"id": cid, "name": spec.name, "image_id": image.id if image else "", "created": now(),
                    "spec": spec_to_dict(spec), "addresses": addresses, "addresses6": addresses6,
                    "hostname": hostname, "network_container": peer}
@@ -444,7 +447,7 @@ class Engine:
         env["HOSTNAME"] = rec["hostname"]
         env.update(spec.env)
         cdir = self.paths.container_dir(rec["id"])
-        mounts = [self._runtime_mount(m) for m in spec.mounts]
+        mounts = [self._runtime_mount(m, cdir) for m in spec.mounts]
         from engine.runtime.options import runtime_config
 
         process_opts, container_opts = runtime_config(spec, self._join_target,
@@ -489,9 +492,14 @@ class Engine:
             return int(state["pid"]), None
         return int(state["pid"]), os.path.join(self.paths.container_dir(other["id"]), "shm")
 
-    def _runtime_mount(self, m: Mount) -> dict:
+    def _runtime_mount(self, m: Mount, cdir: str) -> dict:
         """A mount as the container's first process makes it (engine/runtime/mounts.py)."""
         out = {"type": m.type, "target": m.target, "read_only": m.read_only}
+        if m.type == "file":  # the file kept in the container's directory, bound read-only
+            from engine.volumes.files import host_path
+
+            return {"type": "bind", "target": m.target, "read_only": True, "source": host_path(m, cdir),
+                    "propagation": "rprivate"}
         if m.type == "volume":
             vol = self.volumes.get(m.source)
             out.update(source=vol.mountpoint, volume_dir=self.volumes.directory(m.source), subpath=m.subpath,
