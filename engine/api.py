@@ -69,11 +69,12 @@ class Engine:
     def build_image(self, context: str, dockerfile: str | None = None, tags: list[str] | None = None,
                     build_args: dict[str, str] | None = None, target: str | None = None, no_cache: bool = False,
                     labels: dict[str, str] | None = None, progress=None, dockerfile_inline: str | None = None,
-                    network: str | None = None) -> ImageInfo:
+                    network: str | None = None, secrets: dict[str, bytes] | None = None) -> ImageInfo:
         """`docker build`: the Dockerfile *dockerfile* (default CONTEXT/Dockerfile; relative paths are
         relative to *context*) or the text *dockerfile_inline*, built in the directory *context*.
         *progress* (a callable) receives the output lines; RUN steps join the engine network
-        *network* if given (else they have loopback only). Raises BuildError with Dockerfile:line."""
+        *network* if given (else they have loopback only); *secrets* ({id: value}) are what
+        RUN --mount=type=secret mounts. Raises BuildError with Dockerfile:line."""
         from engine.images.build import BuildError
         from engine.images.build.executor import Builder
 
@@ -90,7 +91,7 @@ class Engine:
             except OSError as e:
                 raise BuildError(f"cannot read the Dockerfile {path}: {e.strerror}") from None
         return Builder(self, context, text, name, path, tags, build_args, target, no_cache, labels, progress,
-                       network).run()
+                       network, secrets).run()
 
     def prune_build_cache(self) -> tuple[int, int]:
         """Forget the build cache, RUN's cache mounts included, and collect the layers only it kept:
@@ -404,6 +405,7 @@ class Engine:
             os.makedirs(self.paths.containers, exist_ok=True)
             tmp = cdir + ".creating"
             shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp, 0o700)  # root's alone: its record and config hold the environment
             for sub in ("upper", "work", "rootfs"):
                 os.makedirs(os.path.join(tmp, sub))
             from engine.volumes.files import write_files
