@@ -158,7 +158,8 @@ def put(name: str, files: dict, texts: list[str], environ, warnings: list[str], 
         tmp = os.path.join(d, f".{name}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         text = "\0".join(texts)
-        entry = {"version": VERSION, "files": files, "text": text, "environment": _fingerprint(relevant_environment(environ, text)),
+        entry = {"version": VERSION, "files": files, "text": text,
+                 "environment": _fingerprint(relevant_environment(environ, text)),
                  "warnings": warnings, "project": project}
         with os.fdopen(fd, "wb") as f:
             pickle.dump(entry, f, protocol=pickle.HIGHEST_PROTOCOL)
