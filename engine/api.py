@@ -403,23 +403,29 @@ class Engine:
 
                 hostname = socket.gethostname()
             os.makedirs(self.paths.containers, exist_ok=True)
+            for left in os.listdir(self.paths.containers):  # a create that crashed (under this lock)
+                if left.endswith(".creating"):
+                    shutil.rmtree(os.path.join(self.paths.containers, left), ignore_errors=True)
             tmp = cdir + ".creating"
-            shutil.rmtree(tmp, ignore_errors=True)
-            os.makedirs(tmp, 0o700)  # root's alone: its record and config hold the environment
-            for sub in ("upper", "work", "rootfs"):
-                os.makedirs(os.path.join(tmp, sub))
-            from engine.volumes.files import write_files
+            try:
+                os.makedirs(tmp, 0o700)  # root's alone: its record and config hold the environment
+                for sub in ("upper", "work", "rootfs"):
+                    os.makedirs(os.path.join(tmp, sub))
+                from engine.volumes.files import write_files
 
-            write_files(mounts, tmp)  # secrets and configs: kept here, never in the record
-            rec = {"id": cid, "name": spec.name, "image_id": image.id if image else "", "created": now(),
-                   "spec": spec_to_dict(spec), "addresses": addresses, "addresses6": addresses6,
-                   "hostname": hostname, "network_container": peer}
-            if layers is not None:
-                rec["layers"] = list(layers)
-            from engine.store.records import write_json
+                write_files(mounts, tmp)  # secrets and configs: kept here, never in the record
+                rec = {"id": cid, "name": spec.name, "image_id": image.id if image else "", "created": now(),
+                       "spec": spec_to_dict(spec), "addresses": addresses, "addresses6": addresses6,
+                       "hostname": hostname, "network_container": peer}
+                if layers is not None:
+                    rec["layers"] = list(layers)
+                from engine.store.records import write_json
 
-            write_json(os.path.join(tmp, "record.json"), rec)
-            os.rename(tmp, cdir)  # the container appears whole or not at all
+                write_json(os.path.join(tmp, "record.json"), rec)
+                os.rename(tmp, cdir)  # the container appears whole or not at all
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
         self._container_event("create", rec)
         return dataclasses.replace(self._info(rec), warnings=warnings)
 

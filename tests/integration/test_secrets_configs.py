@@ -121,6 +121,8 @@ configs:
         res = sh(cli, "app", f"chmod 666 {path} || rm -f {path}", check=False, user=user)
         assert res.returncode != 0, path
     assert sh(cli, "app", "cat /etc/abs.key").stdout == api_key
+    cli("restart", "app")  # the files stay with the container, not with its process
+    assert sh(cli, "app", "cat /run/secrets/api.key /rel.conf").stdout == api_key + conf_env
     # granted per service: the other service sees none of them
     assert sh(cli, "other", "ls /run/secrets /app_conf /etc/inline.conf 2>&1; true").stdout.count("No such file") == 3
 
@@ -229,3 +231,18 @@ secrets:
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert res.returncode != 0 and len(lines) == 1 and "missing.txt" in lines[0], res.stderr
     assert cli("ps", "-a", "-q").stdout.strip() == ""
+
+
+def test_a_create_that_crashed_leaves_no_secret_behind(stack, engine_root):
+    """A CLI killed while creating a container leaves its half-made directory (with the secret files
+    already written); the next create removes it."""
+    cli = stack
+    value = f"v-{uuid.uuid4().hex}"
+    half = os.path.join(engine_root, "containers", uuid.uuid4().hex * 2 + ".creating")
+    os.makedirs(os.path.join(half, "files"))
+    with open(os.path.join(half, "files", "0"), "w") as f:
+        f.write(value)
+    cli.write("compose.yaml", f"services:\n  app:\n    image: composer/busybox\n    command: {LOOP}\n"
+                              "    stop_grace_period: 1s\n")
+    cli("up", "-d")
+    assert not os.path.exists(half) and files_holding(engine_root, value.encode()) == []
