@@ -142,44 +142,6 @@ configs:
     assert not os.path.exists(os.path.join(engine_root, "containers", cid))
 
 
-def test_host_users_cannot_read_a_containers_secret_files(stack, engine_root):
-    """Attack: an unprivileged host user reads the file the engine keeps for an environment secret."""
-    cli = stack
-    value = f"v-{uuid.uuid4().hex}"
-    cli.write(".env", f"TOKEN={value}\n")
-    cli.write("compose.yaml", f"""
-services:
-  app:
-    image: composer/busybox
-    command: {LOOP}
-    stop_grace_period: 1s
-    secrets: [token]
-secrets:
-  token:
-    environment: TOKEN
-""")
-    cli("up", "-d")
-    assert sh(cli, "app", "cat /run/secrets/token").stdout == value
-    (kept,) = files_holding(os.path.join(engine_root, "containers"), value.encode())
-    os.chmod(engine_root, 0o755)  # even where the engine root itself is open to others
-    pid = os.fork()
-    if pid == 0:  # a host user, nobody
-        code = 1
-        try:
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            try:
-                with open(kept, "rb") as f:
-                    code = 3 if value.encode() in f.read() else 2
-            except PermissionError:
-                code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "a host user read the secret"
-
-
 def test_external_secret_is_refused_in_one_line(stack):
     cli = stack
     cli.write("compose.yaml", f"""
