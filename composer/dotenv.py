@@ -129,3 +129,23 @@ def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
         return parse(text, path, env, raw=raw, bare_from=bare_from, names=names)
     finally:  # the names only: a remembered load keeps no value of the file (secrets among them)
         projectcache.read_text(" ".join(sorted(names)))
+
+
+def project_environment(env_files: list[str], cwd: str, project_dir: str,
+                        process_env: Mapping[str, str]) -> dict[str, str]:
+    """A load's variables: the --env-file files (relative to *cwd*), else the project directory's
+    .env, with the process environment winning."""
+    import os
+
+    from composer import projectcache
+
+    env: dict[str, str] = {}
+    if env_files:
+        paths = [os.path.join(cwd, p) for p in env_files]
+    else:
+        default = os.path.join(project_dir, ".env")
+        paths = [default] if projectcache.isfile(default) else []
+    for path in paths:
+        env.update(read(path, {**env, **process_env}))
+    env.update(process_env)
+    return env

@@ -190,9 +190,10 @@ def load(opts, cwd: str | None = None, use_cache: bool = True):
         project = get(name, _environ(opts))
         if project is not None:
             if project.environment_names():  # secrets' values are not remembered: read them again
-                from composer.loader import environment
+                from composer.dotenv import project_environment
 
-                project.take_environment(environment(opts, cwd, project.working_dir, dict(_environ(opts))))
+                project.take_environment(project_environment(opts.env_files, cwd, project.working_dir,
+                                                             dict(_environ(opts))))
             return project
     from composer.loader import load_uncached
 

@@ -102,3 +102,22 @@ def test_dotenv_reports_names_not_values():
     names: set[str] = set()
     parse("A=one\nB=\"two ${C}\"\nexport D='lit $E'\nF\n", "x", {}, names=names)
     assert names == {"A", "B", "C", "D", "F"}
+
+
+def test_image_build_secret_option(tmp_path, monkeypatch):
+    from composer.cli.commands.image.build import secrets
+
+    (tmp_path / "f.txt").write_bytes(b"file-value")
+    (tmp_path / "named").write_bytes(b"by-id")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MY_VAR", "env-value")
+    monkeypatch.setenv("ENVID", "id-env")
+    assert secrets(["id=a,src=f.txt", "id=b,source=f.txt,type=file", "id=c,env=MY_VAR", "id=d,type=env,src=MY_VAR",
+                    "id=ENVID", "id=named"]) == {
+        "a": b"file-value", "b": b"file-value", "c": b"env-value", "d": b"env-value", "ENVID": b"id-env",
+        "named": b"by-id"}
+    for bad, message in (("src=f.txt", "use id=ID"), ("id=x,src=nope", "cannot read nope"),
+                         ("id=x,env=NOT_SET_HERE", "NOT_SET_HERE is not set"), ("id=x,what=1", "use id=ID")):
+        with pytest.raises(ComposerError) as info:
+            secrets([bad])
+        assert message in str(info.value), bad
