@@ -95,6 +95,11 @@ def build_service(project: Project, engine: Engine, svc: Service, progress=None,
     tags = [ref] + [t for t in spec.get("tags") or [] if t != ref]
     args = _kv(spec.get("args"))
     args.update(build_args or {})
+    secrets = None
+    if spec.get("secrets"):
+        from composer.filerefs import build_secrets
+
+        secrets = build_secrets(project, svc, spec["secrets"])
     lines = _lines(progress)
     event = getattr(progress, "update", None)
     if event:
@@ -106,7 +111,7 @@ def build_service(project: Project, engine: Engine, svc: Service, progress=None,
             tags=tags, build_args=args, target=spec.get("target"),
             no_cache=bool(spec.get("no_cache")) if no_cache is None else no_cache,
             labels=_kv(spec.get("labels")), progress=lines, dockerfile_inline=spec.get("dockerfile_inline"),
-            network=_network(spec, svc, project, engine))
+            network=_network(spec, svc, project, engine), secrets=secrets)
     except EngineError as e:
         if event:
             event("Image", ref, "Error", "error")

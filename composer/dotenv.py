@@ -10,14 +10,21 @@ _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(.*))
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$"}
 
 
+_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
 def parse(text: str, filename: str, env: Mapping[str, str] | None = None, raw: bool = False,
-          bare_from: Mapping[str, str] | None = None) -> dict[str, str]:
+          bare_from: Mapping[str, str] | None = None, names: set[str] | None = None) -> dict[str, str]:
     """Variables of a dotenv file. Double-quoted and unquoted values see ``${}`` substitution
     (from earlier lines, then *env*); single-quoted ones are literal. With *raw* (env_file's
     ``format: raw``) values are taken as written. A line with a bare ``KEY`` takes its value from
-    *bare_from* when given and set there, and is skipped otherwise."""
+    *bare_from* when given and set there, and is skipped otherwise. *names* receives every variable
+    name the file defines or looks up (and no value)."""
+    names = set() if names is None else names
     if raw:
-        return _parse_raw(text, filename, bare_from)
+        out = _parse_raw(text, filename, bare_from)
+        names.update(out)
+        return out
 
     out: dict[str, str] = {}
     lines = text.splitlines()
@@ -32,6 +39,7 @@ def parse(text: str, filename: str, env: Mapping[str, str] | None = None, raw: b
         if not m:
             raise StackFileError(f"{filename}:{lineno}: invalid line in env file: {raw.strip()!r}")
         key, value = m.group(1), m.group(2)
+        names.add(key)
         if value is None:
             if bare_from is not None and key in bare_from:
                 out[key] = bare_from[key]
@@ -48,6 +56,7 @@ def parse(text: str, filename: str, env: Mapping[str, str] | None = None, raw: b
                 raise StackFileError(f"{filename}:{lineno}: unterminated quoted value for {key}")
             body = body[:end]
             if quote == '"':
+                names.update(_REFERENCE.findall(body))
                 # escapes first, but an escaped `\$` must not start a substitution afterwards
                 parts = re.split(r"(\\.)", body)
                 body = "".join(_ESCAPES.get(part[1], part) if len(part) == 2 and part[0] == "\\"
@@ -55,6 +64,7 @@ def parse(text: str, filename: str, env: Mapping[str, str] | None = None, raw: b
             out[key] = body
         else:
             value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
+            names.update(_REFERENCE.findall(value))
             out[key] = _subst(value, lookup, filename, lineno)
     return out
 
@@ -114,5 +124,28 @@ def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
         raise StackFileError(f"{path}: env file is a directory") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StackFileError(f"{path}: cannot read env file: {e}") from None
-    projectcache.read_text(text)
-    return parse(text, path, env, raw=raw, bare_from=bare_from)
+    names: set[str] = set()
+    try:
+        return parse(text, path, env, raw=raw, bare_from=bare_from, names=names)
+    finally:  # the names only: a remembered load keeps no value of the file (secrets among them)
+        projectcache.read_text(" ".join(sorted(names)))
+
+
+def project_environment(env_files: list[str], cwd: str, project_dir: str,
+                        process_env: Mapping[str, str]) -> dict[str, str]:
+    """A load's variables: the --env-file files (relative to *cwd*), else the project directory's
+    .env, with the process environment winning."""
+    import os
+
+    from composer import projectcache
+
+    env: dict[str, str] = {}
+    if env_files:
+        paths = [os.path.join(cwd, p) for p in env_files]
+    else:
+        default = os.path.join(project_dir, ".env")
+        paths = [default] if projectcache.isfile(default) else []
+    for path in paths:
+        env.update(read(path, {**env, **process_env}))
+    env.update(process_env)
+    return env

@@ -90,16 +90,7 @@ def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapp
     """Variables for interpolation: .env in the project directory (or --env-file), process env winning."""
     from composer import dotenv
 
-    env: dict[str, str] = {}
-    if opts.env_files:
-        paths = [os.path.join(cwd, p) for p in opts.env_files]
-    else:
-        default = os.path.join(project_dir, ".env")
-        paths = [default] if projectcache.isfile(default) else []
-    for path in paths:
-        env.update(dotenv.read(path, {**env, **process_env}))
-    env.update(process_env)
-    return env
+    return dotenv.project_environment(opts.env_files, cwd, project_dir, process_env)
 
 
 # -- the load --------------------------------------------------------------------------
@@ -475,6 +466,7 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
                                      f"on service {dep!r}, which {what}")
     raw = {k: raw[k] for k in sorted(raw)}
     project = _model(raw, name, project_dir, files)
+    project.take_environment(env)
     from composer.graph import Graph
 
     Graph(project)  # rejects dependency cycles, naming the whole cycle

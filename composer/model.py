@@ -106,6 +106,21 @@ class Project:
     networks: dict[str, NetworkSpec]
     volumes: dict[str, VolumeSpec]
     raw: dict[str, Any]  # the whole normalized model
+    # the load's variables that `environment:` sources of secrets and configs name (never pickled:
+    # composer.projectcache fills them again from the environment when it remembers a project)
+    environment: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "environment": {}}
+
+    def environment_names(self) -> set[str]:
+        """The variables that `environment:` sources of its secrets and configs name."""
+        return {str(spec["environment"]) for kind in ("secrets", "configs")
+                for spec in (self.raw.get(kind) or {}).values()
+                if isinstance(spec, dict) and spec.get("environment") is not None}
+
+    def take_environment(self, env) -> None:
+        self.environment = {k: env[k] for k in self.environment_names() if k in env}
 
     def service(self, name: str) -> Service:
         from composer.errors import ComposerError

@@ -1,4 +1,5 @@
-"""A service's mounts as engine Mounts: its normalized `volumes`, `tmpfs` and `volumes_from`."""
+"""A service's mounts as engine Mounts: its normalized `volumes`, `tmpfs` and `volumes_from` (and its
+`secrets` and `configs`, from composer/filerefs.py)."""
 from __future__ import annotations
 
 import re
@@ -101,6 +102,12 @@ def service_mounts(project: Project, svc: Service, previous: ContainerInfo | Non
         mounts.append(_tmpfs_entry(entry, f"services.{svc.name}.tmpfs[{i}]"))
     if previous is not None:
         inherit_anonymous(mounts, previous)
+    if svc.raw.get("secrets") or svc.raw.get("configs"):
+        import os
+
+        from composer.filerefs import service_file_mounts
+
+        mounts += service_file_mounts(project, svc, {os.path.normpath(m.target) for m in mounts})
     return mounts
 
 

@@ -7,7 +7,8 @@ the load looked at or looked for, present or absent, and the environment variabl
 mattered: those whose name appears anywhere in the text of the files it read (a load can only look
 a variable up by a name written there), plus COMPOSE_*, DOCKER_* and HOME, which the loader reads
 itself. The entry is used only while each file has the same signature and each of those variables
-the same value (or is still unset); its warnings are printed again. Other variables (a terminal's,
+the same value (or is still unset), compared by a digest (an entry keeps no variable's value); its
+warnings are printed again. Other variables (a terminal's,
 a benchmark tool's) do not matter.
 
 The loader reports what it touches through ``isfile``/``exists``/``seen``/``warn`` below, which
@@ -20,7 +21,7 @@ import os
 import sys
 import threading
 
-VERSION = 2  # of the entry format
+VERSION = 3  # of the entry format
 ALWAYS = ("HOME",)  # read by the loader itself (`~` in paths), besides the prefixes below
 PREFIXES = ("COMPOSE_", "DOCKER_")
 MAX_ENTRIES = 256
@@ -56,6 +57,16 @@ def read_text(text: str) -> None:
 def relevant_environment(environ, text: str) -> dict[str, str]:
     """The variables of *environ* a load whose files read *text* could have looked at."""
     return {k: v for k, v in environ.items() if k in text or k.startswith(PREFIXES) or k in ALWAYS}
+
+
+def _fingerprint(env: dict[str, str]) -> str:
+    """A digest of *env*: an entry holds no value of a variable (secrets' `environment:` sources)."""
+    try:
+        from _sha256 import sha256
+    except ImportError:
+        from hashlib import sha256
+
+    return sha256(repr(sorted(env.items())).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def isfile(path: str) -> bool:
@@ -125,7 +136,7 @@ def get(name: str, environ):
     for path, sig in entry["files"].items():
         if signature(path) != sig:
             return None
-    if relevant_environment(environ, entry["text"]) != entry["environment"]:
+    if _fingerprint(relevant_environment(environ, entry["text"])) != entry["environment"]:
         return None
     for message in entry["warnings"]:
         print(message, file=sys.stderr)
@@ -147,7 +158,8 @@ def put(name: str, files: dict, texts: list[str], environ, warnings: list[str], 
         tmp = os.path.join(d, f".{name}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         text = "\0".join(texts)
-        entry = {"version": VERSION, "files": files, "text": text, "environment": relevant_environment(environ, text),
+        entry = {"version": VERSION, "files": files, "text": text,
+                 "environment": _fingerprint(relevant_environment(environ, text)),
                  "warnings": warnings, "project": project}
         with os.fdopen(fd, "wb") as f:
             pickle.dump(entry, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -177,6 +189,11 @@ def load(opts, cwd: str | None = None, use_cache: bool = True):
     if name:
         project = get(name, _environ(opts))
         if project is not None:
+            if project.environment_names():  # secrets' values are not remembered: read them again
+                from composer.dotenv import project_environment
+
+                project.take_environment(project_environment(opts.env_files, cwd, project.working_dir,
+                                                             dict(_environ(opts))))
             return project
     from composer.loader import load_uncached
 

@@ -69,11 +69,12 @@ class Engine:
     def build_image(self, context: str, dockerfile: str | None = None, tags: list[str] | None = None,
                     build_args: dict[str, str] | None = None, target: str | None = None, no_cache: bool = False,
                     labels: dict[str, str] | None = None, progress=None, dockerfile_inline: str | None = None,
-                    network: str | None = None) -> ImageInfo:
+                    network: str | None = None, secrets: dict[str, bytes] | None = None) -> ImageInfo:
         """`docker build`: the Dockerfile *dockerfile* (default CONTEXT/Dockerfile; relative paths are
         relative to *context*) or the text *dockerfile_inline*, built in the directory *context*.
         *progress* (a callable) receives the output lines; RUN steps join the engine network
-        *network* if given (else they have loopback only). Raises BuildError with Dockerfile:line."""
+        *network* if given (else they have loopback only); *secrets* ({id: value}) are what
+        RUN --mount=type=secret mounts. Raises BuildError with Dockerfile:line."""
         from engine.images.build import BuildError
         from engine.images.build.executor import Builder
 
@@ -90,7 +91,7 @@ class Engine:
             except OSError as e:
                 raise BuildError(f"cannot read the Dockerfile {path}: {e.strerror}") from None
         return Builder(self, context, text, name, path, tags, build_args, target, no_cache, labels, progress,
-                       network).run()
+                       network, secrets).run()
 
     def prune_build_cache(self) -> tuple[int, int]:
         """Forget the build cache, RUN's cache mounts included, and collect the layers only it kept:
@@ -402,20 +403,29 @@ class Engine:
 
                 hostname = socket.gethostname()
             os.makedirs(self.paths.containers, exist_ok=True)
+            for left in os.listdir(self.paths.containers):  # a create that crashed (under this lock)
+                if left.endswith(".creating"):
+                    shutil.rmtree(os.path.join(self.paths.containers, left), ignore_errors=True)
             tmp = cdir + ".creating"
-            shutil.rmtree(tmp, ignore_errors=True)
-            os.mkdir(tmp, 0o700)  # root's alone: what the container plants in upper/ is out of others' reach
-            for sub in ("upper", "work", "rootfs"):
-                os.makedirs(os.path.join(tmp, sub))
-            rec = {"id": cid, "name": spec.name, "image_id": image.id if image else "", "created": now(),
-                   "spec": spec_to_dict(spec), "addresses": addresses, "addresses6": addresses6,
-                   "hostname": hostname, "network_container": peer}
-            if layers is not None:
-                rec["layers"] = list(layers)
-            from engine.store.records import write_json
+            try:
+                os.makedirs(tmp, 0o700)  # root's alone: its record and config hold the environment
+                for sub in ("upper", "work", "rootfs"):
+                    os.makedirs(os.path.join(tmp, sub))
+                from engine.volumes.files import write_files
 
-            write_json(os.path.join(tmp, "record.json"), rec)
-            os.rename(tmp, cdir)  # the container appears whole or not at all
+                write_files(mounts, tmp)  # secrets and configs: kept here, never in the record
+                rec = {"id": cid, "name": spec.name, "image_id": image.id if image else "", "created": now(),
+                       "spec": spec_to_dict(spec), "addresses": addresses, "addresses6": addresses6,
+                       "hostname": hostname, "network_container": peer}
+                if layers is not None:
+                    rec["layers"] = list(layers)
+                from engine.store.records import write_json
+
+                write_json(os.path.join(tmp, "record.json"), rec)
+                os.rename(tmp, cdir)  # the container appears whole or not at all
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
         self._container_event("create", rec)
         return dataclasses.replace(self._info(rec), warnings=warnings)
 
@@ -445,7 +455,7 @@ class Engine:
         env["HOSTNAME"] = rec["hostname"]
         env.update(spec.env)
         cdir = self.paths.container_dir(rec["id"])
-        mounts = [self._runtime_mount(m) for m in spec.mounts]
+        mounts = [self._runtime_mount(m, cdir) for m in spec.mounts]
         from engine.runtime.options import runtime_config
 
         process_opts, container_opts = runtime_config(spec, self._join_target,
@@ -490,9 +500,14 @@ class Engine:
             return int(state["pid"]), None
         return int(state["pid"]), os.path.join(self.paths.container_dir(other["id"]), "shm")
 
-    def _runtime_mount(self, m: Mount) -> dict:
+    def _runtime_mount(self, m: Mount, cdir: str) -> dict:
         """A mount as the container's first process makes it (engine/runtime/mounts.py)."""
         out = {"type": m.type, "target": m.target, "read_only": m.read_only}
+        if m.type == "file":  # the file kept in the container's directory, bound read-only
+            from engine.volumes.files import host_path
+
+            return {"type": "bind", "target": m.target, "read_only": True, "source": host_path(m, cdir),
+                    "propagation": "rprivate"}
         if m.type == "volume":
             vol = self.volumes.get(m.source)
             out.update(source=vol.mountpoint, volume_dir=self.volumes.directory(m.source), subpath=m.subpath,

@@ -6,9 +6,14 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Mount:
-    """A mount of a container: volume, bind or tmpfs, with its options."""
+    """A mount of a container: volume, bind, tmpfs or file, with its options.
 
-    type: str  # "volume" | "bind" | "tmpfs"
+    A "file" mount (secrets and configs) is a file the engine makes from *content* when the container
+    is created, in the container's own root-only directory, and binds read-only at the target: its
+    content is never kept in the container's record (there, *content* is None and *source* names the
+    kept file), never written into its root filesystem, and goes with the container."""
+
+    type: str  # "volume" | "bind" | "tmpfs" | "file"
     target: str
     source: str = ""  # volume name (empty: a new anonymous volume), absolute host path, or empty for tmpfs
     read_only: bool = False
@@ -19,6 +24,10 @@ class Mount:
     tmpfs_size: int = 0  # tmpfs: bytes; 0 is the kernel's default (half the memory)
     tmpfs_mode: int | None = None  # tmpfs: permission bits of its root; None is 1777
     volume_labels: dict[str, str] = field(default_factory=dict)  # volume: labels of a new anonymous volume
+    content: bytes | None = None  # file: what the file holds (given to create_container, then dropped)
+    file_mode: int = 0o444  # file: its permission bits
+    uid: int = 0  # file: its owner and group (numbers, as in the container)
+    gid: int = 0
 
 
 @dataclass

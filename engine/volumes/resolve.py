@@ -1,7 +1,8 @@
 """A new container's mounts, checked and completed before its record is written.
 
 `volumes_from` is expanded into the other containers' volume and bind mounts, bind sources are
-checked (or made, with create_host_path), and anonymous volumes get their engine volume.
+checked (or made, with create_host_path), and anonymous volumes get their engine volume. File
+mounts (secrets, configs) are checked here and written by engine/volumes/files.py.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ PROPAGATIONS = ("", "private", "rprivate", "shared", "rshared", "slave", "rslave
 
 def _check(m: Mount, volumes) -> None:
     where = f"mount {m.target or '?'}"
-    if m.type not in ("volume", "bind", "tmpfs"):
-        raise InvalidArgument(f"{where}: unknown mount type {m.type!r} (use volume, bind or tmpfs)")
+    if m.type not in ("volume", "bind", "tmpfs", "file"):
+        raise InvalidArgument(f"{where}: unknown mount type {m.type!r} (use volume, bind, tmpfs or file)")
     if not m.target.startswith("/"):
         raise InvalidArgument(f"{where}: the container path must be absolute")
     if m.type == "volume":
@@ -47,6 +48,15 @@ def _check(m: Mount, volumes) -> None:
             if not m.create_host_path:
                 raise InvalidArgument(f"bind mount source path does not exist: {m.source} "
                                       "(create it, or set bind.create_host_path)")
+    if m.type == "file":
+        if m.content is None:
+            raise InvalidArgument(f"{where}: a file mount needs its content")
+        if not 0 <= m.file_mode <= 0o7777:
+            raise InvalidArgument(f"{where}: invalid file mode {oct(m.file_mode)}")
+        if m.uid < 0 or m.gid < 0:
+            raise InvalidArgument(f"{where}: invalid owner {m.uid}:{m.gid}")
+    elif m.content is not None:
+        raise InvalidArgument(f"{where}: content applies to file mounts only")
     if m.type == "tmpfs":
         if m.tmpfs_size < 0:
             raise InvalidArgument(f"{where}: tmpfs size must not be negative")
@@ -65,7 +75,7 @@ def _inherited(entry: str, records, own: set[str]) -> list[Mount]:
     out = []
     for d in rec["spec"]["mounts"]:
         m = Mount(**d)
-        if m.type == "tmpfs" or m.target in own:
+        if m.type in ("tmpfs", "file") or m.target in own:  # secrets and configs are granted, not shared
             continue
         if mode:
             m.read_only = mode == "ro"

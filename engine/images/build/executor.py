@@ -100,7 +100,7 @@ class Builder:
                  dockerfile_path: str | None = None, tags: list[str] | None = None,
                  build_args: dict[str, str] | None = None, target: str | None = None, no_cache: bool = False,
                  labels: dict[str, str] | None = None, progress: Callable[[str], None] | None = None,
-                 network: str | None = None):
+                 network: str | None = None, secrets: dict[str, bytes] | None = None):
         from engine.images import reference
 
         if not os.path.isdir(context):
@@ -118,6 +118,7 @@ class Builder:
         self.labels = dict(labels or {})
         self.emit = progress or (lambda line: None)
         self.network = network
+        self.secrets = dict(secrets or {})  # id -> value, for RUN --mount=type=secret
         self.cache = Cache(engine.paths, self.images.blobs)
         self.step_no = 0
         self.results: dict[int, State] = {}
@@ -529,7 +530,8 @@ class Builder:
         config = scope.state.config
         state = scope.state
 
-        mounts = RunMounts(mount_specs, self.engine.paths.root, self.context, config.get("WorkingDir") or "/")
+        mounts = RunMounts(mount_specs, self.engine.paths.root, self.context, config.get("WorkingDir") or "/",
+                           self.secrets)
 
         def layer() -> str:
             view = self._snapshot_view(state)
@@ -539,7 +541,8 @@ class Builder:
                 self.emit(f"#{self.step_no} {line}")
 
             try:
-                return runstep.run(self.engine, state.diff_ids, argv, env, config.get("WorkingDir") or "/",
+                return runstep.run(self.engine, state.diff_ids, argv, {**env, **mounts.env()},
+                                   config.get("WorkingDir") or "/",
                                    config.get("User") or "", network, emit,
                                    lambda upper: self._store_layer(lambda w: w.add_upper(
                                        upper, skip | runstep.mount_points(view, upper, mounts.targets()))),

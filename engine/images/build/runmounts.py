@@ -4,9 +4,14 @@
   between builds (per id, by default the target), for package managers' caches;
 - ``type=bind[,source=PATH],target=DIR[,rw]``: a file or directory of the build context (as
   `.dockerignore` leaves it), read-only unless ``rw`` (then writes are thrown away after the step);
-- ``type=tmpfs,target=DIR[,size=BYTES]``: an empty tmpfs.
-``from=`` (another stage or image as the source), ``type=secret`` and ``type=ssh`` are refused with
-a one-line error.
+- ``type=tmpfs,target=DIR[,size=BYTES]``: an empty tmpfs;
+- ``type=secret[,id=ID][,target=FILE][,env=VAR][,required][,mode=,uid=,gid=]``: a secret the build
+  was given (``--secret``, a service's ``build.secrets``), as a read-only file (default
+  /run/secrets/ID, mode 0400, owned by 0:0) that the engine keeps outside the step's root filesystem
+  (engine/volumes/files.py), and/or in the variable VAR of the step's environment (then no file
+  unless a target is given too). A secret that was not given is left out, or fails the build with
+  ``required``. Its value is never part of the step's cache key.
+``from=`` (another stage or image as the source) and ``type=ssh`` are refused with a one-line error.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from engine.images.build.copying import file_digest
 from engine.images.build.layerfs import parts_of
 from engine.types import Mount
 
-TYPES = ("cache", "bind", "tmpfs")
+TYPES = ("cache", "bind", "tmpfs", "secret")
 
 
 def parse(spec: str) -> dict[str, str]:
@@ -49,27 +54,61 @@ def _true(value: str | None) -> bool:
 class RunMounts:
     """The mounts of one RUN step: made by :meth:`prepare`, undone by :meth:`cleanup`."""
 
-    def __init__(self, specs: list[str], engine_root: str, context, workdir: str):
+    def __init__(self, specs: list[str], engine_root: str, context, workdir: str,
+                 secrets: dict[str, bytes] | None = None):
         self.fields = [parse(s) for s in specs]
         self.root = engine_root
         self.context = context
         self.workdir = workdir or "/"
+        self.secrets = secrets or {}
         self._tmp: list[str] = []
         for f in self.fields:
             kind = f["type"]
-            if kind in ("secret", "ssh"):
-                raise BuildError(f"RUN --mount=type={kind} is not supported (use build args or a bind mount)")
+            if kind == "ssh":
+                raise BuildError("RUN --mount=type=ssh is not supported (use a secret mount)")
             if kind not in TYPES:
-                raise BuildError(f"RUN --mount: unknown type {kind!r} (use cache, bind or tmpfs)")
+                raise BuildError(f"RUN --mount: unknown type {kind!r} (use cache, bind, tmpfs or secret)")
+            if kind == "secret":
+                self._check_secret(f)
+                continue
             if not f.get("target"):
                 raise BuildError(f"RUN --mount=type={kind}: a target is required")
             if "from" in f:
                 raise BuildError("RUN --mount from= another stage or image is not supported: "
                                  "COPY --from what the step needs")
 
+    def _check_secret(self, f: dict[str, str]) -> None:
+        ident = f.get("id") or os.path.basename(f.get("target") or "")
+        if not ident:
+            raise BuildError("RUN --mount=type=secret: an id (or a target) is required")
+        f["id"] = ident
+        if not f.get("target") and not f.get("env"):
+            f["target"] = f"/run/secrets/{ident}"
+        for k in ("uid", "gid"):
+            if not (f.get(k) or "0").isdigit():
+                raise BuildError(f"RUN --mount=type=secret,id={ident}: {k}={f[k]} is not a number")
+        try:
+            mode = int(f.get("mode") or "0400", 8)
+        except ValueError:
+            mode = -1
+        if not 0 <= mode <= 0o777:
+            raise BuildError(f"RUN --mount=type=secret,id={ident}: mode={f.get('mode')} is not an octal mode")
+        if _true(f.get("required")) and ident not in self.secrets:
+            raise BuildError(f"RUN --mount=type=secret,id={ident}: the secret {ident} is required but was not "
+                             f"given (pass --secret id={ident},src=FILE or env=VAR, or build.secrets)")
+
+    def env(self) -> dict[str, str]:
+        """The step's variables that secret mounts with env= set (only while the step runs)."""
+        out = {}
+        for f in self.fields:
+            if f["type"] == "secret" and f.get("env") and f["id"] in self.secrets:
+                out[f["env"]] = self.secrets[f["id"]].decode(errors="surrogateescape")
+        return out
+
     def digest(self) -> str:
         """What the step's cache key needs of its mounts: their specs, and the content of bound sources
-        (a changed file under a bind mount runs the step again; a cache mount's content does not)."""
+        (a changed file under a bind mount runs the step again; a cache mount's content does not, nor a
+        secret's value: Docker's builder does not key on it either)."""
         h = hashlib.sha256()
         for f in self.fields:
             h.update(repr(sorted(f.items())).encode())
@@ -92,7 +131,7 @@ class RunMounts:
             h.update(f"file {path} {os.stat(host).st_mode & 0o7777:o} {file_digest(host)}\0".encode())
 
     def targets(self) -> list[str]:
-        return [self.target(f) for f in self.fields]
+        return [self.target(f) for f in self.fields if f.get("target")]
 
     def target(self, f: dict[str, str]) -> str:
         t = f["target"]
@@ -100,7 +139,8 @@ class RunMounts:
 
     def prepare(self) -> list[Mount]:
         try:
-            return [self._mount(f) for f in self.fields]
+            return [self._mount(f) for f in self.fields
+                    if f["type"] != "secret" or (f.get("target") and f["id"] in self.secrets)]
         except BaseException:
             self.cleanup()
             raise
@@ -110,6 +150,9 @@ class RunMounts:
         if kind == "tmpfs":
             size = int(f["size"]) if f.get("size", "").isdigit() else 0
             return Mount("tmpfs", target, tmpfs_size=size)
+        if kind == "secret":
+            return Mount("file", target, content=self.secrets[f["id"]], file_mode=int(f.get("mode") or "0400", 8),
+                         uid=int(f.get("uid") or 0), gid=int(f.get("gid") or 0))
         if kind == "cache":
             key = hashlib.sha256((f.get("id") or target).encode()).hexdigest()[:32]
             path = os.path.join(cache_root(self.root), key)

@@ -29,8 +29,11 @@ def placeholders(view: LayerFS) -> set[str]:
 
 
 def mount_points(view: LayerFS, upper: str, targets: list[str]) -> set[str]:
-    """RUN --mount targets (absolute) the image did not have: made in the upper dir only to mount on,
-    the layer leaves them out, and so their parents made for them, when nothing else is in those."""
+    """RUN --mount targets (absolute) the image did not have: made in the upper dir only to mount on
+    (an empty directory, or an empty file for a secret), the layer leaves them out, and so their
+    parents made for them, when nothing else is in those."""
+    import stat
+
     skip: set[str] = set()
     for target in targets:
         parts = parts_of(target)
@@ -38,7 +41,14 @@ def mount_points(view: LayerFS, upper: str, targets: list[str]) -> set[str]:
             continue
         rel = "/".join(parts)
         host = os.path.join(upper, rel)
-        if not os.path.isdir(host) or os.listdir(host):
+        try:
+            st = os.lstat(host)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if os.listdir(host):
+                continue
+        elif not stat.S_ISREG(st.st_mode) or st.st_size:
             continue
         skip.add(rel)
         while len(parts) > 1:
