@@ -106,6 +106,7 @@ class Project:
     networks: dict[str, NetworkSpec]
     volumes: dict[str, VolumeSpec]
     raw: dict[str, Any]  # the whole normalized model
+    disabled: list[str] = field(default_factory=list)  # services the files declare that no enabled profile has
 
     def service(self, name: str) -> Service:
         from composer.errors import ComposerError
