@@ -467,6 +467,7 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
     raw = {k: raw[k] for k in sorted(raw)}
     project = _model(raw, name, project_dir, files)
     project.take_environment(env)
+    project.disabled = sorted(s for s in services_in if s not in enabled)
     from composer.graph import Graph
 
     Graph(project)  # rejects dependency cycles, naming the whole cycle

@@ -176,20 +176,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
         existing = observed.of_service(svc_name)
         forced = opts.force_recreate and (svc_name in explicit or opts.always_recreate_deps)
         changed_deps = sorted(d for d, dep in svc.depends_on.items() if dep.restart and d in recreated)
-        waits: list[tuple[str, str, bool]] = []  # made only if a container of this service starts
-        plain: set[str] = set()
-        for dep_name, dep in svc.depends_on.items():
-            if dep_name not in order:
-                continue
-            if dep.condition == "service_healthy":
-                waits.append((dep_name, "wait_healthy", dep.required))
-            elif dep.condition == "service_completed_successfully":
-                waits.append((dep_name, "wait_completed", dep.required))
-            else:
-                plain.update(started.get(dep_name, []))
-
-        def gate() -> set[str]:
-            return plain | {_wait(plan, d, action, started.get(d, []), required) for d, action, required in waits}
+        gate = _gate(plan, svc, order, started)
 
         # volumes_from: the other service's container must exist before this one is created
         made_first = {k for d in services_mounted_from(svc) for k in started.get(d, [])}
@@ -253,6 +240,47 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
     return plan
 
 
+def _gate(plan: Plan, svc: Service, order: list[str], started: dict[str, list[str]]):
+    """What a start of *svc* waits for, as a function making the plan's wait operations only when a
+    container of the service does start: its dependencies' starts (service_started), or a wait for
+    them to be healthy or to have completed successfully."""
+    waits: list[tuple[str, str, bool]] = []
+    plain: set[str] = set()
+    for dep_name, dep in svc.depends_on.items():
+        if dep_name not in order:
+            continue
+        if dep.condition == "service_healthy":
+            waits.append((dep_name, "wait_healthy", dep.required))
+        elif dep.condition == "service_completed_successfully":
+            waits.append((dep_name, "wait_completed", dep.required))
+        else:
+            plain.update(started.get(dep_name, []))
+
+    def gate() -> set[str]:
+        return plain | {_wait(plan, d, action, started.get(d, []), required) for d, action, required in waits}
+
+    return gate
+
+
+def plan_start(project: Project, containers: list[ContainerInfo], services: list[str] | None = None) -> Plan:
+    """`start`: start the stopped containers (of *services*) in dependency order, each after what its
+    depends_on conditions ask of its dependencies (started, healthy, completed successfully), as up does."""
+    plan = Plan()
+    order = Graph(project).order()
+    started: dict[str, list[str]] = {}
+    for name in order:
+        started[name] = []
+        if services and name not in services:
+            continue
+        gate = _gate(plan, project.services[name], order, started)
+        for c in sorted((c for c in containers if c.labels.get(desired.LABEL_SERVICE) == name), key=number_of):
+            if c.status != "running":
+                started[name].append(plan.add(Operation(f"start:{c.name}", "start", "Container", c.name,
+                                                        f"it is {c.status}", deps=gate(),
+                                                        params={"id": c.id, "service": name})).key)
+    return plan
+
+
 def _wait(plan: Plan, service: str, action: str, after: list[str], required: bool) -> str:
     key = f"{action}:{service}"
     if key not in plan.ops:
@@ -268,7 +296,9 @@ def plan_down(project: Project, observed: Observed, remove_orphans: bool, volume
     plan = Plan()
     containers = observed.containers
     if not remove_orphans and project.files:  # without a stack file, all the project's containers go
-        orphans = [c for c in containers if c.labels.get(desired.LABEL_SERVICE) not in project.services]
+        # services the files declare under a profile that is not enabled are no orphans: they go too
+        declared = set(project.services) | set(project.disabled)
+        orphans = [c for c in containers if c.labels.get(desired.LABEL_SERVICE) not in declared]
         if orphans:
             names = ", ".join(sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in orphans}))
             plan.warnings.append(f"Found orphan containers for services {names} of project {project.name}. "

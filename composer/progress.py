@@ -55,14 +55,15 @@ class Progress:
         with self.lock:
             if self.mode == "json":
                 self.stream.write(json.dumps({"status": WARNED, "text": message}) + "\n")
+            elif self.mode == "tty":
+                self._draw(time.monotonic(), force=True, above="\x1b[33mWARN\x1b[0m " + message)
             else:
-                self._erase()
-                self.stream.write(("\x1b[33mWARN\x1b[0m " if self.mode == "tty" else "WARN ") + message + "\n")
-                if self.mode == "tty":  # the live display comes back under the warning; plain has none
-                    self._draw(time.monotonic(), force=True)
+                self.stream.write("WARN " + message + "\n")
             self.stream.flush()
 
     def close(self) -> None:
+        """Stop redrawing and show the final state; the block stays, so a later step (up --wait after
+        up) goes on updating it in place."""
         self._stop.set()
         if self._ticker:
             self._ticker.join()
@@ -71,6 +72,14 @@ class Progress:
         with self.lock:
             if self.mode == "tty" and self.lines:
                 self._draw(time.monotonic(), force=True)
+
+    def finish(self) -> None:
+        """Close the block for good: other output follows it (attached logs), and what is shown next
+        starts a block of its own below instead of redrawing over that output."""
+        self.close()
+        with self.lock:
+            self.lines.clear()
+            self.drawn = 0
 
     # -- terminal drawing --------------------------------------------------------------
     def _start_ticker(self) -> None:
@@ -83,31 +92,62 @@ class Progress:
             with self.lock:
                 self._draw(time.monotonic(), force=True)
 
-    def _erase(self) -> None:
-        if self.drawn:
-            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
-            self.drawn = 0
+    def _size(self) -> tuple[int, int]:
+        import os
 
-    def _draw(self, now: float, force: bool = False) -> None:
-        if not force and now - self.last_draw < 0.05:
+        try:
+            size = os.get_terminal_size(self.stream.fileno())
+            return size.columns or 80, size.lines or 24
+        except (OSError, ValueError, AttributeError):
+            return 80, 24
+
+    def _draw(self, now: float, force: bool = False, above: str | None = None) -> None:
+        """Redraw the block in place (with *above*, a line that stays, printed over it first). Every
+        row fits on one terminal line and the block fits on the screen (finished rows give way first),
+        so moving the cursor back up always reaches the header; rows are overwritten, never the whole
+        screen cleared (tmux would keep each cleared screen in its scrollback): nothing is left behind."""
+        if not force and above is None and now - self.last_draw < 0.05:
             return
         self.last_draw = now
+        columns, height = self._size()
+        columns -= 1  # a row as wide as the terminal may wrap on some terminals
         finished = sum(1 for line in self.lines.values() if line[1] != WORKING)
-        rows = [f"\x1b[34m[+]\x1b[0m {self.title} {finished}/{len(self.lines)}"]
-        width = max((len(i) for i in self.lines), default=0)
-        for ident, (text, state, started, ended) in self.lines.items():
+        items = list(self.lines.items())
+        room = max(height - 2, 1)
+        if len(items) > room:
+            finished_keys = [k for k, line in items if line[1] != WORKING]
+            drop = set(finished_keys[:len(items) - room])  # the oldest finished rows give way first
+            items = [i for i in items if i[0] not in drop][-room:]
+        header = f"[+] {self.title} {finished}/{len(self.lines)}"
+        rows = ["\x1b[34m[+]\x1b[0m" + _fit(header, columns)[3:]]
+        width = max((len(i) for i, _ in items), default=0)
+        for ident, (text, state, started, ended) in items:
             if state == DONE:
                 mark = "\x1b[32m✔\x1b[0m"
             elif state == FAILED:
                 mark = "\x1b[31m✘\x1b[0m"
+            elif state == WARNED:
+                mark = "\x1b[33m!\x1b[0m"
             else:
                 mark = SPINNER[int(now * 10) % len(SPINNER)]
-            took = (ended or now) - started
-            rows.append(f" {mark} {ident.ljust(width)}  {text:<12} {took:5.1f}s")
-        self._erase()
-        self.stream.write("\n".join(rows) + "\n")
+            took = f" {(ended or now) - started:5.1f}s"
+            body = _fit(f"{ident.ljust(width)}  {text:<12}", columns - 3 - len(took))
+            rows.append(f" {mark} {body}{took}")
+        if above is not None:
+            rows.insert(0, above)
+        if not self.lines:
+            rows = rows[:1] if above is not None else []
+        out = f"\x1b[{self.drawn}A\r" if self.drawn else ""
+        out += "".join(row + "\x1b[K\n" for row in rows) + "\x1b[J"  # each row cleared after it; then below
+        self.stream.write(out)
         self.stream.flush()
-        self.drawn = len(rows)
+        self.drawn = len(rows) - (above is not None)
+
+
+def _fit(text: str, width: int) -> str:
+    """*text* cut to *width* characters (with an ellipsis), so a row never wraps."""
+    width = max(width, 1)
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def from_args(args, title: str = "Running") -> Progress:

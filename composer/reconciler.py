@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 from composer import desired
 from composer.errors import ComposerError
-from composer.graph import Graph
 from composer.model import Project
 from composer.mounts import volume_options
-from composer.plan import Observed, Operation, Plan, UpOptions, plan_down, plan_up, stop_order
-from composer.progress import DONE, FAILED, Progress
-from engine.api import ContainerInfo, Engine, EngineError, NotFound
+from composer.plan import Observed, Operation, Plan, UpOptions, plan_down, plan_start, plan_up, stop_order
+from composer.progress import DONE, FAILED, WARNED, Progress
+from engine.api import Conflict, ContainerInfo, Engine, EngineError, NotFound
 
 POLL = 0.1
 
@@ -255,7 +254,7 @@ class Reconciler:
         while_, after = WORDS.get(op.action, (op.action, op.action))
         self.progress.update(op.kind, op.target, while_)
         try:
-            await getattr(self, f"_{op.kind.lower()}_{op.action}")(op)
+            warning = await getattr(self, f"_{op.kind.lower()}_{op.action}")(op)
         except ConditionFailed as e:
             if op.params.get("required", True):
                 self.progress.update(op.kind, op.target, "Error", FAILED)
@@ -266,6 +265,9 @@ class Reconciler:
         except BaseException:
             self.progress.update(op.kind, op.target, "Error", FAILED)
             raise
+        if warning:  # done, but not as asked (a network still in use stays)
+            self.progress.update(op.kind, op.target, warning, WARNED)
+            return
         self.progress.update(op.kind, op.target, after, DONE)
 
     async def _network_create(self, op: Operation) -> None:
@@ -316,8 +318,14 @@ class Reconciler:
         await self._call(self.engine.stop_container, op.params["id"], op.params.get("timeout"))
         await self._call(self.engine.remove_container, op.params["id"], True, bool(op.params.get("volumes")))
 
-    async def _network_remove(self, op: Operation) -> None:
-        await self._call(self.engine.remove_network, op.target)
+    async def _network_remove(self, op: Operation) -> str | None:
+        try:
+            await self._call(self.engine.remove_network, op.target)
+        except Conflict:  # containers down left (orphans): kept, as Docker Compose keeps it
+            return "Resource is still in use"
+        except NotFound:
+            return "No resource found to remove"
+        return None
 
     async def _volume_remove(self, op: Operation) -> None:
         await self._call(self.engine.remove_volume, op.target)
@@ -365,27 +373,36 @@ class Reconciler:
 
     # -- waiting for the stack (up --wait) -----------------------------------------------
     def wait_ready(self, services: list[str], timeout: float | None) -> None:
-        """Until every container of *services* runs (and is healthy where it has a healthcheck)."""
+        """Until every container of *services* runs (and is healthy where it has a healthcheck); one
+        that others wait for with `service_completed_successfully` may instead have exited 0. A
+        container that exits (or stops) fails the wait with Docker Compose's `container X exited (N)`;
+        one without a healthcheck counts as up once it has stayed up SETTLE seconds, so a process
+        that crashes at start-up is not taken for a running service."""
         deadline = time.monotonic() + timeout if timeout else None
         completed_ok = {d for s in self.project.services.values() for d, dep in s.depends_on.items()
                         if dep.condition == "service_completed_successfully"}
         pending = set(services)
-        while pending:
-            for name in sorted(pending):
-                states = [running_state(c, name in completed_ok) for c in self.containers(name)]
-                bad = [s for s in states if s not in ("ready", "waiting")]
-                if bad:
-                    raise ComposerError(bad[0])
-                if states and all(s == "ready" for s in states):
-                    pending.discard(name)
-                    for c in self.containers(name):
-                        self.progress.update("Container", c.name, "Healthy" if c_health(c) else "Running", DONE)
-            if not pending:
-                break
-            if deadline is not None and time.monotonic() > deadline:
-                raise ComposerError(f"timeout waiting for services to be ready: {', '.join(sorted(pending))}")
-            time.sleep(POLL)
-        self.progress.close()
+        try:
+            while pending:
+                for name in sorted(pending):
+                    found = self.containers(name)
+                    states = [running_state(c, name in completed_ok) for c in found]
+                    bad = [(c, s) for c, s in zip(found, states) if s not in ("ready", "waiting")]
+                    if bad:
+                        self.progress.update("Container", bad[0][0].name, "Error", FAILED)
+                        raise ComposerError(bad[0][1])
+                    if states and all(s == "ready" for s in states):
+                        pending.discard(name)
+                        for c in found:
+                            text = "Exited" if c.status == "exited" else "Healthy" if c_health(c) else "Running"
+                            self.progress.update("Container", c.name, text, DONE)
+                if not pending:
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ComposerError(f"timeout waiting for services to be ready: {', '.join(sorted(pending))}")
+                time.sleep(POLL)
+        finally:
+            self.progress.close()
 
     # -- down / stop / start / rm --------------------------------------------------------
     def down(self, volumes: bool = False, remove_orphans: bool = False, timeout: float | None = None,
@@ -432,19 +449,7 @@ class Reconciler:
         containers = self.containers()
         if not containers:
             raise ComposerError(f"service(s) not created in project {self.project.name}: run up first")
-        plan = Plan()
-        keys: dict[str, list[str]] = {}
-        for name in Graph(self.project).order():
-            deps = {k for d in self.project.services[name].depends_on for k in keys.get(d, [])}
-            keys[name] = []
-            if services and name not in services:
-                continue
-            for c in containers:
-                if c.labels.get(desired.LABEL_SERVICE) == name and c.status != "running":
-                    keys[name].append(plan.add(Operation(f"start:{c.name}", "start", "Container", c.name,
-                                                         f"it is {c.status}", deps=deps,
-                                                         params={"id": c.id, "service": name})).key)
-        self.apply(plan)
+        self.apply(plan_start(self.project, containers, services))
 
     def remove(self, services: list[str] | None = None, stop_first: bool = False,
                timeout: float | None = None, volumes: bool = False) -> list[str]:
@@ -483,7 +488,10 @@ def readiness(c: ContainerInfo, healthy: bool) -> str:
     return "waiting"
 
 
-def running_state(c: ContainerInfo, may_complete: bool) -> str:
+SETTLE = 0.5  # seconds a container without a healthcheck must stay up before `up --wait` counts it as up
+
+
+def running_state(c: ContainerInfo, may_complete: bool, now: float | None = None) -> str:
     """'ready', 'waiting' or why not, for `up --wait`."""
     if c.status == "exited":
         if may_complete and c.exit_code == 0:
@@ -494,7 +502,22 @@ def running_state(c: ContainerInfo, may_complete: bool) -> str:
     status = c_health(c)
     if status == "unhealthy":
         return f"container {c.name} is unhealthy"
-    return "waiting" if status == "starting" else "ready"
+    if status == "starting":
+        return "waiting"
+    if not status and _up_for(c, now) < SETTLE:
+        return "waiting"
+    return "ready"
+
+
+def _up_for(c: ContainerInfo, now: float | None = None) -> float:
+    """Seconds since the container's process started (a large number if the time is unknown)."""
+    from datetime import datetime
+
+    try:
+        started = datetime.fromisoformat(c.started_at.replace("Z", "+00:00")).timestamp()
+    except (AttributeError, ValueError):
+        return float("inf")
+    return (time.time() if now is None else now) - started
 
 
 async def _sleep(seconds: float) -> None:

@@ -116,8 +116,10 @@ class Stack:
     def up(self, wait: bool = True, services: Sequence[str] | None = None, build: bool = False,
            timeout: float | None = 120) -> None:
         """Create and start the services (all, or *services* and their dependencies); with *wait*,
-        return once every one runs (and is healthy, where it has a healthcheck). A reused stack that
-        already runs as configured is only checked."""
+        return once every one runs (and is healthy, where it has a healthcheck), and raise
+        ComposerError (`container X exited (N)`) if one exits instead, as `up --wait` fails (a
+        one-shot that others wait for with service_completed_successfully may exit 0). A reused
+        stack that already runs as configured is only checked."""
         if self.reuse and self._lease is None:
             from composer import reuse as reusing
 

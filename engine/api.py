@@ -439,11 +439,7 @@ class Engine:
             lower = self.images.snapshots.lowerdirs(rec["layers"])
             if not lower:
                 raise InvalidArgument(f"container {rec['name']}: its root filesystem has no layers")
-        if spec.entrypoint is not None:
-            args = list(spec.entrypoint) + list(spec.command or [])
-        else:
-            args = list(cfg.get("Entrypoint") or []) + list(
-                spec.command if spec.command is not None else (cfg.get("Cmd") or []))
+        args = process_args(spec, cfg)
         if not args:
             raise InvalidArgument(f"container {rec['name']}: no command specified (the image has none; "
                                   "set command: or entrypoint:)")
@@ -976,6 +972,15 @@ class Engine:
             if spec.auto_remove:
                 self.remove_container(info.id, force=True, volumes=True)
         return code
+
+
+def process_args(spec: ContainerSpec, image_config: dict) -> list[str]:
+    """The container's argv: its entrypoint and command, each the image's where the spec has none
+    (a spec's entrypoint drops the image's Cmd), as Docker resolves them."""
+    if spec.entrypoint is not None:
+        return list(spec.entrypoint) + list(spec.command or [])
+    return list(image_config.get("Entrypoint") or []) + list(
+        spec.command if spec.command is not None else (image_config.get("Cmd") or []))
 
 
 def _healthcheck(spec: ContainerSpec, image_config: dict) -> dict | None:

@@ -26,7 +26,29 @@ def _chosen(rec, args) -> list[ContainerInfo]:
     return [c for c in rec.containers() if c.labels.get(desired.LABEL_SERVICE) in names]
 
 
-def attach(rec, args) -> int:
+def before_up(rec) -> dict[str, ContainerInfo]:
+    """The project's containers before an attached `up` changes them (see `attach`)."""
+    return {c.id: c for c in rec.containers()}
+
+
+def _since(c: ContainerInfo, before: dict[str, ContainerInfo]) -> dict:
+    """Where following *c* starts: only what it writes from now on. A container that was running
+    before this up shows only new lines, one this up started again shows what it wrote since its last
+    run ended (not the previous runs' output), a new one everything."""
+    old = before.get(c.id)
+    if old is None:
+        return {"tail": None}
+    if old.status in ("running", "restarting", "paused") or old.paused:
+        return {"tail": 0}
+    if old.finished_at:
+        from composer.cli.timearg import parse_log_time
+
+        return {"tail": None, "since": parse_log_time(old.finished_at)}
+    return {"tail": None}
+
+
+def attach(rec, args, before: dict[str, ContainerInfo] | None = None) -> int:
+    rec.progress.finish()  # the logs follow the display; a stop (Ctrl-C) gets a display of its own
     containers = _chosen(rec, args)
     printer = Printer(containers, prefix=not args.no_log_prefix,
                       colour=use_colour(getattr(args, "ansi", "auto"), args.no_color), timestamps=args.timestamps)
@@ -34,8 +56,9 @@ def attach(rec, args) -> int:
     left = {c.id for c in containers}
     code = 0
     try:
-        follow(rec.engine, containers, follow=True, tail=None, prefix=True, printer=printer, on_end=ended.put,
-               wait=False)
+        for c in containers:
+            follow(rec.engine, [c], follow=True, prefix=True, printer=printer, on_end=ended.put, wait=False,
+                   **_since(c, before or {}))
         while left:
             try:
                 c = ended.get(timeout=0.2)
@@ -62,7 +85,7 @@ def attach(rec, args) -> int:
                     code = _exit_code(rec, args.exit_code_from)
                 return code
     except KeyboardInterrupt:
-        print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr)
+        print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr, flush=True)
         _stop(rec, args)
         return 130
     if args.exit_code_from:
@@ -79,7 +102,7 @@ def _stop(rec, args) -> None:
     """Stop the stack; a Ctrl-C while it stops kills what is left (the stop then ends at once)."""
     import signal
 
-    services = args.services or None
+    services = args.services or list(rec.project.services)  # the stack's services, not orphans
 
     def force(signum, frame) -> None:
         print("Killing...", file=sys.stderr, flush=True)

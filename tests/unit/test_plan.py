@@ -4,7 +4,7 @@ import pytest
 from composer import desired
 from composer.errors import ComposerError
 from composer.loader import LoadOptions, load
-from composer.plan import Observed, UpOptions, plan_down, plan_up
+from composer.plan import Observed, UpOptions, plan_down, plan_start, plan_up
 from engine.api import ContainerInfo
 
 STACK = """
@@ -156,3 +156,31 @@ def test_down_removes_dependents_before_their_dependencies(tmp_path):
     order = [t for _, t in actions(plan)]
     assert order.index("demo-web-1") < order.index("demo-api-1") < order.index("demo-db-1")
     assert order[-2:] == ["demo_default", "demo_data"]
+
+
+def test_down_takes_containers_of_services_whose_profile_is_not_enabled(tmp_path):
+    text = STACK + "  debug:\n    image: base\n    profiles: [debug]\n"
+    proj = project(tmp_path, text)
+    assert "debug" not in proj.services and proj.disabled == ["debug"]
+    with_debug = load(LoadOptions(environ={}, profiles=["debug"]), cwd=str(tmp_path))
+    have = [running(proj, s) for s in proj.services] + [running(with_debug, "debug")]
+    plan = plan_down(proj, observed(proj, have), False, False, ["demo_default"], [], [])
+    assert not plan.warnings
+    assert ("remove", "demo-debug-1") in actions(plan)
+    assert plan.ops["network:demo_default"].deps >= {op.key for op in plan.ops.values() if op.kind == "Container"}
+
+
+def test_start_waits_for_the_conditions_of_depends_on(tmp_path):
+    proj = project(tmp_path)
+    stopped = [running(proj, s, status="exited") for s in proj.services]
+    plan = plan_start(proj, stopped)
+    api, job, web = (plan.ops[f"start:demo-{s}-1"] for s in ("api", "job", "web"))
+    assert "wait_healthy:db" in api.deps and plan.ops["wait_healthy:db"].deps == {"start:demo-db-1"}
+    assert "wait_completed:db" in job.deps and plan.ops["wait_completed:db"].params["required"] is False
+    assert web.deps == {"start:demo-api-1"}  # service_started: after api's start
+    # `start web`: only web starts, after api is running (its own start not planned, so no wait)
+    plan = plan_start(proj, stopped, ["web"])
+    assert list(plan.ops) == ["start:demo-web-1"] and plan.ops["start:demo-web-1"].deps == set()
+    # a running dependency is not started again, but still waited for
+    plan = plan_start(proj, [running(proj, "db")] + [c for c in stopped if "db" not in c.name], ["api"])
+    assert plan.ops["start:demo-api-1"].deps == {"wait_healthy:db"} and plan.ops["wait_healthy:db"].deps == set()

@@ -23,10 +23,55 @@ def configure(p) -> None:
     p.add_argument("services_filter", nargs="*", metavar="SERVICE")
 
 
-def command_text(c: ContainerInfo) -> str:
-    args = (c.spec.entrypoint or []) + (c.spec.command or [])
-    text = " ".join(args)
-    return f'"{text[:20]}…"' if len(text) > 20 else f'"{text}"'
+def command_line(args: list[str]) -> str:
+    """The command as Docker's container list shows it: the path, then the arguments joined by spaces,
+    those with a space in single quotes."""
+    return " ".join(args[:1] + [f"'{a}'" if " " in a else a for a in args[1:]])
+
+
+def go_quote(text: str) -> str:
+    """*text* in double quotes with Go's strconv.Quote escapes (a newline is `\\n`), as Docker prints it."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch in "\a\b\f\n\r\t\v":
+            out.append("\\" + "abfnrtv"["\a\b\f\n\r\t\v".index(ch)])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def command_text(c: ContainerInfo, image_config: dict | None = None, trunc: bool = True) -> str:
+    """COMMAND: the container's argv (the image's entrypoint and CMD where the service sets none), cut
+    to 20 characters (19 and an ellipsis) unless *trunc* is off, and quoted on one line."""
+    from engine.api import process_args
+
+    text = command_line(process_args(c.spec, image_config or {}))
+    if trunc and len(text) > 20:
+        text = text[:19] + "…"
+    return go_quote(text)
+
+
+def image_configs(engine, containers: list[ContainerInfo]) -> dict[str, dict]:
+    """Image id -> its config, for the containers whose command comes from their image."""
+    from engine.api import EngineError
+
+    out: dict[str, dict] = {}
+    for c in containers:
+        if c.image_id in out or (c.spec.entrypoint is not None) or not c.image_id:
+            continue
+        try:
+            out[c.image_id] = engine.inspect_image(c.image_id).config or {}
+        except EngineError:
+            out[c.image_id] = {}
+    return out
 
 
 HEALTH_TEXT = {"starting": " (health: starting)", "healthy": " (healthy)", "unhealthy": " (unhealthy)"}
@@ -50,9 +95,10 @@ def ports_text(c: ContainerInfo) -> str:
                      f"{p.protocol}" for p in c.ports)
 
 
-def ps_entry(c: ContainerInfo, project: str) -> dict:
+def ps_entry(c: ContainerInfo, project: str, image_config: dict | None = None, trunc: bool = True) -> dict:
     return {
-        "ID": c.id[:12], "Name": c.name, "Names": c.name, "Image": c.image, "Command": command_text(c),
+        "ID": c.id[:12], "Name": c.name, "Names": c.name, "Image": c.image,
+        "Command": command_text(c, image_config, trunc),
         "Project": project, "Service": c.labels.get(desired.LABEL_SERVICE, ""), "CreatedAt": docker_time(c.created),
         "RunningFor": ago(c.created), "State": "paused" if c.paused else c.status,
         "OOMKilled": c.oom_killed, "Status": status_text(c), "Health": c.health if c.status == "running" else "",
@@ -78,22 +124,32 @@ def run(args) -> int:
     containers = [c for c in selected(rec, args.services_filter)
                   if (("paused" if c.paused else c.status) in statuses if statuses
                       else (args.all or c.status in ("running", "restarting")))]
+    containers.sort(key=lambda c: c.name)  # as Docker Compose sorts them
     if args.services:
         for name in sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in containers}):
             print(name)
-    elif args.quiet:
+        return 0
+    if args.quiet:
         for c in containers:
             print(c.id)
-    elif args.format == "json":
+        return 0
+    configs = image_configs(rec.engine, containers)
+    trunc = not args.no_trunc
+
+    def entry(c: ContainerInfo) -> dict:
+        return ps_entry(c, rec.project.name, configs.get(c.image_id), trunc)
+
+    if args.format == "json":
         for c in containers:
-            print(json.dumps(ps_entry(c, rec.project.name)))
+            print(json.dumps(entry(c)))
     elif args.format == "table":
-        rows = [[c.name, c.image, command_text(c), c.labels.get(desired.LABEL_SERVICE, ""), ago(c.created),
-                 status_text(c), ports_text(c)] for c in containers]
+        rows = [[c.name, c.image, command_text(c, configs.get(c.image_id), trunc),
+                 c.labels.get(desired.LABEL_SERVICE, ""), ago(c.created), status_text(c), ports_text(c)]
+                for c in containers]
         print(table(["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows))
     elif "{{" in args.format:
         for c in containers:
-            print(render_template(args.format, ps_entry(c, rec.project.name)))
+            print(render_template(args.format, entry(c)))
     else:
         raise ComposerError(f"unknown --format {args.format!r}: use table, json or a {{{{.Field}}}} template")
     return 0

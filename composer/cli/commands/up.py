@@ -86,7 +86,12 @@ def run(args) -> int:
         from composer.watch.rules import rules_for
 
         rules = rules_for(rec.project, args.services)
+    before = None
     with rec.lock():
+        if not (args.detach or args.wait or args.no_start or args.dry_run or args.watch):
+            from composer.cli.attached import before_up
+
+            before = before_up(rec)  # an attached up shows only what the containers write from now on
         rec.prepare_images(targets(rec.project, args.services, getattr(args, "no_deps", False)), args.pull, args.build)
         rec.up(opts)
         if args.dry_run:
@@ -101,7 +106,7 @@ def run(args) -> int:
         raise ComposerError(f"no such service: {args.exit_code_from}")
     from composer.cli.attached import attach
 
-    return attach(rec, args)
+    return attach(rec, args, before)
 
 
 def up_watch(rec, args, rules) -> int:
