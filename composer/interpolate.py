@@ -13,6 +13,9 @@ _NAME_START = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
 _NAME_CHARS = _NAME_START + "0123456789"
 
 
+MAX_NESTING = 50  # ${A:-${B:-...}} levels; each is a Python call, and Docker Compose files nest a few
+
+
 class InterpolationError(ValueError):
     pass
 
@@ -26,9 +29,16 @@ class Interpolator:
         self.env = env
         self.warn = warn
         self._warned: set[str] = set()
+        self._depth = 0
 
     def text(self, s: str) -> str:
-        out, _ = self._scan(s, 0, stop_at_brace=False)
+        if self._depth >= MAX_NESTING:
+            raise InterpolationError(f"variables are nested more than {MAX_NESTING} levels deep")
+        self._depth += 1
+        try:
+            out, _ = self._scan(s, 0, stop_at_brace=False)
+        finally:
+            self._depth -= 1
         return out
 
     def _scan(self, s: str, i: int, stop_at_brace: bool) -> tuple[str, int]:

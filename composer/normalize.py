@@ -34,7 +34,7 @@ def parse_duration(value: Any, where: str = "") -> float:
     if isinstance(value, bool):
         raise _fail(where, f"invalid duration {value!r} (use forms like 10s, 1m30s, 500ms)")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _bounded_duration(float(value), value, where)
     text = str(value).strip()
     sign = 1.0
     if text[:1] in "+-" and text:
@@ -42,7 +42,7 @@ def parse_duration(value: Any, where: str = "") -> float:
     if text == "0":
         return 0.0
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return sign * float(text)
+        return _bounded_duration(sign * float(text), value, where)
     pos, total = 0, 0.0
     for m in _DURATION.finditer(text):
         if m.start() != pos:
@@ -51,7 +51,16 @@ def parse_duration(value: Any, where: str = "") -> float:
         pos = m.end()
     if pos != len(text) or not text:
         raise _fail(where, f"invalid duration {str(value)!r} (use forms like 10s, 1m30s, 500ms)")
-    return sign * total
+    return _bounded_duration(sign * total, value, where)
+
+
+MAX_DURATION = (2**63 - 1) / 1e9  # Go's time.Duration: int64 nanoseconds, about 292 years
+
+
+def _bounded_duration(seconds: float, value: Any, where: str) -> float:
+    if not abs(seconds) <= MAX_DURATION:  # (also NaN)
+        raise _fail(where, f"invalid duration {str(value)!r}: out of range (at most about 292 years)")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -260,7 +269,12 @@ def parse_ports(entry: Any, where: str = "") -> list[dict]:
             raise _fail(where, f"port {target} is out of range")
         item["target"] = target
         if entry.get("published") not in (None, ""):
-            item["published"] = scalar(entry["published"])
+            published = scalar(entry["published"]).strip()
+            try:
+                _port_range(published)
+            except ValueError as e:
+                raise _fail(where, f"published: {e}") from None
+            item["published"] = published
         item["protocol"] = str(entry.get("protocol") or "tcp")
         if entry.get("app_protocol"):
             item["app_protocol"] = str(entry["app_protocol"])

@@ -95,10 +95,45 @@ def _loader_class():
             return float("nan")
         return float(text)
 
+    def plain_key(loader, key_node):
+        # keys that YAML reads as numbers or booleans become strings (the spec only has string keys);
+        # unhashable keys are refused with a clear error instead of a TypeError
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, bool):
+            return "true" if key else "false"
+        if key is None:
+            return "null" if key_node.value else ""
+        if not isinstance(key, str):
+            if isinstance(key, (list, dict, Tagged)):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain value", key_node.start_mark)
+            return key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
+        return key
+
+    def refuse_duplicates(loader, node):
+        # as Docker Compose: a key given twice in one mapping is an error, not "the last one wins";
+        # keys a `<<` merge brings in may be overridden (that is what merging is for)
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            key = "<<" if key_node.tag == "tag:yaml.org,2002:merge" else plain_key(loader, key_node)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f'mapping key "{key}" already defined at line {seen[key]}', key_node.start_mark)
+            seen[key] = line
+
+    def construct_mapping(loader, node):
+        refuse_duplicates(loader, node)
+        loader.flatten_mapping(node)
+        out = {}
+        for key_node, value_node in node.value:
+            out[plain_key(loader, key_node)] = loader.construct_object(value_node, deep=True)
+        return out
+
     def _tagged(tag):
         def construct(loader, node):
             if isinstance(node, yaml.MappingNode):
-                value = loader.construct_mapping(node, deep=True)
+                value = construct_mapping(loader, node)
             elif isinstance(node, yaml.SequenceNode):
                 value = loader.construct_sequence(node, deep=True)
             else:
@@ -108,25 +143,6 @@ def _loader_class():
             return Tagged(tag, value)
 
         return construct
-
-    def construct_mapping(loader, node):
-        # keys that YAML reads as numbers or booleans become strings (the spec only has string keys);
-        # unhashable keys are refused with a clear error instead of a TypeError
-        loader.flatten_mapping(node)
-        out = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if isinstance(key, bool):
-                key = "true" if key else "false"
-            elif key is None:
-                key = "null" if key_node.value else ""
-            elif not isinstance(key, str):
-                if isinstance(key, (list, dict, Tagged)):
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "a mapping key must be a plain value", key_node.start_mark)
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
-            out[key] = loader.construct_object(value_node, deep=True)
-        return out
 
     Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
     Loader.add_constructor("tag:yaml.org,2002:float", construct_float)
