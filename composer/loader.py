@@ -164,7 +164,7 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
     for i, data in enumerate(src.documents or [src.data]):
         if session.interpolate:
             data = interpolate_tree(data, env, src.where, warn=session.warn)
-            validate(merge.plain(data), src.where)
+        validate(merge.plain(data), src.where, interpolated=session.interpolate)
         if "version" in data and path not in session.version_warned:
             session.version_warned.add(path)
             projectcache.warn(f"WARN[0000] {src.filename}: the attribute `version` is obsolete, it will be "

@@ -34,13 +34,14 @@ def _key(data: Any) -> str | None:
     return h.hexdigest()
 
 
-def validate(data: dict, where: Callable[[tuple], str], use_cache: bool = True) -> None:
-    """Raise StackFileError for the first schema violation in *data* (a plain tree)."""
+def validate(data: dict, where: Callable[[tuple], str], use_cache: bool = True, interpolated: bool = True) -> None:
+    """Raise StackFileError for the first schema violation in *data* (a plain tree). A tree that was
+    not *interpolated* (config --no-interpolate) may hold ${VAR} where a pattern or a choice applies."""
     key = _key(data) if use_cache else None
-    marker = os.path.join(cache_dir(), key) if key else None
+    marker = os.path.join(cache_dir(), key if interpolated else f"raw-{key}") if key else None
     if marker and os.path.exists(marker):
         return
-    check(data, where)
+    check(data, where, interpolated)
     if marker:
         try:
             os.makedirs(os.path.dirname(marker), exist_ok=True)
@@ -68,8 +69,8 @@ def _get_validator():
     return _validator
 
 
-def check(data: dict, where: Callable[[tuple], str]) -> None:
-    errors = sorted(_get_validator().iter_errors(data),
+def check(data: dict, where: Callable[[tuple], str], interpolated: bool = True) -> None:
+    errors = sorted((e for e in _get_validator().iter_errors(data) if interpolated or not _variable_only(e)),
                     key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if not errors:
         return
@@ -82,6 +83,17 @@ def check(data: dict, where: Callable[[tuple], str]) -> None:
             raise StackFileError(f"{where(path)}: {dotted(path)}: unknown attribute {extra[0]!r} "
                                  "(a typo, or not part of the compose specification)")
     raise StackFileError(f"{where(path)}: {dotted(path)}: {_describe(err)}")
+
+
+_STRING_CHECKS = ("pattern", "format", "enum", "const")
+
+
+def _variable_only(err) -> bool:
+    """The error is only that a string check met ${VAR}, which interpolation would have replaced.
+    (Interpolation makes strings only, so a type error is one either way.)"""
+    if err.validator in ("oneOf", "anyOf"):
+        return any(_variable_only(e) for e in err.context)
+    return err.validator in _STRING_CHECKS and isinstance(err.instance, str) and "$" in err.instance
 
 
 def _deepest(err):

@@ -109,3 +109,22 @@ def test_composer_config_prints_one_line_and_exits_1(tmp_path, text):
     assert res.returncode == 1, res
     assert res.stdout == "" and res.stderr.count("\n") == 1, res.stderr
     assert res.stderr.startswith(f"error: {tmp_path}/compose.yaml:") and "unexpected" not in res.stderr
+
+
+@pytest.mark.parametrize("text, error", [
+    ("services: [a]\n", "compose.yaml:1: services: must be of type object, not array"),
+    ("services:\n  a: null\n", "compose.yaml:2: services.a: must be of type object, not null"),
+    ("services:\n  a:\n    image: x\n    image: y\n", 'compose.yaml:4: invalid YAML: mapping key "image" already defined'),
+    ("services:\n  a:\n    image: x\n    restart: ${R}\n    ports: ['${P}:80']\n    cpus: ${C}\n", None),
+])
+def test_config_no_interpolate_still_checks_the_shape(tmp_path, capsys, monkeypatch, text, error):
+    from composer.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "compose.yaml").write_text(text)
+    code = main(["--root", str(tmp_path / "root"), "-p", "raw", "config", "--no-interpolate"])
+    err = capsys.readouterr().err
+    if error is None:
+        assert code == 0 and err == ""
+    else:
+        assert code == 1 and err.count("\n") == 1 and error in err, err

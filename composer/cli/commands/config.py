@@ -109,6 +109,9 @@ def yaml_view(raw: dict) -> dict:
     out.update({k: v for k, v in raw.items() if k not in out})
     services = {}
     for name, svc in (out.get("services") or {}).items():
+        if not isinstance(svc, dict):  # --no-interpolate prints the files as written, unchecked
+            services[name] = svc
+            continue
         svc = {k: v for k, v in svc.items() if not (k in ("command", "entrypoint") and v is None)}
         deploy = svc.get("deploy")
         if isinstance(deploy, dict):
