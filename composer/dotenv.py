@@ -110,6 +110,9 @@ def _subst(value: str, env: Mapping[str, str], filename: str, lineno: int) -> st
         raise StackFileError(f"{filename}:{lineno}: {e}") from None
 
 
+MAX_CHARS = 64 << 20
+
+
 def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
          bare_from: Mapping[str, str] | None = None) -> dict[str, str]:
     from composer import projectcache
@@ -117,13 +120,15 @@ def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
     projectcache.seen(path)
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            text = f.read(MAX_CHARS + 1)  # bounded: /dev/zero is a file name too
     except FileNotFoundError:
         raise StackFileError(f"{path}: env file not found") from None
     except IsADirectoryError:
         raise StackFileError(f"{path}: env file is a directory") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StackFileError(f"{path}: cannot read env file: {e}") from None
+    if len(text) > MAX_CHARS:
+        raise StackFileError(f"{path}: env file is larger than {MAX_CHARS >> 20} MiB; refusing to read it")
     names: set[str] = set()
     try:
         return parse(text, path, env, raw=raw, bare_from=bare_from, names=names)

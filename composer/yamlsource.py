@@ -153,6 +153,7 @@ def _loader_class():
     return Loader
 
 
+MAX_CHARS = 64 << 20  # a stack file is a few KB; this only stops /dev/zero and the like
 MAX_VALUES = 1_000_000  # YAML aliases can make a small file a huge tree ("billion laughs")
 
 
@@ -262,12 +263,14 @@ def read(filename: str) -> Source:
     projectcache.seen(filename)
     try:
         with open(filename, encoding="utf-8") as f:
-            text = f.read()
+            text = f.read(MAX_CHARS + 1)  # bounded: /dev/zero is a file name too
     except FileNotFoundError:
         raise StackFileError(f"{filename}: no such file") from None
     except IsADirectoryError:
         raise StackFileError(f"{filename}: is a directory, not a stack file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StackFileError(f"{filename}: cannot read: {e}") from None
+    if len(text) > MAX_CHARS:
+        raise StackFileError(f"{filename}: larger than {MAX_CHARS >> 20} MiB; refusing to read it as a stack file")
     projectcache.read_text(text)
     return parse(text, filename)

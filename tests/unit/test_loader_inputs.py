@@ -128,3 +128,10 @@ def test_config_no_interpolate_still_checks_the_shape(tmp_path, capsys, monkeypa
         assert code == 0 and err == ""
     else:
         assert code == 1 and err.count("\n") == 1 and error in err, err
+
+
+def test_endless_files_are_refused_not_read_forever(tmp_path):
+    message = error_of(tmp_path, "services:\n  a:\n    image: x\n    env_file: /dev/zero\n")
+    assert message == "/dev/zero: env file is larger than 64 MiB; refusing to read it"
+    with pytest.raises(StackFileError, match="^/dev/zero: larger than 64 MiB"):
+        load(LoadOptions(project_name="inputs", environ={}, files=["/dev/zero"]), cwd=str(tmp_path))
