@@ -57,6 +57,7 @@ _RESOLVERS = [
 ]
 
 _LOADER = None
+_STR, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
 
 
 def _loader_class():
@@ -115,7 +116,8 @@ def _loader_class():
         # keys a `<<` merge brings in may be overridden (that is what merging is for)
         seen: dict[str, int] = {}
         for key_node, _ in node.value:
-            key = "<<" if key_node.tag == "tag:yaml.org,2002:merge" else plain_key(loader, key_node)
+            tag = key_node.tag
+            key = key_node.value if tag == _STR else "<<" if tag == _MERGE else plain_key(loader, key_node)
             line = key_node.start_mark.line + 1
             if key in seen:
                 raise yaml.constructor.ConstructorError(
