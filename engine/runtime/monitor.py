@@ -228,12 +228,16 @@ class Monitor:
         relay = self.stdin_fd if terminal >= 0 and self.stdin_fd >= 0 else -1
         if relay >= 0:  # a tty's input goes in through its master
             poller.register(relay, select.POLLIN)
-        # with a healthcheck, checks go on while the process runs, even once it has closed (or
-        # replaced) both its outputs: its exit is seen on a pidfd
+        # the process's exit, seen on a pidfd: healthchecks go on while it runs, even once it has
+        # closed (or replaced) both its outputs; and what it leaves running (in a pid namespace that
+        # is not its own, holding its outputs) ends with it, as in Docker
         proc_fd = -1
-        if health and self.pid:
-            proc_fd = os.pidfd_open(self.pid)
-            poller.register(proc_fd, select.POLLIN)
+        if self.pid:
+            try:
+                proc_fd = os.pidfd_open(self.pid)
+                poller.register(proc_fd, select.POLLIN)
+            except OSError:
+                pass  # a kernel before 5.3: the end of both outputs ends the pump
         try:
             while names or proc_fd >= 0:
                 for fd, _ in poller.poll(health.timeout_ms() if health else -1):
@@ -247,6 +251,8 @@ class Monitor:
                         poller.unregister(fd)
                         os.close(fd)
                         proc_fd = -1
+                        if (self.cfg.get("pid") or "private") != "private":
+                            self.cgroup.kill_all()
                         continue
                     if fd not in names:  # a healthcheck's (its numbers may be those of closed outputs)
                         if health and health.owns(fd):
