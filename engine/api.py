@@ -582,6 +582,7 @@ class Engine:
         with file_lock(self.paths.lock("ctr-" + cid)):
             if launch.read_state(cdir).get("status") in ACTIVE:
                 return self._info(rec)
+            launch.reap_dead_monitor(cdir)
             for stale in ("health.json",):
                 _quietly(lambda stale=stale: os.unlink(os.path.join(cdir, stale)))
             spec = spec_from_dict(rec["spec"])

@@ -279,9 +279,10 @@ def find_executable(name: str, env: dict[str, str]) -> str:
     raise InitError(f'exec: "{name}": executable file not found in $PATH', 127)
 
 
-def enter_process(process: dict, init: bool = False) -> None:
+def enter_process(process: dict, init: bool = False, pdeathsig: int = 0) -> None:
     """Confinement, user, working directory and exec; never returns on success. With *init*, this
-    process stays as the container's PID 1 (reaping, forwarding signals) and a child runs the command."""
+    process stays as the container's PID 1 (reaping, forwarding signals) and a child runs the command.
+    *pdeathsig*: the signal this process gets when its parent (the monitor) dies."""
     from engine.runtime import confine
 
     env = dict(item.split("=", 1) for item in process["env"] if "=" in item)
@@ -303,8 +304,11 @@ def enter_process(process: dict, init: bool = False) -> None:
         os.chdir(cwd)
     except OSError as e:
         raise InitError(f"cannot change to the working directory {cwd}: {e.strerror}", 126) from None
+    if pdeathsig:  # a change of user cleared it
+        sc.prctl(sc.PR_SET_PDEATHSIG, pdeathsig)
     args = process["args"]
     path = find_executable(args[0], env)
+    sc.cloexec_fds()  # the command holds 0, 1, 2 and what it opens itself: nothing of ours
     if init:
         from engine.runtime.init import run_init
 

@@ -114,10 +114,11 @@ def _placement(kind: str, top: str, dest: str) -> tuple[str, str | None]:
 
 # -- running one end inside the container ---------------------------------------------------
 
-def in_container(cdir: str, cfg: dict, pid: int, work) -> int:
+def in_container(cdir: str, cfg: dict, pid: int, work, keep: tuple[int, ...] = ()) -> int:
     """Fork a child that enters the container's filesystem (its mount namespace when *pid* runs it,
-    else a private mount of its root) and calls *work*(); returns the child's pid. On failure the
-    child writes an `error:` line on its stderr and exits 1."""
+    else a private mount of its root) and calls *work*(); returns the child's pid. The child holds
+    0, 1, 2 and *keep* only (none of the caller's other descriptors). On failure it writes an
+    `error:` line on its stderr and exits 1."""
     import _signal
 
     child = os.fork()
@@ -125,9 +126,12 @@ def in_container(cdir: str, cfg: dict, pid: int, work) -> int:
         return child
     code = 0
     try:
+        from engine.runtime import syscalls as sc
+
+        sc.hide_host_process("composer-cp")
+        sc.close_fds(set(keep))
         _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
         if pid:
-            from engine.runtime import syscalls as sc
 
             fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
             sc.setns(fd, sc.CLONE_NEWNS)
@@ -155,11 +159,10 @@ def copy_from(cdir: str, cfg: dict, pid: int, src: str, dest: str) -> None:
     err_r, err_w = os.pipe()
 
     def work():
-        os.close(r)
         os.dup2(err_w, 2)
         send(src, w)
 
-    child = in_container(cdir, cfg, pid, work)
+    child = in_container(cdir, cfg, pid, work, keep=(w, err_w))
     os.close(w)
     os.close(err_w)
     failure: Exception | None = None
@@ -178,7 +181,6 @@ def copy_to(cdir: str, cfg: dict, pid: int, src: str, dest: str) -> None:
     err_r, err_w = os.pipe()
 
     def work():
-        os.close(w)
         os.dup2(err_w, 2)
         receive(r, dest)
 
@@ -186,7 +188,7 @@ def copy_to(cdir: str, cfg: dict, pid: int, src: str, dest: str) -> None:
     if not os.path.lexists(src.removesuffix("/.") or "/"):
         os.close(r), os.close(w), os.close(err_r), os.close(err_w)
         raise NotFound(f"no such file or directory: {src}")
-    child = in_container(cdir, cfg, pid, work)
+    child = in_container(cdir, cfg, pid, work, keep=(r, err_w))
     os.close(r)
     os.close(err_w)
     failure: Exception | None = None

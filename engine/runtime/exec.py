@@ -114,11 +114,15 @@ def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, tty: bool, stdin, st
     """In the forked helper: join the container, fork into its pid namespace, relay the exit code."""
     code = 126
     try:
+        # from here on not inspectable from the container (its grandchild enters the pid namespace),
+        # holding none of the caller's descriptors, arguments or environment
+        sc.hide_host_process("composer-exec")
         for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
             if fd is None:
                 fd = os.open("/dev/null", os.O_RDWR)
             if fd != target:
                 os.dup2(fd, target)
+        sc.close_fds({pid_w, *(fd for fd, _ in fds)})
         cgroup.add(os.getpid())
         for fd, kind in fds:
             sc.setns(fd, kind)

@@ -183,22 +183,9 @@ def _become_monitor(sock, request: dict, fds: list[int]) -> int:
     cdir = request["cdir"]
     ready = targets[0] if targets else -1
     argv = [cdir, "--ready-fd", str(ready)]
+    from engine.runtime.syscalls import set_cmdline
+
     set_cmdline([sys.executable, "-S", "-c", MONITOR_MAIN, *argv])
     from engine.runtime.monitor import main
 
     return main(argv, config=marshal.loads(request["config"]))
-
-
-def set_cmdline(args: list[str]) -> None:
-    """Rewrite this process's command line (/proc/self/cmdline), within the room its argv had."""
-    import ctypes
-
-    with open("/proc/self/stat", "rb") as f:
-        stat = f.read()
-    fields = stat[stat.rindex(b")") + 2:].split()
-    start, end = int(fields[45]), int(fields[46])  # arg_start and arg_end (fields 48 and 49)
-    text = b"\0".join(a.encode() for a in args) + b"\0"
-    size = end - start
-    if len(text) > size:
-        text = text[: size - 1] + b"\0"
-    ctypes.memmove(start, text + b"\0" * (size - len(text)), size)

@@ -44,10 +44,10 @@ def run_init(path: str, args: list[str], env: dict[str, str]) -> None:
                 signal.signal(sig, forward)
             except (OSError, ValueError):
                 pass
-    from engine.runtime.syscalls import set_process_name
+    from engine.runtime.syscalls import close_fds, set_process_name
 
     set_process_name("init")
-    os.closerange(3, 1 << 16)  # the start pipes: the monitor learns of the exec from the child's copy
+    close_fds()  # the start pipes: the monitor learns of the exec from the child's copy
     code = 0
     while True:
         try:

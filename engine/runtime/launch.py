@@ -173,6 +173,16 @@ def wait_monitor_gone(cdir: str, timeout: float = 5.0) -> None:
     wait_gone(pid, timeout)
 
 
+def reap_dead_monitor(cdir: str) -> None:
+    """Before a start: a container whose record says it runs but whose monitor is gone (kill -9)
+    leaves nothing behind, and no process of its old run lives on beside the new one."""
+    from engine.runtime.state import ACTIVE
+
+    state = read_json(os.path.join(cdir, "state.json"), {}) or {}
+    if state.get("status") in ACTIVE and not _monitor_alive(int(state.get("monitor_pid") or 0)):
+        clean_after_monitor(cdir)
+
+
 def clean_after_monitor(cdir: str) -> None:
     """Do what a monitor that died (kill -9, reboot) no longer can: end the container's processes and
     remove its namespace, DNS entries and cgroups."""

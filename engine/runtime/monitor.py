@@ -87,6 +87,7 @@ class Monitor:
         sync_r, sync_w = os.pipe()
         fail_r, fail_w = os.pipe2(os.O_CLOEXEC)
         pid_r, pid_w = os.pipe()
+        me = os.pidfd_open(os.getpid())  # readable once the monitor is gone (a child's check)
         middle = os.fork()
         if middle == 0:
             code = 1
@@ -96,14 +97,14 @@ class Monitor:
                 pid = os.fork()
                 if pid == 0:
                     os.close(pid_w)
-                    code = self._child(out_r, out_w, err_r, err_w, sync_r, sync_w, fail_r, fail_w)
+                    code = self._child(out_r, out_w, err_r, err_w, sync_r, sync_w, fail_r, fail_w, me)
                 else:
                     os.write(pid_w, str(pid).encode())
                     code = 0
             except BaseException as e:  # noqa: BLE001 - nothing may escape a forked child
                 os.write(fail_w, f"1 cannot create the pid namespace: {e}".encode())
             os._exit(code)
-        for fd in (out_w, err_w, sync_r, fail_w, pid_w):
+        for fd in (out_w, err_w, sync_r, fail_w, pid_w, me):
             os.close(fd)
         stdio = self.cfg.pop("stdio", None)
         for fd in set(stdio["fds"]) if stdio else ():  # only the first process gets them; restarts log
@@ -157,12 +158,13 @@ class Monitor:
         elif mode != "host":
             sc.unshare(sc.CLONE_NEWPID)
 
-    def _child(self, out_r, out_w, err_r, err_w, sync_r, sync_w, fail_r, fail_w) -> int:
+    def _child(self, out_r, out_w, err_r, err_w, sync_r, sync_w, fail_r, fail_w, monitor_fd) -> int:
         """PID 1 of the container, up to exec. Returns an exit code only on failure."""
         from engine.runtime.container_init import InitError
 
         code = 1
         try:
+            sc.hide_host_process("composer-init")  # a process sharing the pid namespace sees nothing of ours
             for fd in (out_r, err_r, sync_w, fail_r):
                 os.close(fd)
             stdio = self.cfg.get("stdio")
@@ -179,8 +181,16 @@ class Monitor:
                 os.dup2(stdin, 0)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
+            sc.close_fds({sync_r, fail_w, monitor_fd})  # the monitor's sockets, pipes, log: not ours
             if os.read(sync_r, 1) != b"x":  # wait until the monitor has put us in our cgroups
                 return 125
+            os.close(sync_r)
+            # the monitor is our parent now (the middle child has exited): its death is ours, even by
+            # SIGKILL; if it died before this was armed, give up now
+            sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if select.select([monitor_fd], [], [], 0)[0]:
+                return 125
+            os.close(monitor_fd)
             from engine.runtime.container_init import enter_process, setup_root
 
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -193,7 +203,7 @@ class Monitor:
                 os.setsid()
                 fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the pty becomes the container's terminal: ^C works
             setup_root(self.cfg)
-            enter_process(self.cfg["process"], init=bool(self.cfg.get("init")))
+            enter_process(self.cfg["process"], init=bool(self.cfg.get("init")), pdeathsig=signal.SIGKILL)
         except InitError as e:
             code = e.code
             os.write(fail_w, f"{code} {e}".encode())
@@ -218,9 +228,18 @@ class Monitor:
         relay = self.stdin_fd if terminal >= 0 and self.stdin_fd >= 0 else -1
         if relay >= 0:  # a tty's input goes in through its master
             poller.register(relay, select.POLLIN)
-        open_fds = set(names)
+        # the process's exit, seen on a pidfd: healthchecks go on while it runs, even once it has
+        # closed (or replaced) both its outputs; and what it leaves running (in a pid namespace that
+        # is not its own, holding its outputs) ends with it, as in Docker
+        proc_fd = -1
+        if self.pid:
+            try:
+                proc_fd = os.pidfd_open(self.pid)
+                poller.register(proc_fd, select.POLLIN)
+            except OSError:
+                pass  # a kernel before 5.3: the end of both outputs ends the pump
         try:
-            while open_fds:
+            while names or proc_fd >= 0:
                 for fd, _ in poller.poll(health.timeout_ms() if health else -1):
                     if fd == relay:
                         try:
@@ -228,8 +247,16 @@ class Monitor:
                         except OSError:
                             pass
                         continue
-                    if fd not in names:
-                        health.on_event(fd)
+                    if fd == proc_fd:
+                        poller.unregister(fd)
+                        os.close(fd)
+                        proc_fd = -1
+                        if (self.cfg.get("pid") or "private") != "private":
+                            self.cgroup.kill_all()
+                        continue
+                    if fd not in names:  # a healthcheck's (its numbers may be those of closed outputs)
+                        if health and health.owns(fd):
+                            health.on_event(fd)
                         continue
                     try:
                         data = os.read(fd, 65536)
@@ -241,9 +268,9 @@ class Monitor:
                             poller.unregister(relay)
                             relay = -1
                         os.close(fd)
-                        open_fds.discard(fd)
                         if partial[fd]:
                             self.write_log(names[fd], partial[fd])
+                        del names[fd], partial[fd]  # its number is free for a healthcheck's pipe
                         continue
                     if fd == terminal:  # a terminal's output goes to the log as it comes (prompts too)
                         self.write_log("stdout", data)
@@ -258,6 +285,8 @@ class Monitor:
                 if health:
                     health.tick()
         finally:
+            if proc_fd >= 0:
+                os.close(proc_fd)
             if health:
                 health.close()
             self.health = None

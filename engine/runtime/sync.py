@@ -26,7 +26,6 @@ def sync_into(cdir: str, cfg: dict, pid: int, files: list[tuple[str, str]], remo
     err_r, err_w = os.pipe()
 
     def work():
-        os.close(w)
         os.dup2(err_w, 2)
         try:  # the container's own passwd and group files name its user
             uid, gid = resolve_user(str(cfg.get("process", {}).get("user") or ""))[:2]
@@ -46,7 +45,7 @@ def sync_into(cdir: str, cfg: dict, pid: int, files: list[tuple[str, str]], remo
                 for d in made:
                     os.lchown(d, uid, gid)
 
-    child = in_container(cdir, cfg, pid, work)
+    child = in_container(cdir, cfg, pid, work, keep=(r, err_w))
     os.close(r)
     os.close(err_w)
     failure: Exception | None = None

@@ -25,7 +25,10 @@ MNT_DETACH = 2
 _SYS_PIVOT_ROOT = 155  # x86_64
 _SYS_CAPSET = 126
 _SYS_SECCOMP = 317
+_SYS_CLOSE_RANGE = 436
+CLOSE_RANGE_CLOEXEC = 4
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
 PR_SET_KEEPCAPS = 8
 PR_CAPBSET_READ = 23
@@ -92,6 +95,63 @@ def prctl(option: int, arg: int = 0, arg3: int = 0) -> int:
     if ret < 0:
         _check(ret, "prctl")
     return ret
+
+
+def close_fds(keep: set[int] | frozenset[int] = frozenset()) -> None:
+    """Close every descriptor above 2 but *keep* (os.closerange is close_range(2) on Linux)."""
+    low = 3
+    for fd in sorted(f for f in keep if f >= 3):
+        if fd > low:
+            os.closerange(low, fd)
+        low = max(low, fd + 1)
+    os.closerange(low, 0x7FFFFFFF)
+
+
+def cloexec_fds(low: int = 3) -> None:
+    """Mark every descriptor from *low* up close-on-exec: what runs after execve holds only 0, 1, 2 and
+    what it opens itself, whoever opened the rest (the caller, the monitor, a mount step)."""
+    if _libc.syscall(_SYS_CLOSE_RANGE, low, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC) == 0:
+        return
+    import fcntl  # kernels before 5.11: one by one
+
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd >= low:
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
+            except OSError:
+                pass  # the directory's own descriptor, closed meanwhile
+
+
+def _memory_areas() -> tuple[int, int, int, int]:
+    """(arg_start, arg_end, env_start, env_end) of this process (/proc/self/stat fields 48-51)."""
+    with open("/proc/self/stat", "rb") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return int(fields[45]), int(fields[46]), int(fields[47]), int(fields[48])
+
+
+def set_cmdline(args: list[str]) -> None:
+    """Rewrite this process's command line (/proc/self/cmdline), within the room its argv had."""
+    start, end, _, _ = _memory_areas()
+    text = b"\0".join(a.encode() for a in args) + b"\0"
+    size = end - start
+    if len(text) > size:
+        text = text[: size - 1] + b"\0"
+    ctypes.memmove(start, text + b"\0" * (size - len(text)), size)
+
+
+def hide_host_process(name: str) -> None:
+    """For a process about to enter a container: not inspectable from inside (no /proc/PID/exe, fd,
+    environ or mem for a process without CAP_SYS_PTRACE; execve makes it dumpable again), and nothing
+    of the host's process in what stays readable: its command line becomes *name*, its initial
+    environment block (the caller's variables, /proc/PID/environ) is wiped."""
+    _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")
+    arg_start, arg_end, env_start, env_end = _memory_areas()
+    raw = name.encode()[: max(0, arg_end - arg_start - 1)]
+    ctypes.memset(arg_start, 0, arg_end - arg_start)
+    ctypes.memmove(arg_start, raw, len(raw))
+    ctypes.memset(env_start, 0, env_end - env_start)
 
 
 def set_process_name(name: str) -> None:
