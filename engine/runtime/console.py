@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import termios
 
 import _socket
@@ -31,13 +32,18 @@ def open_pty(size: tuple[int, int] | None = None) -> tuple[int, int]:
     try:
         master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError as e:
-        raise ConsoleError(f"cannot open the container's /dev/pts/ptmx: {e.strerror}") from None
+        raise ConsoleError(f"cannot allocate a pseudo-terminal in the container: /dev/pts/ptmx: "
+                           f"{e.strerror}") from None
     try:
         fcntl.ioctl(master, TIOCSPTLCK, b"\0\0\0\0")
         slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-        if os.major(os.fstat(slave).st_rdev) not in UNIX98_PTY_SLAVE_MAJORS:
-            os.close(slave)
-            raise ConsoleError("the container's /dev/pts/ptmx is not a pseudo-terminal multiplexer")
+        # a file the container mounted there could answer the ioctl with any number (one of our own
+        # descriptors): the slave must be a pty slave of the very devpts instance the master is on
+        st, mst = os.fstat(slave), os.fstat(master)
+        if not (stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) in UNIX98_PTY_SLAVE_MAJORS
+                and st.st_dev == mst.st_dev and slave > 2):
+            raise ConsoleError("cannot allocate a pseudo-terminal in the container: its /dev/pts/ptmx is not "
+                               "the multiplexer of its devpts")
         if size and size[0] and size[1]:
             fcntl.ioctl(slave, termios.TIOCSWINSZ, bytes(_winsize(*size)))
     except ConsoleError:

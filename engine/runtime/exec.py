@@ -111,8 +111,8 @@ def exec_start(cdir: str, args: list[str], env: list[str], user: str, cwd: str, 
                 from engine.runtime.caps import host_mask
 
                 confinement.update(caps=host_mask(), seccomp=False)
-            _helper(fds, cgroup, pid_w, {**confinement, "args": args, "env": env, "user": user, "cwd": cwd, "terminal": tty},
-                    console, stdin, stdout, stderr)
+            process = {**confinement, "args": args, "env": env, "user": user, "cwd": cwd, "terminal": tty}
+            _helper(fds, cgroup, pid_w, process, console, stdin, stdout, stderr)
     finally:
         for fd, _ in fds:
             os.close(fd)
