@@ -118,3 +118,18 @@ services:
         assert "TERM=xterm" in logs, logs
     finally:
         cli("down", "-t", "0")
+
+
+def test_run_T_of_a_tty_service_has_no_tty_nor_term(cli, base_image):
+    cli.write("compose.yaml", """
+services:
+  shell:
+    image: composer/busybox
+    tty: true
+    command: ["sleep", "300"]
+""")
+    res = cli("run", "--rm", "-T", "shell", "sh", "-c", "tty; echo TERM=[$TERM]", check=False, timeout=120)
+    assert "not a tty" in res.stdout and "TERM=[]" in res.stdout, res.stdout + res.stderr
+    code, out = run_on_terminal(cli, "run", "--rm", "shell", *SHOW)
+    assert code == 0 and "/dev/pts/0" in out.split("\n") and "TERM=xterm" in out.split("\n"), out
+    cli("down", "-t", "0")

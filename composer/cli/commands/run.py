@@ -71,6 +71,8 @@ def one_off_spec(project, svc, args):
             att.aliases = []
     if wants_terminal(args):
         spec.tty = True  # as Docker Compose's run: a tty container (TERM=xterm unless the image sets it)
+    elif args.no_tty or not args.tty or not args.detach:
+        spec.tty = False  # -T, or our own stdio in the foreground: not the service's `tty: true`
     return spec
 
 
