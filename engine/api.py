@@ -450,6 +450,8 @@ class Engine:
         env.setdefault("PATH", DEFAULT_PATH)
         env["HOSTNAME"] = rec["hostname"]
         env.update(spec.env)
+        if spec.tty:
+            env.setdefault("TERM", "xterm")  # as Docker: the image's or the user's TERM wins
         cdir = self.paths.container_dir(rec["id"])
         mounts = [self._runtime_mount(m, cdir) for m in spec.mounts]
         from engine.runtime.options import runtime_config
@@ -569,10 +571,31 @@ class Engine:
 
         launch.prepare()
 
-    def start_container(self, ref: str, stdio: tuple[int, int, int] | None = None, tty: bool = False) -> ContainerInfo:
+    def start_container(self, ref: str, stdio: tuple[int, int, int] | None = None) -> ContainerInfo:
         """Start the container's process under its monitor. With *stdio*, the process uses these
-        descriptors (a foreground `run`; with *tty* they are a pseudo-terminal's slave, which becomes
-        its controlling terminal) instead of writing to the log."""
+        descriptors (a foreground `run`) instead of writing to the log."""
+        return self._start(ref, {"fds": list(stdio)} if stdio else None)
+
+    def start_with_terminal(self, ref: str, size: tuple[int, int] | None = None) -> int:
+        """Start the container's process with a pseudo-terminal of the container's own devpts as its
+        stdio and controlling terminal (a foreground `run -t`; *size*: rows, columns), instead of the
+        log. Returns the pty's master (the caller closes it)."""
+        from engine.runtime import console
+
+        ours, theirs = console.socket_pair()
+        try:
+            try:
+                self._start(ref, {"fds": [theirs], "console": True, "size": list(size) if size else None})
+            finally:
+                os.close(theirs)
+            try:
+                return console.receive_master(ours)
+            except console.ConsoleError as e:
+                raise EngineError(f"container {ref}: {e}") from None
+        finally:
+            os.close(ours)
+
+    def _start(self, ref: str, stdio: dict | None) -> ContainerInfo:
         from engine.runtime import launch
         from engine.runtime.state import ACTIVE
 
@@ -614,10 +637,10 @@ class Engine:
                 from engine.store.records import write_json
 
                 write_json(os.path.join(cdir, "config.json"), config, durable=False)  # made again at each start
-                fds = [os.dup(fd) for fd in stdio] if stdio else []  # above 2: the monitor's own stdio differs
+                fds = [os.dup(fd) for fd in stdio["fds"]] if stdio else []  # above 2: the monitor's stdio differs
                 try:
                     launch.start(cdir, pass_fds=[s.fileno() for s in socks],
-                                 stdio={"fds": fds, "tty": tty} if stdio else None)
+                                 stdio={**stdio, "fds": fds} if stdio else None)
                 finally:
                     for fd in fds:
                         os.close(fd)
@@ -871,10 +894,13 @@ class Engine:
 
     def exec_process(self, ref: str, args: list[str], env: dict[str, str] | None = None, user: str | None = None,
                      workdir: str | None = None, stdin: int | None = None, stdout: int | None = None,
-                     stderr: int | None = None, tty: bool = False, privileged: bool = False):
+                     stderr: int | None = None, tty: bool = False, privileged: bool = False,
+                     size: tuple[int, int] | None = None):
         """Start *args* in the running container and return its handle (pid, poll, wait, send_signal,
-        kill). With *tty*, *stdin* must be a pseudo-terminal's slave: it becomes the process's
-        controlling terminal. The caller may close its copies of the descriptors afterwards."""
+        kill). With *tty*, the process gets a pseudo-terminal of the container's own devpts (*size*:
+        rows, columns) as its stdio and controlling terminal, TERM=xterm unless *env* sets TERM (as
+        Docker), and the handle's `terminal` is its master (the caller closes it; stdin, stdout and
+        stderr are not used). The caller may close its copies of the descriptors afterwards."""
         from engine.runtime import launch
         from engine.runtime.exec import exec_start
         from engine.store.records import read_json
@@ -886,10 +912,12 @@ class Engine:
         config = read_json(os.path.join(cdir, "config.json"))
         proc = config["process"]
         base = dict(item.split("=", 1) for item in proc["env"])
+        if tty:
+            base["TERM"] = "xterm"
         base.update(env or {})
         return exec_start(cdir, args, [f"{k}={v}" for k, v in base.items()],
                           proc["user"] if user is None else user, workdir or proc["cwd"], stdin, stdout, stderr,
-                          tty=tty, privileged=privileged)
+                          tty=tty, privileged=privileged, size=size)
 
     def attach_stdin(self, ref: str) -> int:
         """A descriptor writing into the stdin of a running container made with stdin_open (the

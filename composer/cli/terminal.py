@@ -26,25 +26,27 @@ def copy_window_size(src: int, dst: int) -> None:
         pass
 
 
-def open_pty() -> tuple[int, int]:
-    """(master, slave), the slave the size of our terminal."""
-    master, slave = os.openpty()
-    if os.isatty(0):
-        copy_window_size(0, slave)
-    return master, slave
+def size() -> tuple[int, int] | None:
+    """(rows, columns) of our terminal (stdin), for the container's pseudo-terminal; None if none."""
+    try:
+        data = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
+    except OSError:
+        return None
+    return int.from_bytes(data[0:2], "little"), int.from_bytes(data[2:4], "little")
 
 
-def relay(master: int, finished) -> None:
+def relay(master: int, finished, interactive: bool = True) -> None:
     """Copy stdin to *master* and *master* to stdout until the process side is done: the pty hung up
-    (every holder of the slave closed it) or *finished*() turns true (checked a few times a second)."""
+    (every holder of the slave closed it) or *finished*() turns true (checked a few times a second).
+    Without *interactive*, stdin is left alone (the process gets no input)."""
     restore = None
-    if os.isatty(0):
+    if interactive and os.isatty(0):
         restore = termios.tcgetattr(0)
         tty.setraw(0)
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     old_wakeup = signal.set_wakeup_fd(wake_w)
     old_winch = signal.signal(signal.SIGWINCH, lambda *_: None)
-    stdin_open = True
+    stdin_open = interactive
     try:
         copy_window_size(0, master)
         while True:

@@ -298,7 +298,7 @@ class ImageStore:
         from engine.images.archive import read_archive
 
         with self._adding():
-            spooled = self._spool_stdin() if path == "-" else None
+            spooled = self._spool(path) if path == "-" or not _seekable(path) else None
             try:
                 staged: list[_Staged] = []
                 for image in read_archive(spooled or path):
@@ -314,12 +314,22 @@ class ImageStore:
             lines += [f"Loaded image: {t}" for t in s.tags] or [f"Loaded image ID: {s.image_id}"]
         return lines
 
-    def _spool_stdin(self) -> str:
+    def _spool(self, path: str) -> str:
+        """Stdin ("-") or a pipe, FIFO or /dev/stdin (archives are read with seeks) copied to a file."""
         os.makedirs(self.blobs.dir, exist_ok=True)
         # named like a blob temporary, so a crash leaves nothing the collector does not remove
         tmp = os.path.join(self.blobs.dir, f".tmp-load-{os.getpid()}-{os.urandom(4).hex()}")
-        with open(tmp, "wb") as out:
-            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        try:
+            with open(tmp, "wb") as out:
+                if path == "-":
+                    shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+                else:
+                    with open(path, "rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+        except OSError as e:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise InvalidArgument(f"cannot read {path}: {e.strerror}") from None
         return tmp
 
     def _stage(self, config_bytes: bytes, layers: list, tags: list[str], path: str) -> _Staged:
@@ -437,4 +447,14 @@ class ImageStore:
             from engine.images.distribution import Distribution
 
             Distribution(self.paths).prune(keep_blobs)
+        return True
+
+
+def _seekable(path: str) -> bool:
+    """A regular file (or a missing one, for read_archive's own error); not a pipe, FIFO or terminal."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
         return True

@@ -288,6 +288,11 @@ def enter_process(process: dict, init: bool = False, pdeathsig: int = 0) -> None
     env = dict(item.split("=", 1) for item in process["env"] if "=" in item)
     uid, gid, groups, home = resolve_user(process.get("user") or "")
     groups = sorted(set(groups) | set(resolve_groups(process.get("group_add") or [])))
+    if process.get("terminal") and uid:  # the pty we opened: the user may reopen it by name (as runc)
+        try:
+            os.fchown(0, uid, -1)
+        except OSError:
+            pass  # it stays root's: the process still holds it open
     env.setdefault("HOME", home)
     cwd = process.get("cwd") or "/"
     try:

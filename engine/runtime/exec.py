@@ -36,6 +36,7 @@ class ExecProcess:
         self.pid = pid  # the helper, our child
         self.container_pid = container_pid  # the process itself, as the host sees it (0 if it never ran)
         self.returncode: int | None = None
+        self.terminal = -1  # with a tty: the master side of the process's pseudo-terminal
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -68,11 +69,13 @@ class ExecProcess:
 
 def exec_start(cdir: str, args: list[str], env: list[str], user: str, cwd: str, stdin: int | None,
                stdout: int | None, stderr: int | None, tty: bool = False, privileged: bool = False,
-               running: tuple[int, dict] | None = None) -> ExecProcess:
+               running: tuple[int, dict] | None = None, size: tuple[int, int] | None = None) -> ExecProcess:
     """Start *args* in the container's namespaces and cgroups with the given descriptors as its stdio
     (None: /dev/null). The caller may close its copies of the descriptors once this returns.
-    With *tty*, stdin is a pseudo-terminal's slave side: the process gets it as its controlling
-    terminal in a session of its own (so ^C typed into the master reaches it as SIGINT).
+    With *tty*, the stdio descriptors are not used: a pseudo-terminal is opened in the container's own
+    devpts (*size* its (rows, columns)), its slave is the process's stdio and controlling terminal in
+    a session of its own (so ^C typed into the master reaches it as SIGINT), and its master is the
+    handle's `terminal` (the caller closes it).
     *running* is (pid, config) when the caller knows them (the monitor: it spares it json's memory)."""
     if running is None:
         state = read_state(cdir)
@@ -89,30 +92,55 @@ def exec_start(cdir: str, args: list[str], env: list[str], user: str, cwd: str, 
             os.close(fd)
         raise EngineError(f"container is not running ({e.strerror}); start it first") from None
     cgroup = Cgroup(cfg["cgroup_parent"], cfg["id"])
+    console = None
+    if tty:
+        from engine.runtime import console as console_mod
+
+        ours, theirs = console_mod.socket_pair()
+        console = (ours, theirs, size)
+        stdin = stdout = stderr = None
     pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
     try:
         child = os.fork()
         if child == 0:
             os.close(pid_r)
+            if console:
+                os.close(console[0])
             confinement = {k: v for k, v in (cfg.get("process") or {}).items() if k in CONFINEMENT}
             if privileged:  # exec --privileged: every capability, no seccomp filter, as Docker
                 from engine.runtime.caps import host_mask
 
                 confinement.update(caps=host_mask(), seccomp=False)
-            _helper(fds, cgroup, pid_w, {**confinement, "args": args, "env": env, "user": user, "cwd": cwd},
-                    tty, stdin, stdout, stderr)
+            process = {**confinement, "args": args, "env": env, "user": user, "cwd": cwd, "terminal": tty}
+            _helper(fds, cgroup, pid_w, process, console, stdin, stdout, stderr)
     finally:
         for fd, _ in fds:
             os.close(fd)
         os.close(pid_w)
+        if console:
+            os.close(console[1])
+    master = -1
+    if console:
+        try:
+            master = console_mod.receive_master(console[0])
+        except console_mod.ConsoleError as e:
+            os.close(pid_r)
+            os.waitpid(child, 0)
+            raise EngineError(str(e)) from None
+        finally:
+            os.close(console[0])
     with os.fdopen(pid_r, "rb") as f:
         text = f.read()
-    return ExecProcess(child, int(text) if text.isdigit() else 0)
+    proc = ExecProcess(child, int(text) if text.isdigit() else 0)
+    proc.terminal = master
+    return proc
 
 
-def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, tty: bool, stdin, stdout, stderr) -> None:
-    """In the forked helper: join the container, fork into its pid namespace, relay the exit code."""
+def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, console, stdin, stdout, stderr) -> None:
+    """In the forked helper: join the container, fork into its pid namespace, relay the exit code.
+    With *console* (our socket, theirs, size): open the pty in the container, hand its master back."""
     code = 126
+    tty = console is not None
     try:
         # from here on not inspectable from the container (its grandchild enters the pid namespace),
         # holding none of the caller's descriptors, arguments or environment
@@ -122,10 +150,12 @@ def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, tty: bool, stdin, st
                 fd = os.open("/dev/null", os.O_RDWR)
             if fd != target:
                 os.dup2(fd, target)
-        sc.close_fds({pid_w, *(fd for fd, _ in fds)})
+        sc.close_fds({pid_w, *(fd for fd, _ in fds), *((console[1],) if console else ())})
         cgroup.add(os.getpid())
         for fd, kind in fds:
             sc.setns(fd, kind)
+        if console:  # in the container's mount namespace now: its /dev/pts
+            _open_console(console[1], console[2])
         grandchild = os.fork()  # only children enter the pid namespace
         if grandchild == 0:
             os.close(pid_w)
@@ -168,6 +198,23 @@ def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, tty: bool, stdin, st
         except OSError:
             pass
     os._exit(code)
+
+
+def _open_console(sock: int, size) -> None:
+    """A pty of the container's devpts: the master goes back to the caller, the slave on 0, 1, 2."""
+    from engine.runtime import console
+
+    try:
+        master, slave = console.open_pty(size)
+    except console.ConsoleError as e:
+        console.send_error(sock, str(e))
+        os._exit(126)
+    console.send_master(sock, master)
+    os.close(master)
+    os.close(sock)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    os.close(slave)
 
 
 def _take_terminal() -> None:

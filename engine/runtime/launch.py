@@ -25,8 +25,9 @@ class StartError(EngineError):
 def start(cdir: str, pass_fds: list[int] | tuple[int, ...] = (), stdio: dict | None = None) -> int:
     """Spawn the container's monitor and wait until the process runs. Returns its host pid.
 
-    *stdio* ({"fds": [in, out, err], "tty": bool}) gives the first process the caller's descriptors
-    instead of the log (for this start only; it is not recorded)."""
+    *stdio* ({"fds": [in, out, err]}) gives the first process the caller's descriptors instead of the
+    log (for this start only; it is not recorded); {"fds": [sock], "console": True, "size": [rows, cols]}
+    gives it a pty of the container's devpts instead, whose master is sent over the unix socket *sock*."""
     for flag in (STOPPING, PAUSED):
         try:
             os.unlink(os.path.join(cdir, flag))

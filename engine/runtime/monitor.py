@@ -82,7 +82,12 @@ class Monitor:
         from engine.runtime.container_init import InitError
 
         tty = bool(self.cfg.get("tty")) and not self.cfg.get("stdio")
-        out_r, out_w = os.openpty() if tty else os.pipe()  # a tty: the master is read as stdout
+        if tty:  # the child opens the pty in the container's devpts and sends us its master (read as stdout)
+            from engine.runtime import console
+
+            out_r, out_w = console.socket_pair()
+        else:
+            out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         sync_r, sync_w = os.pipe()
         fail_r, fail_w = os.pipe2(os.O_CLOEXEC)
@@ -144,6 +149,17 @@ class Monitor:
             os.close(err_r)
             code, _, message = failure.decode(errors="replace").partition(" ")
             raise InitError(message or "the container process could not be started", int(code) if code.isdigit() else 1)
+        if tty:
+            try:
+                master = console.receive_master(out_r)
+            except console.ConsoleError as e:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                os.close(err_r)
+                raise InitError(str(e), 125) from None
+            finally:
+                os.close(out_r)
+            out_r = master
         return pid, out_r, err_r
 
     def _pid_namespace(self) -> None:
@@ -168,20 +184,23 @@ class Monitor:
             for fd in (out_r, err_r, sync_w, fail_r):
                 os.close(fd)
             stdio = self.cfg.get("stdio")
-            if stdio:  # the caller's own descriptors (a foreground `run`): no log
+            console_sock = -1  # a tty: where the master of the pty opened in the container goes
+            if stdio and stdio.get("console"):  # a foreground `run -t`: the caller gets the master
+                console_sock = stdio["fds"][0]
+            elif stdio:  # the caller's own descriptors (a foreground `run`): no log
                 for target, fd in enumerate(stdio["fds"]):
                     os.dup2(fd, target)
                 for fd in set(stdio["fds"]) - {0, 1, 2}:
                     os.close(fd)
-            elif self.cfg.get("tty"):  # the pty's slave for all three, as Docker's -t
-                for target in (0, 1, 2):
-                    os.dup2(out_w, target)
+            elif self.cfg.get("tty"):  # the pty's slave for all three, as Docker's -t (its master: ours)
+                console_sock = out_w
             else:
                 stdin = self.stdin_fd if self.stdin_fd >= 0 else os.open("/dev/null", os.O_RDONLY)
                 os.dup2(stdin, 0)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
-            sc.close_fds({sync_r, fail_w, monitor_fd})  # the monitor's sockets, pipes, log: not ours
+            keep = {sync_r, fail_w, monitor_fd} | ({console_sock} if console_sock >= 0 else set())
+            sc.close_fds(keep)  # the monitor's sockets, pipes, log: not ours (the console socket goes below)
             if os.read(sync_r, 1) != b"x":  # wait until the monitor has put us in our cgroups
                 return 125
             os.close(sync_r)
@@ -196,14 +215,17 @@ class Monitor:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            if (stdio and stdio.get("tty")) or (not stdio and self.cfg.get("tty")):
-                import fcntl
-                import termios
-
-                os.setsid()
-                fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the pty becomes the container's terminal: ^C works
+            if console_sock >= 0:
+                from engine.runtime import console  # before pivot_root: the host's modules are out of reach after
             setup_root(self.cfg)
-            enter_process(self.cfg["process"], init=bool(self.cfg.get("init")), pdeathsig=signal.SIGKILL)
+            if console_sock >= 0:  # inside the new root: the pty is one of the container's /dev/pts
+                master, slave = console.open_pty(tuple(stdio.get("size") or ()) if stdio else None)
+                console.send_master(console_sock, master)
+                os.close(master)
+                os.close(console_sock)
+                console.become_terminal(slave)  # its controlling terminal: ^C works
+            process = {**self.cfg["process"], "terminal": True} if console_sock >= 0 else self.cfg["process"]
+            enter_process(process, init=bool(self.cfg.get("init")), pdeathsig=signal.SIGKILL)
         except InitError as e:
             code = e.code
             os.write(fail_w, f"{code} {e}".encode())

@@ -7,9 +7,28 @@ import os
 HELP = "run a command in a running service container"
 
 
-def configure(p) -> None:
-    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true",
+def terminal_options(p) -> None:
+    """-i/--interactive and -t/--tty (on by default, as in Docker Compose: accepted for `docker exec -it`
+    habits; `--interactive=false` and `--tty=false` turn them off), -T/--no-TTY/--no-tty."""
+    p.add_argument("-i", "--interactive", action="store_true", default=True,
+                   help="keep stdin open (the default; --interactive=false gives the command no input)")
+    p.add_argument("--interactive=false", dest="interactive", action="store_false", help=argparse.SUPPRESS)
+    p.add_argument("--interactive=true", dest="interactive", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("-t", "--tty", action="store_true", default=True,
+                   help="allocate a pseudo-terminal (the default when stdin is a terminal)")
+    p.add_argument("--tty=false", dest="tty", action="store_false", help=argparse.SUPPRESS)
+    p.add_argument("--tty=true", dest="tty", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("-T", "--no-TTY", "--no-tty", dest="no_tty", action="store_true",
                    help="no pseudo-terminal (the default when stdin is not a terminal)")
+
+
+def wants_terminal(args) -> bool:
+    """A pseudo-terminal for the command: asked for (the default), not refused, and stdin is a terminal."""
+    return args.tty and not args.no_tty and os.isatty(0)
+
+
+def configure(p) -> None:
+    terminal_options(p)
     p.add_argument("-d", "--detach", action="store_true", help="run the command in the background")
     p.add_argument("-u", "--user", help="user name or uid[:gid] to run as")
     p.add_argument("-w", "--workdir", help="working directory of the command")
@@ -57,19 +76,15 @@ def run(args) -> int:
     if args.detach:
         engine.exec_process(target.id, cmd, **options)
         return 0
+    if not wants_terminal(args):
+        stdin = sys.stdin.fileno() if args.interactive else None  # None: /dev/null
+        return engine.exec_container(target.id, cmd, stdin=stdin, stdout=sys.stdout.fileno(),
+                                     stderr=sys.stderr.fileno(), **options)
     from composer.cli import terminal
 
-    if args.no_tty or not terminal.stdin_is_terminal():
-        return engine.exec_container(target.id, cmd, stdin=sys.stdin.fileno(), stdout=sys.stdout.fileno(),
-                                     stderr=sys.stderr.fileno(), **options)
-    master, slave = terminal.open_pty()
+    proc = engine.exec_process(target.id, cmd, tty=True, size=terminal.size(), **options)
     try:
-        proc = engine.exec_process(target.id, cmd, stdin=slave, stdout=slave, stderr=slave, tty=True, **options)
+        terminal.relay(proc.terminal, lambda: proc.poll() is not None, interactive=args.interactive)
     finally:
-        os.close(slave)
-    try:
-        terminal.relay(master, lambda: proc.poll() is not None)
-    finally:
-        os.close(master)
+        os.close(proc.terminal)
     return proc.wait()
-

@@ -22,9 +22,11 @@ def configure(p) -> None:
                    help="publish a port")
     p.add_argument("--service-ports", action="store_true", help="publish the service's ports")
     p.add_argument("--no-deps", action="store_true", help="don't start the services it depends on")
-    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true",
-                   help="no pseudo-terminal (the default when stdin is not a terminal)")
-    p.add_argument("-i", "--interactive", action="store_true", default=True, help="keep stdin open (default)")
+    p.add_argument("--use-aliases", action="store_true",
+                   help="answer to the service's name and network aliases (a one-off has only its own name)")
+    from composer.cli.commands.exec import terminal_options
+
+    terminal_options(p)
     p.add_argument("service")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
 
@@ -35,7 +37,7 @@ def one_off_spec(project, svc, args):
 
     from composer import desired
     from composer import normalize as norm
-    from composer.cli.commands.exec import env_options
+    from composer.cli.commands.exec import env_options, wants_terminal
     from composer.mounts import option_mount
     from engine.api import PortBinding
 
@@ -64,6 +66,13 @@ def one_off_spec(project, svc, args):
         spec.mounts = [m for m in spec.mounts if m.target != mount.target] + [mount]
     spec.restart, spec.restart_delay, spec.restart_max_attempts = "no", None, None
     spec.auto_remove = args.rm
+    if not args.use_aliases:  # as Docker Compose: `web` keeps naming the service's own containers
+        for att in spec.networks:
+            att.aliases = []
+    if wants_terminal(args):
+        spec.tty = True  # as Docker Compose's run: a tty container (TERM=xterm unless the image sets it)
+    elif args.no_tty or not args.tty or not args.detach:
+        spec.tty = False  # -T, or our own stdio in the foreground: not the service's `tty: true`
     return spec
 
 
@@ -109,24 +118,24 @@ def _infrastructure(rec, service: str):
 
 
 def _foreground(engine, cid: str, args) -> int:
+    from composer.cli.commands.exec import wants_terminal
+
+    if not wants_terminal(args):
+        return _with_our_stdio(engine, cid, args.interactive)
     from composer.cli import terminal
 
-    if args.no_tty or not terminal.stdin_is_terminal():
-        return _with_our_stdio(engine, cid)
-    master, slave = terminal.open_pty()
+    master = engine.start_with_terminal(cid, terminal.size())
     try:
-        engine.start_container(cid, stdio=(slave, slave, slave), tty=True)
-    finally:
-        os.close(slave)
-    try:
-        terminal.relay(master, lambda: engine.inspect_container(cid).status != "running")
+        terminal.relay(master, lambda: engine.inspect_container(cid).status != "running",
+                       interactive=args.interactive)
     finally:
         os.close(master)
     return engine.wait_container(cid)
 
 
-def _with_our_stdio(engine, cid: str) -> int:
-    """The process reads our stdin and writes our stdout/stderr; our signals are passed on to it."""
+def _with_our_stdio(engine, cid: str, interactive: bool = True) -> int:
+    """The process reads our stdin (/dev/null without *interactive*) and writes our stdout/stderr; our
+    signals are passed on to it."""
     import signal
 
     from engine.api import EngineError
@@ -137,7 +146,12 @@ def _with_our_stdio(engine, cid: str) -> int:
         except EngineError:
             pass
 
-    engine.start_container(cid, stdio=(0, 1, 2))
+    stdin = 0 if interactive else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        engine.start_container(cid, stdio=(stdin, 1, 2))
+    finally:
+        if stdin:
+            os.close(stdin)
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         return engine.wait_container(cid)
