@@ -23,6 +23,9 @@ PROPAGATION = {
     "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
     "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
 }
+# what runc lets a bind cover in /proc (lxcfs's files); anything else there is refused
+PROC_FILES = frozenset("/proc/" + p for p in ("cpuinfo", "diskstats", "meminfo", "stat", "swaps", "uptime",
+                                               "loadavg", "slabinfo", "net/dev", "sys/kernel/ns_last_pid"))
 USED_MARKER = "used"  # in the volume's directory: some container has mounted it (no seeding any more)
 
 
@@ -52,9 +55,10 @@ class Root:
         os.close(self.fd)
 
     def _real(self, fd: int, what: str) -> str:
+        """Where *fd* is (closed if that is outside the root: cannot happen, checked all the same)."""
         real = os.readlink(fd_path(fd))
         if real != self.path and not real.startswith(self.path.rstrip("/") + "/"):
-            os.close(fd)  # cannot happen with the resolution above; checked all the same
+            os.close(fd)
             raise MountError(f"mount point {what} resolves outside the container's root filesystem")
         return real
 
@@ -69,9 +73,9 @@ class Root:
         self._real(fd, path)
         return fd
 
-    def mountpoint(self, path: str, is_dir: bool, user: bool = True) -> int:
+    def mountpoint(self, path: str, is_dir: bool) -> int:
         """An O_PATH descriptor of the mount point *path*, made (a directory, or an empty file for a file
-        bind) where missing. A user's mount may not cover the root itself or go into /proc, as runc says."""
+        bind) where missing. A mount may not cover the root itself or go into /proc, as runc says."""
         try:
             fd = open_in_root(self.fd, path, create="dir" if is_dir else "file")
         except PathEscape as e:
@@ -80,7 +84,7 @@ class Root:
             raise MountError(f"cannot make the mount point {path} in the container: {e.strerror}") from None
         real = self._real(fd, path)
         rel = real[len(self.path):] or "/"
-        if user and (rel == "/" or rel == "/proc" or rel.startswith("/proc/")):
+        if rel == "/" or rel == "/proc" or rel.startswith("/proc/") and rel not in PROC_FILES:
             os.close(fd)
             where = "is the container's root" if rel == "/" else "is inside /proc"
             raise MountError(f"mount point {path} {where} (through {rel}): not allowed")
@@ -89,7 +93,7 @@ class Root:
     def reopen(self, fd: int, what: str) -> int:
         """After a mount on *fd* (which still names the directory below): the new mount's root, found
         again inside the root and checked to be the same place (as runc does before the new mount API)."""
-        real = self._real(fd, what)
+        real = os.readlink(fd_path(fd))
         try:
             top = open_in_root(self.fd, real[len(self.path):] or "/")
         except (OSError, PathEscape):

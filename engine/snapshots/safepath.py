@@ -52,19 +52,32 @@ def _split(path: str) -> list[str]:
     return [p for p in path.split("/") if p and p != "."]
 
 
+_call = None
+
+
+def _openat2_call():
+    """openat2's struct open_how and a libc handle, made on first use (ctypes only where it is needed)."""
+    global _call
+    if _call is None:
+        import ctypes
+
+        class OpenHow(ctypes.Structure):
+            _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        _call = (ctypes, OpenHow, libc)
+    return _call
+
+
 def _openat2(dirfd: int, path: str, flags: int, resolve: int) -> int | None:
     """openat2(2), or None where the kernel (before 5.6) or a seccomp filter lacks it."""
     global _openat2_missing
     if _openat2_missing:
         return None
-    import ctypes
     import errno
 
-    class OpenHow(ctypes.Structure):
-        _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
+    ctypes, OpenHow, libc = _openat2_call()
     how = OpenHow(flags, 0, resolve)
     for _ in range(16):  # EAGAIN: a rename raced with a `..`; the kernel asks to try again
         fd = libc.syscall(_SYS_OPENAT2, ctypes.c_int(dirfd), path.encode() or b".", ctypes.byref(how),
