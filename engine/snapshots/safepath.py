@@ -170,7 +170,7 @@ def open_in_root(root_fd: int, path: str, *, beneath: bool = False, create: str 
         if e.errno == errno.EXDEV:
             raise PathEscape(f"{path} leads outside its root") from None
         if e.errno == errno.ELOOP:
-            raise PathEscape(f"{path}: too many symbolic links, or a link of /proc on the way") from None
+            raise PathEscape(f"{path}: a symlink loop, or a link of /proc on the way (never followed)") from None
         if e.errno != errno.ENOENT or create is None:
             raise
         fd = None

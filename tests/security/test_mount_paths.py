@@ -109,6 +109,13 @@ RUN --mount=type=bind,source=.,target=/c cat /c/linkdir/canary.txt > /dot.txt 2>
     assert "host secret" not in out and "canary" not in ro + nested, out
     assert ro.split() == ["inctx.txt"] and nested.split() == ["inctx.txt"], out
     assert "No such file" in dot or "can't open" in dot, dot
+    # a link to a host file: the context has no such file, so the step does not run
+    os.symlink(os.path.join(outside, "canary.txt"), os.path.join(cli.cwd, "filelink"))
+    res = cli("image", "build", "-t", "filelink", "-f", "-", ".", project=False, check=False,
+              input=f"FROM {BASE_IMAGE}\nRUN --mount=type=bind,source=filelink,target=/f cat /f\n")
+    assert res.returncode != 0 and "host secret" not in res.stdout + res.stderr, res.stdout
+    assert "RUN --mount source filelink: no such file or directory in the build context (its symlinks lead to " \
+        f"{outside}/canary.txt, taken inside the context)" in res.stderr, res.stderr
 
 
 def test_run_bind_mount_rw_through_a_context_symlink_does_not_write_the_host(cli, engine_root, base_image,

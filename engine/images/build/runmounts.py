@@ -23,6 +23,7 @@ import tempfile
 
 from engine.images.build import BuildError
 from engine.images.build.copying import file_digest
+from engine.images.build.layerfs import parts_of
 from engine.types import Mount
 
 TYPES = ("cache", "bind", "tmpfs", "secret")
@@ -180,7 +181,9 @@ class RunMounts:
         path = self._source(f)
         host = self.context.host_path(path)
         if host is None:
-            raise BuildError(f"RUN --mount source {source}: no such file or directory in the build context "
+            lexical = "/" + "/".join(parts_of(source))
+            via = f" (its symlinks lead to {path}, taken inside the context)" if path != lexical else ""
+            raise BuildError(f"RUN --mount source {source}: no such file or directory in the build context{via} "
                              "(or excluded by .dockerignore)")
         writable = _true(f.get("rw")) or _true(f.get("readwrite")) or f.get("readonly", "true").lower() == "false"
         root = self.context.root
