@@ -63,14 +63,18 @@ class Root:
         return real
 
     def open(self, path: str) -> int | None:
-        """An O_PATH descriptor of *path* in the root, or None if it does not exist."""
+        """An O_PATH descriptor of the image's *path* in the root (to seed a volume from), or None if it
+        does not exist or is the container's /proc (refused as a mount point later)."""
         try:
             fd = open_in_root(self.fd, path)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except PathEscape as e:
             raise MountError(f"mount point {e}") from None
-        self._real(fd, path)
+        rel = self._real(fd, path)[len(self.path):]
+        if rel == "/proc" or rel.startswith("/proc/"):
+            os.close(fd)
+            return None
         return fd
 
     def mountpoint(self, path: str, is_dir: bool) -> int:

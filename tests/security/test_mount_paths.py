@@ -156,6 +156,12 @@ RUN ln -s /../../../../../../../..{outside}/x /data && ln -s /proc/sys/kernel /p
         res = cli("container", "run", "--rm", "-v", f"{src}:{target}", "links", "true", project=False, check=False)
         assert res.returncode != 0, target
         assert len(res.stderr.strip().splitlines()) == 1 and "inside /proc" in res.stderr, res.stderr
+    vol = f"{cli.project}_seed"  # a new named volume there: refused, and not seeded from the container's /proc
+    res = cli("container", "run", "--rm", "-v", f"{vol}:/procdir", "links", "true", project=False, check=False)
+    assert res.returncode != 0 and "inside /proc" in res.stderr, res.stderr
+    listing = cli("container", "run", "--rm", "-v", f"{vol}:/v", BASE_IMAGE, "ls", "-A", "/v", project=False)
+    assert listing.stdout == ""
+    cli("volume", "rm", vol, project=False)
     # through a magic link of /proc: never followed (refused by openat2, or resolved inside the root)
     res = cli("container", "run", "--rm", "-v", f"{src}:/magic", "links", "true", project=False, check=False)
     assert res.returncode == 0 or len(res.stderr.strip().splitlines()) == 1, res.stderr
