@@ -240,7 +240,8 @@ def host():
     yield from host_fixture()
 
 
-def test_a_directory_swapped_for_a_symlink_cannot_send_a_mount_out(host, tmp_path, outside):
+@pytest.mark.parametrize("kind", ["tmpfs", "bind"])
+def test_a_directory_swapped_for_a_symlink_cannot_send_a_mount_out(host, tmp_path, outside, kind):
     from engine.errors import EngineError
     from engine.runtime import launch
     from tests.integration.test_runtime_support import output, wait_for
@@ -251,6 +252,8 @@ def test_a_directory_swapped_for_a_symlink_cannot_send_a_mount_out(host, tmp_pat
     subprocess.run(["gcc", "-static", "-O2", "-o", str(bindir / "swap"), str(tmp_path / "swap.c")], check=True)
     shared = tmp_path / "shared"  # a volume both containers mount; the attacker controls its content
     shared.mkdir()
+    source = tmp_path / "source"  # what a bind victim mounts
+    source.mkdir()
     attacker = host.container(["/opt/attack/swap", "/v", outside, "120"], mounts=[
         {"type": "bind", "source": str(shared), "target": "/v", "read_only": False},
         {"type": "bind", "source": str(bindir), "target": "/opt/attack", "read_only": True}])
@@ -264,9 +267,11 @@ def test_a_directory_swapped_for_a_symlink_cannot_send_a_mount_out(host, tmp_pat
             if time.monotonic() > deadline:
                 break
             # each victim makes a new mount point below d: the window between resolving and making it
+            mount = {"type": "tmpfs", "options": "mode=755,size=64k"} if kind == "tmpfs" else \
+                {"type": "bind", "source": str(source), "read_only": True}
             victim = host.container(["true"], mounts=[
                 {"type": "bind", "source": str(shared), "target": "/v", "read_only": False},
-                {"type": "tmpfs", "target": f"/v/d/sub{i}/deep", "options": "mode=755,size=64k"}])
+                {**mount, "target": f"/v/d/sub{i}/deep"}])
             try:
                 launch.start(victim)
                 started += 1
