@@ -9,7 +9,9 @@ Stdlib only: this runs in the container's first process. Each entry of the runti
 A volume is seeded from the image's content at its target the first time any container mounts it
 (when it is still empty and "copy" is set); a marker in the volume's directory records that use.
 A bind's "source_root" (a build context) keeps its source inside that directory: symlinks on the way
-are followed within it, never out. Sources and targets are held by descriptors from resolution to mount.
+are followed within it, never out. Sources and targets are held by descriptors from resolution to mount:
+a bind is a detached copy of the source (open_tree) attached on the target's descriptor (move_mount),
+or, before Linux 5.2, a mount on /proc/self/fd/N of the target.
 """
 from __future__ import annotations
 
@@ -116,24 +118,36 @@ def _mount(source: str | None, fd: int, fstype: str | None, flags: int, data: st
         raise MountError(f"cannot mount {what}: {os.strerror(e.errno) if e.errno else e}") from None
 
 
-def _bind(root: Root, source: str, target: int, read_only: bool, propagation: str = "rprivate",
+def _bind(root: Root, source: int, target: int, read_only: bool, propagation: str = "rprivate",
           what: str = "") -> None:
-    """Bind *source* (a path, often /proc/self/fd/N) on the mount point descriptor *target*."""
-    _mount(source, target, None, sc.MS_BIND | sc.MS_REC, None, what)
-    top = root.reopen(target, what)
+    """Bind what the descriptor *source* holds on the mount point descriptor *target*. With the new
+    mount API a detached copy of the source is attached there and its descriptor names the new mount
+    for what follows, so no name is looked up again; before it, the mount point is found again."""
+    tree = None
+    try:
+        tree = sc.clone_tree(source)
+        if tree is not None:
+            sc.move_mount(tree, target)
+    except OSError as e:
+        if tree is not None:
+            os.close(tree)
+        raise MountError(f"cannot mount {what}: {os.strerror(e.errno) if e.errno else e}") from None
+    if tree is None:
+        _mount(fd_path(source), target, None, sc.MS_BIND | sc.MS_REC, None, what)
+        tree = root.reopen(target, what)
     try:
         if read_only:
-            _mount(None, top, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC, None, what)
-        _mount(None, top, None, PROPAGATION[propagation or "rprivate"], None, what)
+            _mount(None, tree, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC, None, what)
+        _mount(None, tree, None, PROPAGATION[propagation or "rprivate"], None, what)
     finally:
-        os.close(top)
+        os.close(tree)
 
 
 def bind_fd(root: Root, source: str, target: int, what: str) -> None:
     """A read-write bind of the host path *source* on the mount point descriptor *target*."""
     src = _open_source(source, what=f"{what}: its source")
     try:
-        _bind(root, fd_path(src), target, False, what=what)
+        _bind(root, src, target, False, what=what)
     finally:
         os.close(src)
 
@@ -203,7 +217,7 @@ def _device_volume(root: Root, m: dict) -> None:
         try:
             target = root.mountpoint(m["target"], _is_dir_fd(src))
             try:
-                _bind(root, fd_path(src), target, read_only, what=what)
+                _bind(root, src, target, read_only, what=what)
             finally:
                 os.close(target)
         finally:
@@ -301,7 +315,7 @@ def setup_mounts(root: Root, mounts: list[dict]) -> None:
         try:
             target = root.mountpoint(m["target"], _is_dir_fd(src))
             try:
-                _bind(root, fd_path(src), target, bool(m.get("read_only")), propagation, m["target"])
+                _bind(root, src, target, bool(m.get("read_only")), propagation, m["target"])
             finally:
                 os.close(target)
         finally:
