@@ -266,12 +266,12 @@ def test_a_directory_swapped_for_a_symlink_cannot_send_a_mount_out(host, tmp_pat
         for i in range(40):
             if time.monotonic() > deadline:
                 break
-            # each victim makes a new mount point below d: the window between resolving and making it
+            # each victim makes new mount points below d: the window between resolving and making them
             mount = {"type": "tmpfs", "options": "mode=755,size=64k"} if kind == "tmpfs" else \
                 {"type": "bind", "source": str(source), "read_only": True}
             victim = host.container(["true"], mounts=[
                 {"type": "bind", "source": str(shared), "target": "/v", "read_only": False},
-                {**mount, "target": f"/v/d/sub{i}/deep"}])
+                *({**mount, "target": f"/v/d/sub{i}-{k}/deep"} for k in range(4))])
             try:
                 launch.start(victim)
                 started += 1
