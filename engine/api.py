@@ -512,6 +512,8 @@ class Engine:
                        copy=not m.nocopy, name=vol.name, device=dict(vol.options))
         elif m.type == "bind":
             out.update(source=m.source, propagation=m.propagation or "rprivate")
+            if m.source_root:
+                out["source_root"] = m.source_root
         else:
             options = [f"mode={m.tmpfs_mode if m.tmpfs_mode is not None else 0o1777:o}"]
             if m.tmpfs_size:

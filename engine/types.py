@@ -21,6 +21,7 @@ class Mount:
     nocopy: bool = False  # volume: don't seed a new volume with the image's content at the target
     propagation: str = ""  # bind: private, rprivate (default), shared, rshared, slave, rslave
     create_host_path: bool = False  # bind: make a missing source directory instead of failing
+    source_root: str = ""  # bind: the source is resolved inside this directory, never out (a build context)
     tmpfs_size: int = 0  # tmpfs: bytes; 0 is the kernel's default (half the memory)
     tmpfs_mode: int | None = None  # tmpfs: permission bits of its root; None is 1777
     volume_labels: dict[str, str] = field(default_factory=dict)  # volume: labels of a new anonymous volume

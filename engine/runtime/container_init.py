@@ -11,7 +11,7 @@ import os
 import stat
 
 from engine.runtime import syscalls as sc
-from engine.runtime.mounts import MountError, root_propagation, setup_mounts
+from engine.runtime.mounts import MountError, Root, bind_fd, root_propagation, setup_mounts
 from engine.snapshots.safepath import PathEscape, safe_join
 
 
@@ -34,16 +34,6 @@ def _inside(root: str, path: str) -> str:
 def _mkdirs(root: str, path: str) -> str:
     target = _inside(root, path)
     os.makedirs(target, exist_ok=True)
-    return target
-
-
-def _mount_target(root: str, path: str, is_dir: bool) -> str:
-    target = _inside(root, path)
-    if is_dir:
-        os.makedirs(target, exist_ok=True)
-    elif not os.path.exists(target):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        open(target, "a").close()
     return target
 
 
@@ -190,18 +180,24 @@ def setup_root(cfg: dict) -> None:
     sc.mount("sysfs", _mkdirs(rootfs, "/sys"), "sysfs", sys_flags)
     _setup_dev(rootfs, cfg)
 
+    root = Root(rootfs)  # targets are resolved in it and mounted on through descriptors
     try:
-        setup_mounts(rootfs, cfg.get("mounts") or [], _inside, _mount_target)
+        setup_mounts(root, cfg.get("mounts") or [])
+        # after the mounts, as Docker does: a volume on /etc does not hide them
+        for container_path, host_path in (cfg.get("files") or {}).items():
+            if os.path.exists(host_path):
+                try:
+                    target = root.mountpoint(container_path, False)
+                except MountError:
+                    continue  # a read-only volume there without the file, or a link into /proc
+                try:
+                    bind_fd(root, host_path, target, container_path)
+                finally:
+                    os.close(target)
     except MountError as e:
         raise InitError(str(e)) from None
-    # after the mounts, as Docker does: a volume on /etc does not hide them
-    for container_path, host_path in (cfg.get("files") or {}).items():
-        if os.path.exists(host_path):
-            try:
-                target = _mount_target(rootfs, container_path, False)
-            except OSError:
-                continue  # a read-only volume there without the file
-            _bind(host_path, target, False)
+    finally:
+        root.close()
 
     os.chdir(rootfs)
     sc.pivot_root(".", ".")

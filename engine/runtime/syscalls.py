@@ -23,6 +23,14 @@ MS_SHARED = 1 << 20
 MNT_DETACH = 2
 
 _SYS_PIVOT_ROOT = 155  # x86_64
+_SYS_OPEN_TREE = 428  # the same number on every architecture (the new mount API, Linux 5.2)
+_SYS_MOVE_MOUNT = 429
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
 _SYS_CAPSET = 126
 _SYS_SECCOMP = 317
 _SYS_CLOSE_RANGE = 436
@@ -88,6 +96,27 @@ def setdomainname(name: str) -> None:
 
 def pivot_root(new_root: str, put_old: str) -> None:
     _check(_libc.syscall(_SYS_PIVOT_ROOT, _b(new_root), _b(put_old)), "pivot_root")
+
+
+def clone_tree(fd: int) -> int | None:
+    """open_tree(OPEN_TREE_CLONE | AT_RECURSIVE) of what *fd* holds: a detached copy of that mount tree,
+    as a descriptor; None where the kernel lacks the new mount API."""
+    import errno
+
+    ret = _libc.syscall(_SYS_OPEN_TREE, ctypes.c_int(fd), b"",
+                        ctypes.c_uint(OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH))
+    if ret < 0:
+        err = ctypes.get_errno()
+        if err == errno.ENOSYS:
+            return None
+        raise OSError(err, f"open_tree: {os.strerror(err)}")
+    return int(ret)
+
+
+def move_mount(tree: int, target: int) -> None:
+    """Attach the detached mount *tree* on the directory (or file) the descriptor *target* holds."""
+    _check(_libc.syscall(_SYS_MOVE_MOUNT, ctypes.c_int(tree), b"", ctypes.c_int(target), b"",
+                         ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)), "move_mount")
 
 
 def prctl(option: int, arg: int = 0, arg3: int = 0) -> int:

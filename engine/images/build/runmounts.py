@@ -4,6 +4,7 @@
   between builds (per id, by default the target), for package managers' caches;
 - ``type=bind[,source=PATH],target=DIR[,rw]``: a file or directory of the build context (as
   `.dockerignore` leaves it), read-only unless ``rw`` (then writes are thrown away after the step);
+  symlinks in PATH are followed inside the context only, and the runtime binds it through a descriptor;
 - ``type=tmpfs,target=DIR[,size=BYTES]``: an empty tmpfs;
 - ``type=secret[,id=ID][,target=FILE][,env=VAR][,required][,mode=,uid=,gid=]``: a secret the build
   was given (``--secret``, a service's ``build.secrets``), as a read-only file (default
@@ -113,7 +114,7 @@ class RunMounts:
         for f in self.fields:
             h.update(repr(sorted(f.items())).encode())
             if f["type"] == "bind":
-                self._hash_tree("/" + "/".join(parts_of(f.get("source") or ".")), h)
+                self._hash_tree(self._source(f), h)
         return h.hexdigest()
 
     def _hash_tree(self, path: str, h) -> None:
@@ -163,19 +164,34 @@ class RunMounts:
             return Mount("bind", target, source=path)
         return self._bind(f, target)
 
-    def _bind(self, f: dict[str, str], target: str) -> Mount:
+    def _source(self, f: dict[str, str]) -> str:
+        """The bind source's path in the context, with the symlinks on the way followed inside the
+        context and never out of it, as BuildKit resolves it: an absolute link starts again at the
+        context's root, `..` stops there (`ln -s /etc linkdir` names the context's etc, not the host's)."""
         source = f.get("source") or "."
-        rel = "/".join(parts_of(source))
         if source.startswith("..") or "/../" in f"/{source}/":
             raise BuildError(f"RUN --mount source {source}: outside the build context")
-        host = self.context.host_path("/" + rel)
+        try:
+            return self.context.resolve("/" + source)
+        except OSError as e:
+            raise BuildError(f"RUN --mount source {source}: {e.strerror or e}") from None
+
+    def _bind(self, f: dict[str, str], target: str) -> Mount:
+        source = f.get("source") or "."
+        path = self._source(f)
+        host = self.context.host_path(path)
         if host is None:
-            raise BuildError(f"RUN --mount source {source}: no such file or directory in the build context "
+            lexical = "/" + "/".join(parts_of(source))
+            via = f" (its symlinks lead to {path}, taken inside the context)" if path != lexical else ""
+            raise BuildError(f"RUN --mount source {source}: no such file or directory in the build context{via} "
                              "(or excluded by .dockerignore)")
         writable = _true(f.get("rw")) or _true(f.get("readwrite")) or f.get("readonly", "true").lower() == "false"
+        root = self.context.root
         if writable or self.context.ignore.rules:
-            host = self._copy(rel, host)  # writes go to a copy; ignored files stay out
-        return Mount("bind", target, source=host, read_only=not writable)
+            host = self._copy(path.lstrip("/"), host)  # writes go to a copy; ignored files stay out
+            root = os.path.dirname(host)
+        # the runtime opens the source inside *root* again (openat2 RESOLVE_IN_ROOT) and binds that descriptor
+        return Mount("bind", target, source=host, read_only=not writable, source_root=root)
 
     def _copy(self, rel: str, host: str) -> str:
         base = tempfile.mkdtemp(prefix="run-mount-", dir=_ensure(os.path.join(self.root, "build", "tmp")))
