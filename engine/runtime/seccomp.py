@@ -105,10 +105,13 @@ NEWEST = max(NUMBERS[n] for n in ALWAYS | {c for calls in BY_CAPABILITY.values()
 
 
 def kernel_version(release: str | None = None) -> tuple[int, int]:
-    import re
-
-    m = re.match(r"(\d+)\.(\d+)", release or os.uname().release)
-    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    """(major, minor) of a release like "6.1.0-18-amd64". No `re`: this runs in a container's PID 1
+    after pivot_root, where a module not imported yet can no longer be found."""
+    parts = (release or os.uname().release).split(".")
+    digits = [p[:len(p) - len(p.lstrip("0123456789"))] for p in parts[:2]]
+    if len(digits) < 2 or not all(digits) or digits[0] != parts[0]:
+        return (0, 0)
+    return (int(digits[0]), int(digits[1]))
 
 
 def allowed_calls(cap_names, kernel: tuple[int, int] | None = None) -> set[str]:
