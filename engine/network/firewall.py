@@ -1,18 +1,26 @@
-"""Firewall rules of our own: bridged traffic, forwarding out of our bridges, outbound NAT.
+"""Firewall rules of our own: bridged traffic, isolation between networks, a way out, outbound NAT.
 
 Each engine root keeps one chain of its own, ``COMPOSER-<root_id>``, in the filter table (jumped
 to from FORWARD) and, for NAT, one of the same name in the nat table (jumped to from POSTROUTING).
-Every rule in them names one of the root's bridges, so a bridge's rules are found and removed by
-its name; with the root's last rule a chain and its jump go too. Nothing else of the host's rules is
-touched: no flush, no policy change.
+All roots of the host share one more chain, ``COMPOSER-ISOLATION`` (filter), as Docker's daemon
+shares its DOCKER-ISOLATION chains between its networks: it holds ``-o BR -j DROP`` for every bridge
+of every root. Every rule in these chains names one bridge, so a bridge's rules are found and removed
+by its name; with a chain's last rule the chain (and the jump to it) go too. Nothing else of the
+host's rules is touched: no flush, no policy change.
 
-Per bridge:
+Per bridge, in its root's filter chain, in this order:
 - ``-i BR -o BR -j ACCEPT`` where br_netfilter makes frames crossing a bridge pass through FORWARD
   (a host whose FORWARD policy is DROP, as Docker sets it, would drop them otherwise);
-- a network with a way out (not ``internal``): ``-i BR ! -o BR -j ACCEPT``, ``-o BR -m conntrack
-  --ctstate RELATED,ESTABLISHED -j ACCEPT`` and, in nat, ``-s SUBNET ! -o BR -j MASQUERADE``;
+- a network with a way out (not ``internal``):
+  ``-o BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`` (replies come in),
+  ``! -i BR -o BR -j DROP`` (nothing else does: no other bridge, no other interface),
+  ``-i BR ! -o BR -j COMPOSER-ISOLATION`` (no way into any other network of any root) and
+  ``-i BR ! -o BR -j ACCEPT`` (the way out), and in nat ``-s SUBNET ! -o BR -j MASQUERADE``;
   IPv4 forwarding is switched on (as Docker does; it is left on);
-- an internal network: ``! -i BR -o BR -j DROP`` and ``-i BR ! -o BR -j DROP``.
+- an internal network: ``-i BR ! -o BR -j DROP`` and ``! -i BR -o BR -j DROP``.
+Each root's chain decides alone for its own bridges, whatever the order of the roots' jumps in
+FORWARD: a packet between two bridges is dropped by the chain that sees it first. The host itself
+still reaches every container (OUTPUT is not filtered), which is how published ports are relayed.
 Outbound NAT needs the iptables commands (scripts/install.sh installs them); without them a network
 has no way out, and says so only where bridged traffic is filtered (then they are needed for any
 traffic).
@@ -22,7 +30,8 @@ firewall lock held across both: one ``iptables-save`` reads every table, and one
 ``iptables-restore --noflush`` applies the difference to both tables. The restore's input uses
 command lines only (``-N``, ``-A``, ``-I``, ``-D``, ``-X``): a ``:CHAIN`` declaration would flush a
 chain that exists. With the nf_tables backend the whole input is one transaction, so a failure
-leaves the rules as they were.
+leaves the rules as they were. A bridge whose rules are not the list above, in its order (made by an
+older version), gets them all again: its old ones deleted, the list appended.
 """
 from __future__ import annotations
 
@@ -37,6 +46,7 @@ LOCK = "/run/composer/firewall.lock"
 _TOOLS = ("iptables", "iptables-save", "iptables-restore")
 _HOOK = {"filter": "FORWARD", "nat": "POSTROUTING"}
 _TABLES = ("filter", "nat")
+ISOLATION = "COMPOSER-ISOLATION"  # shared by every root on the host: -o BR -j DROP for each bridge
 
 Rule = tuple[str, ...]
 
@@ -74,10 +84,17 @@ def bridge_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[Rul
         rules["filter"] += [("-i", bridge, "!", "-o", bridge, "-j", "DROP"),
                             ("!", "-i", bridge, "-o", bridge, "-j", "DROP")]
     elif available():
-        rules["filter"] += [("-i", bridge, "!", "-o", bridge, "-j", "ACCEPT"),
-                            ("-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")]
+        rules["filter"] += [("-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"),
+                            ("!", "-i", bridge, "-o", bridge, "-j", "DROP"),
+                            ("-i", bridge, "!", "-o", bridge, "-j", ISOLATION),
+                            ("-i", bridge, "!", "-o", bridge, "-j", "ACCEPT")]
         rules["nat"].append(("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"))
     return rules
+
+
+def isolation_rule(bridge: str) -> Rule:
+    """The bridge's rule in the shared ISOLATION chain: no other network of ours forwards into it."""
+    return ("-o", bridge, "-j", "DROP")
 
 
 # -- reading the rules -------------------------------------------------------------------
@@ -187,13 +204,19 @@ def setup_bridge(root_id: str, bridge: str, subnet: str, internal: bool = False)
                 continue
             have = tables.get(table) or _Table()
             lines: list[str] = []
+            if table == "filter":  # the shared chain first: the root's chain jumps to it
+                if ISOLATION not in have.chains:
+                    lines.append(f"-N {ISOLATION}")
+                rule = isolation_rule(bridge)
+                if _canonical(rule) not in {_canonical(line.split()[2:]) for line in have.rules_in(ISOLATION)}:
+                    lines.append(f"-A {ISOLATION} {' '.join(rule)}")
             if chain not in have.chains:
                 lines.append(f"-N {chain}")
-            present = {_canonical(line.split()[2:]) for line in have.rules_in(chain)}
-            for rule in rules[table]:
-                if _canonical(rule) not in present:
-                    lines.append(f"-A {chain} {' '.join(rule)}")
-                    present.add(_canonical(rule))
+            # the bridge's rules are right only all together and in their order: else all of them again
+            mine = [line for line in have.rules_in(chain) if bridge in line.split()]
+            if [_canonical(line.split()[2:]) for line in mine] != [_canonical(rule) for rule in rules[table]]:
+                lines += ["-D" + line[2:] for line in mine]
+                lines += [f"-A {chain} {' '.join(rule)}" for rule in rules[table]]
             hook = _HOOK[table]
             if f"-A {hook} -j {chain}" not in have.rules:  # the jump last: the chain is complete before it
                 lines.append(f"-I {hook} 1 -j {chain}")
@@ -215,16 +238,26 @@ def forget_bridge(root_id: str, bridge: str) -> None:
         out: dict[str, list[str]] = {}
         for table in _TABLES:
             have = tables.get(table)
-            if have is None or chain not in have.chains:
+            if have is None:
                 continue
-            mine = have.rules_in(chain)
-            lines = ["-D" + line[2:] for line in mine if bridge in line.split()]
-            if len(lines) == len(mine):  # the chain is left empty: it and our jumps to it go
-                jump = f"-A {_HOOK[table]} -j {chain}"
-                others = [line for line in have.references(chain) if line != jump]
-                lines += ["-D" + line[2:] for line in have.rules if line == jump]
-                if not others:  # (a rule not of ours naming the chain keeps it, and is left alone)
-                    lines.append(f"-X {chain}")
+            lines: list[str] = []
+            if chain in have.chains:
+                mine = have.rules_in(chain)
+                lines += ["-D" + line[2:] for line in mine if bridge in line.split()]
+                if len(lines) == len(mine):  # the chain is left empty: it and our jumps to it go
+                    jump = f"-A {_HOOK[table]} -j {chain}"
+                    refs = have.references(chain)
+                    lines += ["-D" + line[2:] for line in refs if line == jump]
+                    if all(line == jump for line in refs):  # (a rule not of ours naming it keeps it, untouched)
+                        lines.append(f"-X {chain}")
+            if table == "filter" and ISOLATION in have.chains:
+                shared = have.rules_in(ISOLATION)
+                gone = ["-D" + line[2:] for line in shared if bridge in line.split()]
+                lines += gone
+                if len(gone) == len(shared):  # the host's last bridge of ours: the shared chain goes too
+                    deleted = {"-A" + line[2:] for line in lines if line.startswith("-D ")}
+                    if all(line in deleted for line in have.references(ISOLATION)):
+                        lines.append(f"-X {ISOLATION}")
             if lines:
                 out[table] = lines
         return out

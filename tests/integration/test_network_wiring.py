@@ -329,7 +329,7 @@ def test_a_resolver_whose_starter_died_goes_with_the_network(engine_root):
     with lab(engine_root) as lb:
         info = lb.network()
         lb.nets._stop_dns(info.name)
-        starting = lb.nets._spawn_dns(info.name, info.gateway)  # never waited for, as if its starter died
+        starting = lb.nets._spawn_dns(info.name, info.gateway, info.subnet)  # never waited for, as if its starter died
         starting.close()
         lb.nets.remove(info.name)  # at once: most likely before the resolver has written its pidfile
         lb.networks.remove(info.name)
