@@ -105,7 +105,7 @@ class Networks:
                         starting.abandon()
                     self._stop_dns(name)
                     _quiet(lambda: os.unlink(self._record_path(name)))
-                    _quiet(lambda: firewall.forget_bridge(self.paths.root_id, bridge))
+                    _quiet(lambda: firewall.forget_bridge(self.paths.root_id, bridge, bool(subnet6)))
                     _quiet(lambda: delete_bridge(bridge))
                     for sub in made:
                         _quiet(lambda sub=sub: release(sub, record))
@@ -134,7 +134,7 @@ class Networks:
             # the subnet is reserved and on the bridge: other networks may be made (on this host's other
             # roots, or this project's other networks) while this one's rules and resolver are finished
             try:
-                firewall.setup_bridge(self.paths.root_id, bridge, subnet, config.internal)
+                firewall.setup_bridge(self.paths.root_id, bridge, subnet, config.internal, bool(subnet6))
                 self._await_dns(name, starting)
             except BaseException:
                 with file_lock(HOST_LOCK):
@@ -155,7 +155,7 @@ class Networks:
             # both wait on the kernel (a link's unregistering, an nf_tables commit that deletes rules):
             # the rules go in a thread meanwhile
             _together(lambda: delete_bridge(rec["bridge"]),
-                      lambda: firewall.forget_bridge(self.paths.root_id, rec["bridge"]))
+                      lambda: firewall.forget_bridge(self.paths.root_id, rec["bridge"], bool(rec.get("subnet6"))))
             from engine.network.ipam import HOST_LOCK, release
 
             with file_lock(HOST_LOCK):
@@ -274,10 +274,12 @@ class Networks:
                         reserve(info.subnet6, record)
                     create_bridge(info.bridge, info.gateway, subnet.prefixlen, info.mtu, info.gateway6,
                                   int(info.subnet6.split("/")[1]) if info.subnet6 else 64, bridge_mac(info.id))
-                firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal)
+                firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal,
+                                      bool(info.subnet6))
             else:
                 if not current:  # rules of an older layout
-                    firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal)
+                    firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal,
+                                          bool(info.subnet6))
                 if not bridge_mac_set(info.bridge):  # made by an older version, or by a create killed just then
                     try:
                         set_bridge_mac(info.bridge)  # the one it has now: its containers know it
