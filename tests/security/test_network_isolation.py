@@ -315,6 +315,53 @@ services:
         upstream.close()
 
 
+def test_a_flood_of_tcp_connections_to_the_resolver_is_bounded(cli, base_image):
+    from engine.network.dns import MAX_TCP_CLIENTS
+
+    cli.write("compose.yaml", f"""
+services:
+  app:
+    image: composer/busybox
+    command: ["sh", "-c", "{LOOP}"]
+""")
+    try:
+        cli("up", "-d")
+        net = f"{cli.project}_default"
+        gw = gateway_of(cli, net)
+        with open(os.path.join(cli.root, "run", "dns", net + ".pid")) as f:
+            resolver = int(f.read())
+        baseline = _threads(resolver)
+        held = 3 * MAX_TCP_CLIENTS
+        seen: dict = {}
+
+        def attack() -> None:
+            conns = [socket.create_connection((gw, 53), timeout=2) for _ in range(held)]  # idle, held open
+            try:
+                time.sleep(0.5)
+                seen["threads"] = _threads(resolver)
+                closed = 0
+                for c in conns:
+                    c.settimeout(0.05)
+                    try:
+                        closed += c.recv(1) == b""  # closed by the resolver at once
+                    except OSError:  # still open, waiting for a query
+                        pass
+                seen["closed"] = closed
+            finally:
+                for c in conns:
+                    c.close()
+
+        in_netns(netns_of(cli, f"{cli.project}-app-1"), attack)
+        assert seen["threads"] <= baseline + MAX_TCP_CLIENTS, seen
+        assert seen["closed"] >= held - MAX_TCP_CLIENTS, seen
+        # and the resolver still serves
+        app = inspect(cli, f"{cli.project}-app-1")["networks"][net]
+        assert in_netns(netns_of(cli, f"{cli.project}-app-1"),
+                        lambda: parse_reply(ask_tcp((gw, 53), query("app"), timeout=5))[2]) == [app]
+    finally:
+        cli("down", check=False)
+
+
 # -- what must keep working ----------------------------------------------------------------------
 def test_the_way_out_nat_and_published_ports_still_work_across_networks(cli, base_image, tmp_path):
     """The controls: a container reaches "the outside" (a namespace of this test behind a bridge that is
