@@ -10,9 +10,10 @@ dropped, its TCP connections closed), so no network learns another's names.
 
 Names come from the registry file, re-read when its mtime changes; several addresses for one name
 (replicas) are rotated on every answer; a name also matches with one of the host's (or a
-container's) search domains appended. Known names get their A records (AAAA ones on IPv6 networks), and an empty NOERROR answer for any other type. Any other
-query is forwarded unchanged to the asking container's own `dns` servers if it has some, else to the
-host's resolvers (2 s per resolver, then SERVFAIL), each in a thread so a slow upstream blocks nobody;
+container's) search domains appended. Known names get their A records (AAAA ones on IPv6
+networks), and an empty NOERROR answer for any other type. Any other query is forwarded unchanged
+to the asking container's own `dns` servers if it has some, else to the host's resolvers (2 s per
+resolver, then SERVFAIL), each in a thread so a slow upstream blocks nobody;
 at most MAX_FORWARDS of them at a time (a query beyond gets SERVFAIL at once) and MAX_TCP_CLIENTS TCP
 connections (one beyond is closed): a flood costs a bounded number of threads, not one per query.
 This process runs in the host's namespace, so loopback resolvers of the host (a local stub on

@@ -192,8 +192,8 @@ class Networks:
             with open_log(log_path) as log:
                 proc = subprocess.Popen(
                     [sys.executable, "-S", "-m", "engine.network.dns", "--records", records, "--listen", gateway,
-                     "--subnet", subnet, "--pidfile", pidfile, "--resolv-conf", os.environ.get(UPSTREAMS_ENV) or "/etc/resolv.conf",
-                     "--ready-fd", str(ready_w)],
+                     "--subnet", subnet, "--pidfile", pidfile,
+                     "--resolv-conf", os.environ.get(UPSTREAMS_ENV) or "/etc/resolv.conf", "--ready-fd", str(ready_w)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/",
                     pass_fds=(ready_w,), env={"PYTHONPATH": pkg, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         except BaseException:
