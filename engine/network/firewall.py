@@ -268,7 +268,8 @@ def _forget(family: int, chain: str, bridge: str) -> None:
                         lines.append(f"-X {chain}")
             if table == "filter" and ISOLATION in have.chains:
                 shared = have.rules_in(ISOLATION)
-                gone = ["-D" + line[2:] for line in shared if bridge in line.split()]
+                # (and those of bridges gone without their rules: removed by a version without this chain)
+                gone = ["-D" + line[2:] for line in shared if bridge in line.split() or _stale(line)]
                 lines += gone
                 if len(gone) == len(shared):  # the host's last bridge of ours: the shared chain goes too
                     deleted = {"-A" + line[2:] for line in lines if line.startswith("-D ")}
@@ -279,6 +280,15 @@ def _forget(family: int, chain: str, bridge: str) -> None:
         return out
 
     _under_lock(plan, family)
+
+
+def _stale(rule: str) -> bool:
+    """Whether the bridge an ISOLATION rule names (``-o BR``) no longer exists."""
+    import os
+
+    words = rule.split()
+    name = words[words.index("-o") + 1] if "-o" in words[:-1] else ""
+    return bool(name) and "/" not in name and not os.path.exists(f"/sys/class/net/{name}")
 
 
 def _enable_forwarding() -> None:

@@ -545,6 +545,8 @@ def test_firewall_rules_go_per_network_and_the_chain_with_the_last(engine_root):
         firewall.setup_bridge(eng.paths.root_id, sealed.bridge, sealed.subnet, internal=True)
         assert (ours("filter"), ours("nat")) == (filt, nat)
 
+        # a bridge gone without its rules (removed by a version without the shared chain): cleaned up too
+        subprocess.run(["iptables", "-w", "-A", firewall.ISOLATION, "-o", "ctgone000000", "-j", "DROP"], check=True)
         eng.remove_network("fw_out")
         # the other network's rules are left as they were; the nat chain had only fw_out's rule
         assert ours("filter") == [line for line in filt if out.bridge not in line.split()]
@@ -555,7 +557,8 @@ def test_firewall_rules_go_per_network_and_the_chain_with_the_last(engine_root):
             if name in [n.name for n in eng.networks.list()]:
                 eng.remove_network(name)
     assert ours("filter") == [] and ours("nat") == []
-    assert chain not in subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    assert chain not in saved and "ctgone000000" not in saved
     assert host_state()["iptables"] == others_before  # nobody else's rules were touched
 
 
