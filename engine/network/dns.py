@@ -1,14 +1,21 @@
 """The resolver of one network: answers container names and aliases, forwards the rest. Stdlib only.
 
-    python3 -m engine.network.dns --records FILE --listen IP [--port 53] [--pidfile FILE]
+    python3 -m engine.network.dns --records FILE --listen IP [--subnet CIDR] [--port 53] [--pidfile FILE]
                                   [--resolv-conf /etc/resolv.conf] [--ready-fd FD]
 
-Listens on the network's gateway address (UDP and TCP). Names come from the registry file, re-read
-when its mtime changes; several addresses for one name (replicas) are rotated on every answer; a name
-also matches with one of the host's (or a container's) search domains appended. Known names get their
-A records (AAAA ones on IPv6 networks), and an empty NOERROR answer for any other type. Any other
-query is forwarded unchanged to the asking container's own `dns` servers if it has some, else to the
-host's resolvers (2 s per resolver, then SERVFAIL), each in a thread so a slow upstream blocks nobody.
+Listens on the network's gateway address (UDP and TCP), and answers only sources in --subnet (the
+network's own containers, and the host through the gateway address): a container of another network
+reaches this address through the host, and is neither answered nor forwarded for (its datagrams are
+dropped, its TCP connections closed), so no network learns another's names.
+
+Names come from the registry file, re-read when its mtime changes; several addresses for one name
+(replicas) are rotated on every answer; a name also matches with one of the host's (or a
+container's) search domains appended. Known names get their A records (AAAA ones on IPv6
+networks), and an empty NOERROR answer for any other type. Any other query is forwarded unchanged
+to the asking container's own `dns` servers if it has some, else to the host's resolvers (2 s per
+resolver, then SERVFAIL), each in a thread so a slow upstream blocks nobody;
+at most MAX_FORWARDS of them at a time (a query beyond gets SERVFAIL at once) and MAX_TCP_CLIENTS TCP
+connections (one beyond is closed): a flood costs a bounded number of threads, not one per query.
 This process runs in the host's namespace, so loopback resolvers of the host (a local stub on
 127.0.0.53, say) are reachable from here, unlike from inside a container.
 
@@ -27,6 +34,25 @@ import threading
 TTL = 5
 UPSTREAM_TIMEOUT = 2.0  # seconds per upstream resolver
 TYPE_A, TYPE_AAAA, CLASS_IN = 1, 28, 1
+MAX_FORWARDS = 32  # UDP queries being forwarded at once
+MAX_TCP_CLIENTS = 16  # TCP connections served at once
+SERVFAIL = 2
+
+
+def source_filter(subnet: str):
+    """A test of a source address: True for one in the IPv4 *subnet* ("a.b.c.d/n"); any source without one."""
+    if not subnet:
+        return lambda _ip: True
+    addr, _, plen = subnet.partition("/")
+    mask = (0xFFFFFFFF << (32 - int(plen or 32))) & 0xFFFFFFFF
+    net = struct.unpack("!I", socket.inet_aton(addr))[0] & mask
+
+    def allowed(ip: str) -> bool:
+        try:
+            return struct.unpack("!I", socket.inet_aton(ip))[0] & mask == net
+        except OSError:  # (an IPv6 source, say: never one of the network's IPv4 containers)
+            return False
+    return allowed
 
 
 def parse_question(packet: bytes) -> tuple[str, int, int, int] | None:
@@ -187,7 +213,7 @@ class Resolver:
         if ips is not None:
             return answer(packet, qend, ips)
         reply = self.forward(packet, tcp, source)
-        return reply if reply is not None else answer(packet, qend, [], rcode=2)  # SERVFAIL
+        return reply if reply is not None else answer(packet, qend, [], rcode=SERVFAIL)
 
     def known(self, packet: bytes) -> bool:
         q = parse_question(packet)
@@ -209,16 +235,36 @@ def _read_exact(s: socket.socket, n: int) -> bytes | None:
     return buf
 
 
-def _udp_reply(resolver: Resolver, sock: socket.socket, packet: bytes, peer) -> None:
-    reply = resolver.reply(packet, source=peer[0])
-    if reply is not None:
+def _udp_reply(resolver: Resolver, sock: socket.socket, packet: bytes, peer, slot=None) -> None:
+    try:
+        reply = resolver.reply(packet, source=peer[0])
+        if reply is not None:
+            try:
+                sock.sendto(reply, peer)
+            except OSError:
+                pass
+    finally:
+        if slot is not None:
+            slot.release()
+
+
+def _servfail(sock: socket.socket, packet: bytes, peer) -> None:
+    q = parse_question(packet)
+    if q is not None:
         try:
-            sock.sendto(reply, peer)
+            sock.sendto(answer(packet, q[3], [], rcode=SERVFAIL), peer)
         except OSError:
             pass
 
 
-def _tcp_client(resolver: Resolver, conn: socket.socket, source: str) -> None:
+def _tcp_client(resolver: Resolver, conn: socket.socket, source: str, slot) -> None:
+    try:
+        _tcp_serve(resolver, conn, source)
+    finally:
+        slot.release()
+
+
+def _tcp_serve(resolver: Resolver, conn: socket.socket, source: str) -> None:
     with conn:
         conn.settimeout(10)
         try:
@@ -234,13 +280,17 @@ def _tcp_client(resolver: Resolver, conn: socket.socket, source: str) -> None:
             return
 
 
-def _tcp_loop(resolver: Resolver, listener: socket.socket) -> None:
+def _tcp_loop(resolver: Resolver, listener: socket.socket, allowed) -> None:
+    slots = threading.BoundedSemaphore(MAX_TCP_CLIENTS)
     while True:
         try:
             conn, peer = listener.accept()
         except OSError:
             return
-        threading.Thread(target=_tcp_client, args=(resolver, conn, peer[0]), daemon=True).start()
+        if not allowed(peer[0]) or not slots.acquire(blocking=False):
+            conn.close()
+            continue
+        threading.Thread(target=_tcp_client, args=(resolver, conn, peer[0], slots), daemon=True).start()
 
 
 IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)  # Linux's value; Python names it from 3.12 on
@@ -261,11 +311,12 @@ def _listen(listen: str, port: int) -> tuple[socket.socket, socket.socket]:
 
 
 def serve(records: str, listen: str, port: int, pidfile: str | None, resolv_conf: str = "/etc/resolv.conf",
-          ready_fd: int = -1) -> int:
+          ready_fd: int = -1, subnet: str = "") -> int:
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    allowed = source_filter(subnet)
     udp, tcp = _listen(listen, port)
     resolver = Resolver(records, resolv_conf)
-    threading.Thread(target=_tcp_loop, args=(resolver, tcp), daemon=True).start()
+    threading.Thread(target=_tcp_loop, args=(resolver, tcp, allowed), daemon=True).start()
     if pidfile:  # written once serving: its presence tells a later command which process serves
         tmp = pidfile + ".tmp"
         with open(tmp, "w") as f:
@@ -282,21 +333,26 @@ def serve(records: str, listen: str, port: int, pidfile: str | None, resolv_conf
             pass
         os.close(ready_fd)
     resolver.reload()  # the first read (and imports) now, while nothing waits for an answer yet
+    slots = threading.BoundedSemaphore(MAX_FORWARDS)
     while True:
         packet, peer = udp.recvfrom(65535)
+        if not allowed(peer[0]):
+            continue  # not one of the network's containers: no answer, nothing forwarded
         if resolver.known(packet):
             _udp_reply(resolver, udp, packet, peer)  # answered at once, in order
-        else:  # forwarded (or dropped if malformed) without holding up the others
-            threading.Thread(target=_udp_reply, args=(resolver, udp, packet, peer), daemon=True).start()
+        elif slots.acquire(blocking=False):  # forwarded (or dropped if malformed) without holding up the others
+            threading.Thread(target=_udp_reply, args=(resolver, udp, packet, peer, slots), daemon=True).start()
+        else:  # MAX_FORWARDS already under way
+            _servfail(udp, packet, peer)
 
 
-USAGE = "usage: python3 -m engine.network.dns --records FILE --listen IP [--port 53] [--pidfile FILE] " \
-        "[--resolv-conf FILE] [--ready-fd FD]"
+USAGE = "usage: python3 -m engine.network.dns --records FILE --listen IP [--subnet CIDR] [--port 53] " \
+        "[--pidfile FILE] [--resolv-conf FILE] [--ready-fd FD]"
 
 
 def main(argv: list[str]) -> int:
     # a hand-rolled parser: argparse would cost this long-lived process about a megabyte
-    opts = {"--records": None, "--listen": None, "--port": "53", "--pidfile": None,
+    opts = {"--records": None, "--listen": None, "--subnet": "", "--port": "53", "--pidfile": None,
             "--resolv-conf": "/etc/resolv.conf", "--ready-fd": "-1"}
     it = iter(argv)
     for arg in it:
@@ -309,8 +365,13 @@ def main(argv: list[str]) -> int:
             or not (opts["--ready-fd"] or "").lstrip("-").isdigit():
         sys.stderr.write(USAGE + "\n")
         return 2
+    try:
+        source_filter(opts["--subnet"] or "")
+    except (OSError, ValueError):
+        sys.stderr.write(f"{USAGE}\ninvalid --subnet {opts['--subnet']!r}: an IPv4 network like 10.5.0.0/24\n")
+        return 2
     return serve(opts["--records"], opts["--listen"], int(opts["--port"]), opts["--pidfile"],
-                 opts["--resolv-conf"] or "/etc/resolv.conf", int(opts["--ready-fd"]))
+                 opts["--resolv-conf"] or "/etc/resolv.conf", int(opts["--ready-fd"]), opts["--subnet"] or "")
 
 
 if __name__ == "__main__":

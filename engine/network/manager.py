@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # where a network's resolver reads the upstream servers for names it does not know (a resolv.conf)
 UPSTREAMS_ENV = "COMPOSER_RESOLV_CONF"
+# the version of a network's firewall rules (firewall.py) and resolver (dns.py) its record says it has: a
+# network made by a version with another gets both again at its next container start (ensure_running)
+LAYOUT = 2
 
 
 class Networks:
@@ -102,7 +105,7 @@ class Networks:
                         starting.abandon()
                     self._stop_dns(name)
                     _quiet(lambda: os.unlink(self._record_path(name)))
-                    _quiet(lambda: firewall.forget_bridge(self.paths.root_id, bridge))
+                    _quiet(lambda: firewall.forget_bridge(self.paths.root_id, bridge, bool(subnet6)))
                     _quiet(lambda: delete_bridge(bridge))
                     for sub in made:
                         _quiet(lambda sub=sub: release(sub, record))
@@ -118,11 +121,11 @@ class Networks:
                     rec = {"name": name, "id": net_id, "subnet": subnet, "gateway": gateway, "bridge": bridge,
                            "labels": labels, "created": datetime.now(UTC).isoformat(), "internal": config.internal,
                            "subnet6": subnet6, "gateway6": gateway6, "ip_range": ip_range, "mtu": mtu,
-                           "options": dict(config.options)}
+                           "options": dict(config.options), "layout": LAYOUT}
                     write_json(self._record_path(name), rec)
                     # the resolver starts first (it binds the gateway address before the bridge has it) and
                     # is waited for last: its interpreter's start overlaps with the bridge and the firewall
-                    starting = self._spawn_dns(name, gateway)
+                    starting = self._spawn_dns(name, gateway, subnet)
                     create_bridge(bridge, gateway, int(subnet.split("/")[1]), mtu, gateway6,
                                   int(subnet6.split("/")[1]) if subnet6 else 64, bridge_mac(net_id))
                 except BaseException:
@@ -131,7 +134,7 @@ class Networks:
             # the subnet is reserved and on the bridge: other networks may be made (on this host's other
             # roots, or this project's other networks) while this one's rules and resolver are finished
             try:
-                firewall.setup_bridge(self.paths.root_id, bridge, subnet, config.internal)
+                firewall.setup_bridge(self.paths.root_id, bridge, subnet, config.internal, bool(subnet6))
                 self._await_dns(name, starting)
             except BaseException:
                 with file_lock(HOST_LOCK):
@@ -152,7 +155,7 @@ class Networks:
             # both wait on the kernel (a link's unregistering, an nf_tables commit that deletes rules):
             # the rules go in a thread meanwhile
             _together(lambda: delete_bridge(rec["bridge"]),
-                      lambda: firewall.forget_bridge(self.paths.root_id, rec["bridge"]))
+                      lambda: firewall.forget_bridge(self.paths.root_id, rec["bridge"], bool(rec.get("subnet6"))))
             from engine.network.ipam import HOST_LOCK, release
 
             with file_lock(HOST_LOCK):
@@ -172,7 +175,7 @@ class Networks:
             return 0
         return pid if alive(pid, b"engine.network.dns") else 0
 
-    def _spawn_dns(self, name: str, gateway: str) -> _Starting:
+    def _spawn_dns(self, name: str, gateway: str, subnet: str) -> _Starting:
         """Start the network's resolver without waiting for it (see _await_dns)."""
         import subprocess
 
@@ -189,8 +192,8 @@ class Networks:
             with open_log(log_path) as log:
                 proc = subprocess.Popen(
                     [sys.executable, "-S", "-m", "engine.network.dns", "--records", records, "--listen", gateway,
-                     "--pidfile", pidfile, "--resolv-conf", os.environ.get(UPSTREAMS_ENV) or "/etc/resolv.conf",
-                     "--ready-fd", str(ready_w)],
+                     "--subnet", subnet, "--pidfile", pidfile,
+                     "--resolv-conf", os.environ.get(UPSTREAMS_ENV) or "/etc/resolv.conf", "--ready-fd", str(ready_w)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/",
                     pass_fds=(ready_w,), env={"PYTHONPATH": pkg, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         except BaseException:
@@ -215,8 +218,8 @@ class Networks:
             raise EngineError(f"the resolver of network {name} failed to start (see {starting.log})")
         starting.proc.returncode = 0  # it lives on after us; no warning from Popen's finalizer
 
-    def _start_dns(self, name: str, gateway: str) -> None:
-        self._await_dns(name, self._spawn_dns(name, gateway))
+    def _start_dns(self, name: str, gateway: str, subnet: str) -> None:
+        self._await_dns(name, self._spawn_dns(name, gateway, subnet))
 
     def _stop_dns(self, name: str) -> None:
         """Stop the resolver. Its records file is deleted before (by remove, and by a failed create): a
@@ -242,8 +245,12 @@ class Networks:
         """Restart the network's bridge and resolver if they are gone (after a reboot, or a kill)."""
         import ipaddress
 
-        info = self.get(name)
-        if self._dns_pid(name) and bridge_mac_set(info.bridge):  # (false too for a missing bridge)
+        rec = read_json(self._record_path(name))
+        if rec is None:
+            raise NotFound(f"no such network: {name}")
+        info = self._info(rec)
+        current = rec.get("layout") == LAYOUT
+        if current and self._dns_pid(name) and bridge_mac_set(info.bridge):  # (false too for a missing bridge)
             return
         from engine.network import firewall
         from engine.network.bridge import create_bridge
@@ -267,14 +274,25 @@ class Networks:
                         reserve(info.subnet6, record)
                     create_bridge(info.bridge, info.gateway, subnet.prefixlen, info.mtu, info.gateway6,
                                   int(info.subnet6.split("/")[1]) if info.subnet6 else 64, bridge_mac(info.id))
-                firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal)
-            elif not bridge_mac_set(info.bridge):  # made by an older version, or by a create killed just then
-                try:
-                    set_bridge_mac(info.bridge)  # the one it has now: its containers know it
-                except OSError as e:
-                    raise EngineError(f"bridge {info.bridge}: cannot set its MAC address: {e.strerror or e}") from None
+                firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal,
+                                      bool(info.subnet6))
+            else:
+                if not current:  # rules of an older layout
+                    firewall.setup_bridge(self.paths.root_id, info.bridge, info.subnet, info.internal,
+                                          bool(info.subnet6))
+                if not bridge_mac_set(info.bridge):  # made by an older version, or by a create killed just then
+                    try:
+                        set_bridge_mac(info.bridge)  # the one it has now: its containers know it
+                    except OSError as e:
+                        raise EngineError(f"bridge {info.bridge}: cannot set its MAC address: "
+                                          f"{e.strerror or e}") from None
+            if not current:
+                self._stop_dns(name)  # an older resolver answers any source
             if not self._dns_pid(name):
-                self._start_dns(name, info.gateway)
+                self._start_dns(name, info.gateway, info.subnet)
+            if not current:
+                rec = read_json(self._record_path(name)) or rec
+                write_json(self._record_path(name), {**rec, "layout": LAYOUT})
 
 
 class _Starting:

@@ -329,7 +329,7 @@ def test_a_resolver_whose_starter_died_goes_with_the_network(engine_root):
     with lab(engine_root) as lb:
         info = lb.network()
         lb.nets._stop_dns(info.name)
-        starting = lb.nets._spawn_dns(info.name, info.gateway)  # never waited for, as if its starter died
+        starting = lb.nets._spawn_dns(info.name, info.gateway, info.subnet)  # never waited for, as if its starter died
         starting.close()
         lb.nets.remove(info.name)  # at once: most likely before the resolver has written its pidfile
         lb.networks.remove(info.name)
@@ -545,6 +545,8 @@ def test_firewall_rules_go_per_network_and_the_chain_with_the_last(engine_root):
         firewall.setup_bridge(eng.paths.root_id, sealed.bridge, sealed.subnet, internal=True)
         assert (ours("filter"), ours("nat")) == (filt, nat)
 
+        # a bridge gone without its rules (removed by a version without the shared chain): cleaned up too
+        subprocess.run(["iptables", "-w", "-A", firewall.ISOLATION, "-o", "ctgone000000", "-j", "DROP"], check=True)
         eng.remove_network("fw_out")
         # the other network's rules are left as they were; the nat chain had only fw_out's rule
         assert ours("filter") == [line for line in filt if out.bridge not in line.split()]
@@ -555,5 +557,40 @@ def test_firewall_rules_go_per_network_and_the_chain_with_the_last(engine_root):
             if name in [n.name for n in eng.networks.list()]:
                 eng.remove_network(name)
     assert ours("filter") == [] and ours("nat") == []
-    assert chain not in subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    assert chain not in saved and "ctgone000000" not in saved
     assert host_state()["iptables"] == others_before  # nobody else's rules were touched
+
+
+def test_a_network_of_an_older_layout_gets_its_rules_and_resolver_again(engine_root):
+    """A network made by a version without isolation (the way out first, no drop of what comes from other
+    bridges, a resolver answering any source) is brought to the current layout by its next start."""
+    from engine.network import firewall
+    from engine.store.records import read_json, write_json
+
+    with lab(engine_root) as lb:
+        info = lb.network()
+        root_id = lb.paths.root_id
+        chain = firewall.chain_name(root_id)
+        current = firewall.rules_of(root_id, "filter")
+        br = info.bridge
+        for rule in (f"! -i {br} -o {br} -j DROP", f"-i {br} ! -o {br} -j {firewall.ISOLATION}"):
+            subprocess.run(["iptables", "-w", "-D", chain, *rule.split()], check=True)
+        record = os.path.join(lb.paths.networks, info.name + ".json")
+        rec = read_json(record)
+        del rec["layout"]
+        write_json(record, rec)
+        old_pid = lb.nets._dns_pid(info.name)
+        assert firewall.rules_of(root_id, "filter") != current
+
+        lb.nets.ensure_running(info.name)
+        assert firewall.rules_of(root_id, "filter") == current  # all of them, in their order
+        pid = lb.nets._dns_pid(info.name)
+        assert pid and pid != old_pid
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            assert f"\0--subnet\0{info.subnet}\0".encode() in f.read()
+        from engine.network.manager import LAYOUT
+
+        assert read_json(record)["layout"] == LAYOUT
+        lb.nets.ensure_running(info.name)  # current now: nothing to do
+        assert lb.nets._dns_pid(info.name) == pid

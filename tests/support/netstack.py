@@ -51,7 +51,7 @@ def _run(*cmd: str) -> str:
     return res.stdout if res.returncode == 0 else ""
 
 
-_OURS = re.compile(r"\b(cb[0-9a-f]{13}|cv[0-9a-f]{13}|ct[0-9a-f]{10}|COMPOSER-[0-9a-f]{6})\b")
+_OURS = re.compile(r"\b(cb[0-9a-f]{13}|cv[0-9a-f]{13}|ct[0-9a-f]{10}|COMPOSER-[0-9a-f]{6}|COMPOSER-ISOLATION)\b")
 _COUNTERS = re.compile(r"\[\d+:\d+\]")
 
 

@@ -56,3 +56,15 @@ def test_every_replacement_of_the_records_is_seen(tmp_path):
         assert r.lookup(f"b{i}") == ["10.0.1.2"], f"round {i}: the last replacement went unseen"
         unregister(records, f"a{i}")
         unregister(records, f"b{i}")
+
+
+def test_source_filter_admits_only_the_networks_own_subnet():
+    from engine.network.dns import source_filter
+
+    allowed = source_filter("10.199.3.0/24")
+    assert allowed("10.199.3.2") and allowed("10.199.3.1") and allowed("10.199.3.255")
+    assert not allowed("10.199.4.2") and not allowed("10.199.2.254") and not allowed("127.0.0.1")
+    assert not allowed("fd00::1") and not allowed("")
+    narrow = source_filter("172.20.16.0/20")
+    assert narrow("172.20.31.9") and not narrow("172.20.32.1")
+    assert source_filter("")("203.0.113.9")  # no subnet given (a resolver run by hand): any source
