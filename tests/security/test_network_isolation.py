@@ -25,6 +25,7 @@ from tests.conftest import BASE_IMAGE, CLI, SESSION, _force_clean, _record_root
 from tests.integration.test_network_dns import ask_tcp, ask_udp, parse_reply, query
 from tests.integration.test_network_wiring import in_netns
 from tests.support.netstack import LOOP, free_subnet, inspect, sh, wait_for
+from tests.support.kernel import needs_ipv6
 
 SERVER = ("sh", "-c", "echo secret-of-{name} > /tmp/index.html; "
           "nc -ll -p 5432 -e sh -c 'echo pong-{name}' & exec httpd -f -p 80 -h /tmp")
@@ -449,6 +450,7 @@ networks:
         delete_bridge(bridge)
 
 
+@needs_ipv6
 def test_ipv6_networks_are_isolated_too(cli, base_image):
     """Networks with IPv6 get the same isolation from ip6tables: the host may forward IPv6 (this test never
     switches that on; where the host forwards it, the attack is run for real too)."""
