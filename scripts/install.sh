@@ -6,28 +6,33 @@
 #     --bin PATH  where the `composer` command goes (default /usr/local/bin/composer)
 #     --force     replace whatever is at that path (without it, another program there, such as PHP's
 #                 Composer, is left alone and the install stops with a one-line message)
+#     --check     only say whether the command path is free for composer (exit 0) or not (exit 1)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extra=""   # "test" also installs the test tools
 bin="${COMPOSER_BIN:-/usr/local/bin/composer}"
 force=""
+check=""
 while [ $# -gt 0 ]; do
     case "$1" in
         test) extra=test ;;
         --force) force=1 ;;
+        --check) check=1 ;;
         --bin) [ $# -ge 2 ] || { echo "install.sh: --bin needs a path" >&2; exit 2; }; bin="$2"; shift ;;
         --bin=*) bin="${1#--bin=}" ;;
-        *) echo "install.sh: unknown argument '$1' (use: install.sh [test] [--bin PATH] [--force])" >&2; exit 2 ;;
+        *) echo "install.sh: unknown argument '$1' (use: install.sh [test] [--bin PATH] [--force] [--check])" >&2; exit 2 ;;
     esac
     shift
 done
 ours="$here/.venv/bin/composer"
-# a composer of ours (this checkout's or another's entry-point script) may be replaced; nothing else
-if [ "$extra" != "test" ] && [ -z "$force" ] && { [ -e "$bin" ] || [ -L "$bin" ]; } \
+# a composer of ours (this checkout's or another's entry-point script) may be replaced, and so may a
+# link that leads nowhere (a removed checkout's); nothing else
+if [ "$extra" != "test" ] && [ -z "$force" ] && [ -e "$bin" ] \
         && ! head -c 4096 "$bin" 2>/dev/null | grep -q "from composer.cli.main import"; then
     echo "install.sh: $bin is another program ($(readlink -f "$bin")); not replacing it: use --force to replace it, or --bin PATH to install composer elsewhere" >&2
     exit 1
 fi
+[ -z "$check" ] || exit 0
 
 need=()
 command -v python3 >/dev/null || need+=(python3)

@@ -35,3 +35,20 @@ def test_a_link_to_another_program_is_refused_too(tmp_path):
 def test_unknown_arguments_are_one_line_errors():
     res = subprocess.run(["bash", SCRIPT, "--nope"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_link_that_leads_nowhere_or_to_our_own_command_is_replaceable(tmp_path):
+    """A removed checkout leaves its link dangling, and an earlier install left our own entry point:
+    neither is another program to protect."""
+    link = tmp_path / "composer"
+    link.symlink_to(tmp_path / "gone" / ".venv" / "bin" / "composer")
+    res = subprocess.run(["bash", SCRIPT, "--bin", str(link), "--check"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stderr == ""
+    ours = tmp_path / "ours"
+    ours.write_text("#!/some/venv/bin/python3\nimport sys\nfrom composer.cli.main import run_cli\n")
+    res = subprocess.run(["bash", SCRIPT, "--bin", str(ours), "--check"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stderr == ""
+    other = tmp_path / "other"
+    other.write_text(PHP_COMPOSER)
+    res = subprocess.run(["bash", SCRIPT, "--bin", str(other), "--check"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "another program" in res.stderr
