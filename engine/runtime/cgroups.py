@@ -2,6 +2,11 @@
 
 A container's cgroup is ``<parent>/<container id>`` where the parent (``composer-<root_id>``) is
 per engine root, so two roots never share cgroups.
+
+The device allow-list is the v1 devices controller's, and on cgroup v2 (which has none) an eBPF
+program attached to the container's cgroup (engine/runtime/devicefilter.py). A hybrid host (v1
+controllers, a v2 hierarchy without controllers at /sys/fs/cgroup/unified) gets both: the container
+joins a cgroup in the v2 hierarchy too, and the program is attached there.
 """
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import os
 import time
 
 BASE = "/sys/fs/cgroup"
+UNIFIED = "/sys/fs/cgroup/unified"  # the v2 hierarchy of a hybrid host
 V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "blkio", "devices")
 V2_CONTROLLERS = "+cpu +cpuset +io +memory +pids"
 
@@ -18,8 +24,14 @@ def is_v2() -> bool:
     return os.path.exists(os.path.join(BASE, "cgroup.controllers"))
 
 
+def hybrid_unified() -> bool:
+    """v1 controllers and a writable v2 hierarchy beside them (systemd's "hybrid" layout)."""
+    return os.path.exists(os.path.join(UNIFIED, "cgroup.controllers")) and os.access(UNIFIED, os.W_OK)
+
+
 def controller_dirs() -> list[str]:
-    """The hierarchies a container joins: v2's single one, or every v1 controller mounted."""
+    """The hierarchies a container joins: v2's single one, or every v1 controller mounted (and the
+    v2 hierarchy of a hybrid host, last: the device filter's place)."""
     if is_v2():
         return [BASE]
     seen: set[str] = set()
@@ -30,6 +42,8 @@ def controller_dirs() -> list[str]:
         if os.path.isdir(path) and real not in seen and os.path.exists(os.path.join(path, "cgroup.procs")):
             seen.add(real)
             out.append(path)
+    if hybrid_unified():
+        out.append(UNIFIED)
     return out
 
 
@@ -52,6 +66,9 @@ class Cgroup:
         self.parent = parent
         self.name = name
         self.dirs = [os.path.join(base, parent, name) for base in controller_dirs()]
+        # the directory of the v2 hierarchy (v2, or hybrid), where the device filter is attached
+        self.unified: str | None = (self.dirs[0] if is_v2() else
+                                    next((d for d in self.dirs if d.startswith(UNIFIED + "/")), None))
 
     def controller(self, name: str) -> str | None:
         """The container's directory for a controller (v2: the one directory)."""
@@ -69,6 +86,27 @@ class Cgroup:
             res.apply_v2(self.dirs[0], resources)
         else:
             res.apply_v1({n: d for n in V1_CONTROLLERS if (d := self.controller(n))}, resources, device_rules)
+        if device_rules is not None and self.unified:
+            self.filter_devices(device_rules)
+
+    def filter_devices(self, device_rules: list[str]) -> None:
+        """Attach the allow-list as an eBPF program to the container's v2 cgroup, before any process
+        joins it. Where the v1 devices controller enforces the list too (hybrid), a kernel that cannot
+        load the program keeps that one; where it is the only enforcement, the container does not start."""
+        from engine.runtime import bpf, devicefilter
+        from engine.runtime.resources import ResourceError
+
+        try:
+            program = devicefilter.build(device_rules)
+        except devicefilter.RuleError as e:
+            raise ResourceError(str(e)) from None
+        try:
+            bpf.install(self.unified, program)
+        except OSError as e:
+            if not is_v2() and self.controller("devices"):
+                return
+            raise ResourceError(f"cannot enforce the device rules on cgroup v2 (eBPF device filter): "
+                                f"{e.strerror or e}") from None
 
     def freeze(self, frozen: bool) -> None:
         d = self.controller("freezer")
@@ -111,8 +149,13 @@ class Cgroup:
 
     def add(self, pid: int) -> None:
         for d in self.dirs:
-            with open(os.path.join(d, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
+            try:
+                with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                    f.write(str(pid))
+            except FileNotFoundError:
+                if d != self.unified or is_v2():
+                    raise
+                # hybrid: a container started before its v2 cgroup was made (an older composer)
 
     def pids(self) -> list[int]:
         for d in self.dirs:
