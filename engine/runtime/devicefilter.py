@@ -16,7 +16,6 @@ but what one rule allows in full, as the v1 controller does after ``devices.deny
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
 DEV_BLOCK = 1  # BPF_DEVCG_DEV_BLOCK
 DEV_CHAR = 2  # BPF_DEVCG_DEV_CHAR
@@ -44,15 +43,10 @@ class RuleError(ValueError):
     pass
 
 
-class Rule(NamedTuple):
-    type: int | None  # DEV_BLOCK, DEV_CHAR, or None for "a" (both)
-    major: int | None  # None: any ("*")
-    minor: int | None
-    access: int  # ACC_* bits
-
-
-def parse_rule(text: str) -> Rule:
-    """One devices.allow line: "TYPE MAJOR:MINOR ACCESS" (``a`` alone means "a *:* rwm")."""
+def parse_rule(text: str) -> tuple[int | None, int | None, int | None, int]:
+    """One devices.allow line: "TYPE MAJOR:MINOR ACCESS" (``a`` alone means "a *:* rwm") as (type,
+    major, minor, access): DEV_BLOCK, DEV_CHAR or None ("a": both); a number or None ("*": any); the
+    ACC_* bits. A plain tuple: typing.NamedTuple would load typing, re and enum into the monitor."""
     fields = text.split()
     if fields == ["a"]:
         fields = ["a", "*:*", "rwm"]
@@ -71,7 +65,7 @@ def parse_rule(text: str) -> Rule:
     access = 0
     for letter in fields[2]:
         access |= ACCESS[letter]
-    return Rule(TYPES[fields[0]], numbers[0], numbers[1], access)
+    return TYPES[fields[0]], numbers[0], numbers[1], access
 
 
 def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
@@ -79,18 +73,19 @@ def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> b
     return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
 
 
-def _rule_block(rule: Rule) -> list[tuple[int, int, int, int, int]]:
+def _rule_block(rule: tuple[int | None, int | None, int | None, int]) -> list[tuple[int, int, int, int, int]]:
     """The checks of one rule as (code, dst, src, off, imm), each refusal jumping to the block's end
     (the off -1 is resolved once the block's length is known), then `return 1`."""
+    dev_type, major, minor, access = rule
     out: list[tuple[int, int, int, int, int]] = []
-    if rule.type is not None:
-        out.append((JMP_JNE_K, R2, 0, -1, rule.type))
-    if rule.access != ACC_ALL:  # every access bit asked for must be allowed: (asked & allowed) == asked
-        out += [(ALU32_MOV_X, R1, R3, 0, 0), (ALU32_AND_K, R1, 0, 0, rule.access), (JMP_JNE_X, R1, R3, -1, 0)]
-    if rule.major is not None:
-        out.append((JMP_JNE_K, R4, 0, -1, rule.major))
-    if rule.minor is not None:
-        out.append((JMP_JNE_K, R5, 0, -1, rule.minor))
+    if dev_type is not None:
+        out.append((JMP_JNE_K, R2, 0, -1, dev_type))
+    if access != ACC_ALL:  # every access bit asked for must be allowed: (asked & allowed) == asked
+        out += [(ALU32_MOV_X, R1, R3, 0, 0), (ALU32_AND_K, R1, 0, 0, access), (JMP_JNE_X, R1, R3, -1, 0)]
+    if major is not None:
+        out.append((JMP_JNE_K, R4, 0, -1, major))
+    if minor is not None:
+        out.append((JMP_JNE_K, R5, 0, -1, minor))
     out += [(ALU32_MOV_K, R0, 0, 0, 1), (JMP_EXIT, 0, 0, 0, 0)]
     end = len(out)
     return [(c, d, s, (end - i - 1) if o == -1 else o, imm) for i, (c, d, s, o, imm) in enumerate(out)]

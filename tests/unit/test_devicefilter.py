@@ -136,4 +136,4 @@ def test_bad_rules_are_refused(bad):
 
 
 def test_a_alone_means_everything():
-    assert df.parse_rule("a") == df.parse_rule("a *:* rwm") == df.Rule(None, None, None, df.ACC_ALL)
+    assert df.parse_rule("a") == df.parse_rule("a *:* rwm") == (None, None, None, df.ACC_ALL)
