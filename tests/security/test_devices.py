@@ -204,16 +204,22 @@ services:
         cli("down", "-t", "0", check=False)
 
 
-def _child_opens(cgroup_dir: str, paths: list[str], mknod_at: str, major: int, minor: int) -> dict:
-    """Fork a child that joins *cgroup_dir* (its v1 devices cgroup stays the test's), makes a node of
-    the disk, and opens each path; {path: errno or 0}, plus "mknod"."""
+def _join(cgroup_dir: str):
+    def join() -> None:
+        with open(os.path.join(cgroup_dir, "cgroup.procs"), "w") as f:
+            f.write("0")
+    return join
+
+
+def _child_opens(join, paths: list[str], mknod_at: str, major: int, minor: int) -> dict:
+    """Fork a child that calls *join* (a v2 cgroup; its v1 devices cgroup stays the test's), makes a
+    node of the disk, and opens each path; {path: errno or 0}, plus "mknod"."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(r)
-            with open(os.path.join(cgroup_dir, "cgroup.procs"), "w") as f:
-                f.write("0")
+            join()
             out = {}
             try:
                 os.mknod(mknod_at, 0o600 | stat.S_IFBLK, os.makedev(major, minor))
@@ -222,9 +228,7 @@ def _child_opens(cgroup_dir: str, paths: list[str], mknod_at: str, major: int, m
                 out["mknod"] = e.errno
             for path in [*paths, mknod_at]:
                 try:
-                    fd = os.open(path, os.O_RDONLY)
-                    os.read(fd, 512)
-                    os.close(fd)
+                    os.close(os.open(path, os.O_RDONLY))  # what the device rules decide
                     out[path] = 0
                 except OSError as e:
                     out[path] = e.errno
@@ -238,6 +242,15 @@ def _child_opens(cgroup_dir: str, paths: list[str], mknod_at: str, major: int, m
     return json.loads(text)
 
 
+def v1_allows_all() -> None:
+    """The test's own v1 devices cgroup allows everything, or a refusal would prove nothing."""
+    with open("/proc/self/cgroup") as f:
+        v1_devices = [line.split(":", 2)[2].strip() for line in f if ":devices:" in line]
+    if v1_devices:
+        with open(os.path.join(BASE, "devices", v1_devices[0].lstrip("/"), "devices.list")) as f:
+            assert f.read().split() == ["a", "*:*", "rwm"]
+
+
 def test_the_ebpf_program_alone_refuses_the_host_disk(tmp_path):
     """The program made for Docker's default rules, in a v2 cgroup of our own, with no v1 devices
     rule in the way: the host's disk cannot be opened, by its /dev node or a node made here, while
@@ -246,17 +259,13 @@ def test_the_ebpf_program_alone_refuses_the_host_disk(tmp_path):
     base = v2_base()
     if base is None:
         pytest.skip("no cgroup v2 hierarchy on this host")
-    with open("/proc/self/cgroup") as f:
-        v1_devices = [line.split(":", 2)[2].strip() for line in f if ":devices:" in line]
-    if v1_devices:  # the test's own v1 devices cgroup must allow everything, or it would prove nothing
-        with open(os.path.join(BASE, "devices", v1_devices[0].lstrip("/"), "devices.list")) as f:
-            assert f.read().split() == ["a", "*:*", "rwm"]
+    v1_allows_all()
     cg = os.path.join(base, f"composer-devtest-{uuid.uuid4().hex[:8]}")
     os.mkdir(cg)
     ids: list[int] = []
     try:
         allowed = ["/dev/null", "/dev/zero", "/dev/urandom"]
-        plain = _child_opens(cg, [disk, *allowed], str(tmp_path / "n0"), major, minor)
+        plain = _child_opens(_join(cg), [disk, *allowed], str(tmp_path / "n0"), major, minor)
         assert plain == {"mknod": 0, disk: 0, **dict.fromkeys(allowed, 0), str(tmp_path / "n0"): 0}, plain
 
         program = devicefilter.build(DEFAULT_DEVICE_RULES)
@@ -264,7 +273,7 @@ def test_the_ebpf_program_alone_refuses_the_host_disk(tmp_path):
         bpf.install(cg, program)  # a restart reuses the cgroup: the new program replaces the old one
         ids = prog_ids(cg)
         assert len(ids) == 1, f"programs attached: {ids}"
-        filtered = _child_opens(cg, [disk, *allowed], str(tmp_path / "n1"), major, minor)
+        filtered = _child_opens(_join(cg), [disk, *allowed], str(tmp_path / "n1"), major, minor)
         assert filtered == {"mknod": 0, disk: errno.EPERM, **dict.fromkeys(allowed, 0),
                             str(tmp_path / "n1"): errno.EPERM}, filtered
     finally:
@@ -276,3 +285,35 @@ def test_the_ebpf_program_alone_refuses_the_host_disk(tmp_path):
                 time.sleep(0.05)
     assert not os.path.exists(cg)
     assert all(freed(i) for i in ids), "the program outlived its cgroup (nothing may be pinned)"
+
+
+def test_on_a_v2_only_host_the_container_cgroup_enforces_the_device_rules(tmp_path, monkeypatch):
+    """The pure cgroup v2 path of engine/runtime/cgroups.py (no v1 devices controller at all), run on
+    this host's real v2 hierarchy by pointing the module at it: configure() attaches the filter, a
+    process that joins is refused the disk and /dev/tty0 and allowed /dev/null and the service's mapped device, and
+    remove() takes the cgroup and its program away."""
+    from engine.runtime import cgroups
+
+    disk, major, minor = host_disk(tmp_path)
+    base = v2_base()
+    if base is None:
+        pytest.skip("no cgroup v2 hierarchy on this host")
+    v1_allows_all()
+    monkeypatch.setattr(cgroups, "BASE", base)
+    assert cgroups.is_v2()
+    cg = cgroups.Cgroup(f"composer-devtest-{uuid.uuid4().hex[:8]}", "c1")
+    assert cg.dirs == [cg.unified] == [os.path.join(base, cg.parent, "c1")]
+    cg.create()
+    ids: list[int] = []
+    try:
+        cg.configure({}, [*DEFAULT_DEVICE_RULES, "c 10:237 r"])  # + devices: ["/dev/loop-control:/x:r"]
+        ids = prog_ids(cg.unified)
+        assert len(ids) == 1
+        got = _child_opens(lambda: cg.add(os.getpid()), [disk, "/dev/null", "/dev/loop-control", "/dev/tty0"], str(tmp_path / "n"),
+                           major, minor)
+        assert got == {"mknod": 0, disk: errno.EPERM, "/dev/null": 0, "/dev/loop-control": 0,
+                       "/dev/tty0": errno.EPERM, str(tmp_path / "n"): errno.EPERM}, got
+    finally:
+        cg.remove()
+    assert not os.path.exists(os.path.join(base, cg.parent))
+    assert all(freed(i) for i in ids), "the program outlived its cgroup"
