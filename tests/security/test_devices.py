@@ -309,8 +309,8 @@ def test_on_a_v2_only_host_the_container_cgroup_enforces_the_device_rules(tmp_pa
         cg.configure({}, [*DEFAULT_DEVICE_RULES, "c 10:237 r"])  # + devices: ["/dev/loop-control:/x:r"]
         ids = prog_ids(cg.unified)
         assert len(ids) == 1
-        got = _child_opens(lambda: cg.add(os.getpid()), [disk, "/dev/null", "/dev/loop-control", "/dev/tty0"], str(tmp_path / "n"),
-                           major, minor)
+        got = _child_opens(lambda: cg.add(os.getpid()), [disk, "/dev/null", "/dev/loop-control", "/dev/tty0"],
+                           str(tmp_path / "n"), major, minor)
         assert got == {"mknod": 0, disk: errno.EPERM, "/dev/null": 0, "/dev/loop-control": 0,
                        "/dev/tty0": errno.EPERM, str(tmp_path / "n"): errno.EPERM}, got
     finally:

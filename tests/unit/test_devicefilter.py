@@ -77,7 +77,8 @@ def v1_allows(rules, dev_type: int, major: int, minor: int, access: int) -> bool
 
 # what a default Docker container may do (moby's default device rules)
 DOCKER_DEFAULTS = [
-    (C, 1, 3, R | W, 1), (C, 1, 5, R, 1), (C, 1, 7, W, 1), (C, 1, 8, R, 1), (C, 1, 9, R, 1),  # null zero full random urandom
+    # null zero full random urandom
+    (C, 1, 3, R | W, 1), (C, 1, 5, R, 1), (C, 1, 7, W, 1), (C, 1, 8, R, 1), (C, 1, 9, R, 1),
     (C, 5, 0, R | W, 1), (C, 5, 1, R | W, 1), (C, 5, 2, R | W, 1),  # tty console ptmx
     (C, 136, 0, R | W, 1), (C, 136, 4095, R | W | M, 1),  # any pts
     (C, 10, 200, R | W, 1),  # tun
