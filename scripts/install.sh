@@ -47,6 +47,8 @@ if [ "$extra" = "test" ]; then
     # the attack suite builds static test binaries (tests/security)
     command -v gcc >/dev/null || need+=(gcc)
     [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
+    # the real-application image (postgres, redis, nginx, python3) is made from Debian's packages
+    command -v debootstrap >/dev/null || need+=(debootstrap)  # (tests/support/debian.py)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
