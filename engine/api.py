@@ -803,7 +803,7 @@ class Engine:
         from engine.runtime import launch
 
         rec = self.records.find(ref)
-        launch.kill(self.paths.container_dir(rec["id"]), signal)
+        launch.kill(self.paths.container_dir(rec["id"]), signal, spec_from_dict(rec["spec"]).stop_signal)
         self._container_event("kill", rec, signal=signal)
 
     def pause_container(self, ref: str, paused: bool = True) -> None:

@@ -275,6 +275,20 @@ def find_executable(name: str, env: dict[str, str]) -> str:
     raise InitError(f'exec: "{name}": executable file not found in $PATH', 127)
 
 
+def default_signals() -> None:
+    """Every signal back to its default action, as a container's process starts under Docker: an
+    ignored disposition survives execve, and ours (the monitor's SIGHUP, Python's SIGXFSZ, what the
+    caller's shell ignored) would keep the command from trapping or dying of that signal."""
+    import _signal
+
+    for sig in range(1, _signal.NSIG):
+        if sig not in (_signal.SIGKILL, _signal.SIGSTOP):
+            try:
+                _signal.signal(sig, _signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+
+
 def enter_process(process: dict, init: bool = False, pdeathsig: int = 0) -> None:
     """Confinement, user, working directory and exec; never returns on success. With *init*, this
     process stays as the container's PID 1 (reaping, forwarding signals) and a child runs the command.
@@ -314,6 +328,7 @@ def enter_process(process: dict, init: bool = False, pdeathsig: int = 0) -> None
         from engine.runtime.init import run_init
 
         run_init(path, args, env)
+    default_signals()
     try:
         os.execve(path, args, env)
     except PermissionError:

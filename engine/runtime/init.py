@@ -20,12 +20,9 @@ def run_init(path: str, args: list[str], env: dict[str, str]) -> None:
     """Never returns."""
     child = os.fork()
     if child == 0:
-        for sig in range(1, signal.NSIG):
-            if sig not in (signal.SIGKILL, signal.SIGSTOP):
-                try:
-                    signal.signal(sig, signal.SIG_DFL)
-                except (OSError, ValueError):
-                    pass
+        from engine.runtime.container_init import default_signals
+
+        default_signals()
         try:
             os.execve(path, args, env)
         except OSError as e:

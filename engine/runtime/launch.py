@@ -200,13 +200,21 @@ def clean_after_monitor(cdir: str) -> None:
         orphan.save(**{**state, "status": "exited", "pid": 0, "exit_code": state.get("exit_code") or 255})
 
 
-def kill(cdir: str, signal: str | int = "SIGKILL") -> None:
+def kill(cdir: str, signal: str | int = "SIGKILL", stop_signal: str | int | None = None) -> None:
+    """Send *signal* to the container's process. Given the container's *stop_signal* (as `kill`
+    does), a fatal signal, SIGKILL or that stop signal, also turns the restart policy off until the
+    next start, as Docker's kill does; without it this is a bare signal, which the policy answers."""
     state = read_state(cdir)
     if state.get("status") != "running" or not state.get("pid"):
         raise EngineError("container is not running")
     sig = _signal_number(signal)
     if state.get("paused") and sig != _signal.SIGKILL:
         raise EngineError("container is paused: unpause it first (only SIGKILL reaches a paused container)")
+    if stop_signal is not None and sig in (_signal.SIGKILL, _signal_number(stop_signal)):
+        try:
+            open(os.path.join(cdir, STOPPING), "a").close()
+        except OSError:
+            pass  # a full disk: the signal still goes, the policy may answer it
     _kill(int(state["pid"]), sig)
     if state.get("paused"):
         _thaw(cdir)

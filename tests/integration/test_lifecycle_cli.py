@@ -63,6 +63,73 @@ services:
     cli("down", "-t", "0")
 
 
+def test_kill_turns_the_policy_off_until_the_next_start_a_crash_does_not(cli, base_image):
+    # Docker: `kill` with SIGKILL or the stop signal disables the restart policy until the next start
+    # (the container stays Exited (137)); another signal leaves it; a process that dies by itself
+    # (a crash, the OOM killer) is restarted
+    cli.write("compose.yaml", """
+services:
+  svc:
+    image: composer/busybox
+    command: ["sh", "-c", "trap 'echo hup' HUP; trap 'exit 143' TERM; echo ready; while true; do sleep 0.1; done"]
+    restart: always
+""")
+    name = f"{cli.project}-svc-1"
+    try:
+        cli("up", "-d")
+        _until(lambda: "ready" in cli("logs", "svc").stdout, what="the trap set")
+        cli("kill", "-s", "HUP", "svc")
+        _until(lambda: "hup" in cli("logs", "svc").stdout, what="the trap")
+        assert _inspect(cli, name)["status"] == "running"
+        cli("kill", "svc")
+        _until(lambda: _inspect(cli, name)["status"] == "exited", what="the kill")
+        time.sleep(1)  # the policy's first back-off is 100 ms
+        info = _inspect(cli, name)
+        assert (info["status"], info["exit_code"], info["restart_count"]) == ("exited", 137, 0)
+        assert "Exited (137)" in cli("ps", "-a", "--format", "{{.Status}}").stdout
+        cli("start", "svc")
+        pid = _until(lambda: _inspect(cli, name)["pid"], what="the start")
+        os.kill(pid, signal.SIGKILL)  # a crash: the policy is back on
+        _until(lambda: _inspect(cli, name)["restart_count"] == 1 and _inspect(cli, name)["status"] == "running",
+               what="the restart after the crash")
+        cli("kill", "-s", "TERM", "svc")  # the stop signal is fatal too
+        _until(lambda: _inspect(cli, name)["status"] == "exited", what="the TERM")
+        time.sleep(1)
+        assert _inspect(cli, name)["restart_count"] == 1
+    finally:
+        cli("down", "-t", "0", check=False)
+
+
+def test_container_processes_start_with_default_signal_actions(cli, base_image):
+    # an ignored signal stays ignored across execve, and a shell cannot trap a signal ignored on
+    # entry: the monitor's SIGHUP, Python's SIGXFSZ and what the caller ignored must not reach the
+    # container (Docker starts its processes with every signal at its default action)
+    cli.write("compose.yaml", """
+services:
+  svc:
+    image: composer/busybox
+    command: ["sh", "-c", "trap 'echo hup' HUP; grep SigIgn /proc/self/status; while true; do sleep 0.1; done"]
+  plain:
+    image: composer/busybox
+    command: ["grep", "SigIgn", "/proc/self/status"]
+    init: true
+""")
+    try:
+        with_ignored = subprocess.run(
+            [sys.executable, "-c", "import signal, subprocess, sys; signal.signal(signal.SIGQUIT, signal.SIG_IGN); "
+             "sys.exit(subprocess.run(sys.argv[1:]).returncode)", *cli._command(("up", "-d"))],
+            cwd=cli.cwd, env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, text=True, timeout=120)
+        assert with_ignored.returncode == 0, with_ignored.stderr
+        _until(lambda: "SigIgn" in cli("logs", "plain").stdout, what="plain's output")
+        assert cli("logs", "--no-log-prefix", "plain").stdout.split() == ["SigIgn:", "0" * 16]
+        assert cli("exec", "-T", "svc", "grep", "SigIgn", "/proc/self/status").stdout.split() == ["SigIgn:", "0" * 16]
+        _until(lambda: "SigIgn" in cli("logs", "svc").stdout, what="the trap set")
+        cli("kill", "-s", "HUP", "svc")
+        _until(lambda: "hup" in cli("logs", "svc").stdout, what="the HUP trap")
+    finally:
+        cli("down", "-t", "0", check=False)
+
+
 def test_an_invalid_restart_policy_is_one_line(cli, base_image):
     cli.write("compose.yaml", "services:\n  a:\n    image: composer/busybox\n    restart: sometimes\n")
     res = cli("up", "-d", check=False)
