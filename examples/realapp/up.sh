@@ -16,6 +16,13 @@ fi
 "$composer" image tag "$ref" composer/debian-apps:latest
 
 cd "$here"
+# a file secret is mounted as the host file is (Docker Compose ignores uid/gid/mode for file
+# sources): the app's own key belongs to its user, readable by nobody else
+if [ ! -f flask_secret.txt ]; then
+    (umask 077; head -c 24 /dev/urandom | base64 > flask_secret.txt)
+fi
+chown 1000:1000 flask_secret.txt
+chmod 0400 flask_secret.txt
 "$composer" up -d --wait
 "$composer" ps
 port="$(sed -n 's/^HTTP_PORT=//p' .env)"

@@ -192,10 +192,16 @@ def _until(predicate, timeout: float, what: str):
 
 def _project_dir(tmp: str, port: int, image: str) -> str:
     cwd = os.path.join(tmp, "realapp")
-    shutil.copytree(EXAMPLE, cwd, ignore=shutil.ignore_patterns(".env", "up.sh", "README.md", "__pycache__"))
+    shutil.copytree(EXAMPLE, cwd, ignore=shutil.ignore_patterns(".env", "up.sh", "README.md", "__pycache__",
+                                                                 "flask_secret.txt", ".gitignore"))
     with open(os.path.join(cwd, ".env"), "w") as f:
-        f.write(f"APPS_IMAGE={image}\nHTTP_PORT={port}\nFLASK_SECRET_KEY={FLASK_KEY}\n")
+        f.write(f"APPS_IMAGE={image}\nHTTP_PORT={port}\n")
     os.chmod(os.path.join(cwd, "db_password.txt"), 0o644)
+    key = os.path.join(cwd, "flask_secret.txt")  # as up.sh makes it: the app user's alone
+    with open(key, "w") as f:
+        f.write(FLASK_KEY + "\n")
+    os.chown(key, 1000, 1000)
+    os.chmod(key, 0o400)
     return cwd
 
 
@@ -226,6 +232,8 @@ def stack(request, apps_tar):
         yield s
     finally:
         engine.compose("down", "-v", "-t", "5", check=False, timeout=120)
+        if request.param == "docker":
+            subprocess.run(["docker", "image", "rm", "-f", debian.image_ref()], capture_output=True, timeout=120)
         if root:
             _record_root(root)
             left = leftovers(root)
@@ -263,6 +271,7 @@ def test_users_secrets_and_networks(stack):
     e = stack.engine
     assert e.exec("db", "id", "-un").stdout.strip() == "postgres"
     assert e.exec("redis", "id", "-un").stdout.strip() == "redis"
+    assert e.exec("app", "id", "-un").stdout.strip() == "app"
     assert e.exec("app", "id", "-u").stdout.strip() == "1000"
     # the password file is the host's file, read-only, as its mode on the host says
     with open(os.path.join(EXAMPLE, "db_password.txt")) as f:
@@ -271,7 +280,7 @@ def test_users_secrets_and_networks(stack):
     assert e.exec("app", "stat", "-c", "%a", "/run/secrets/db_password").stdout.strip() == "644"
     write = e.exec("db", "sh", "-c", "echo x >> /run/secrets/db_password", user="root", check=False)
     assert write.returncode != 0 and "Read-only file system" in write.stderr + write.stdout
-    # the app's own secret: its user's alone (uid, gid, mode 0400 in the stack file)
+    # the app's own secret: its user's alone, as the host file is (0400, uid 1000)
     assert e.exec("app", "cat", "/run/secrets/flask_secret").stdout.strip() == FLASK_KEY
     assert e.exec("app", "stat", "-c", "%a %u %g", "/run/secrets/flask_secret").stdout.split() == ["400", "1000", "1000"]
     other = e.exec("app", "cat", "/run/secrets/flask_secret", user="65534", check=False)

@@ -40,12 +40,13 @@ REPOSITORY = "composer/debian-apps"
 CHANGES = ("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "ENV LANG=C.UTF-8",
            'CMD ["bash"]')
 # bump when the recipe below changes what the tarball holds (the cache key includes it)
-RECIPE = "1"
+RECIPE = "2"
+APP_USER = "app"  # uid and gid 1000
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 TIMEOUT = float(os.environ.get("COMPOSER_DEBOOTSTRAP_TIMEOUT", "1200"))
 # paths (relative to the new root) a container never reads; their directories stay, emptied
 TRIM = ("var/lib/apt/lists", "var/cache/apt", "var/cache/debconf", "usr/share/doc", "usr/share/man",
-        "usr/share/info", "usr/share/locale", "usr/share/lintian", "usr/share/linda",
+        "usr/share/info", "usr/share/locale", "usr/share/lintian", "usr/share/linda", "usr/share/i18n",
         # the cluster postgresql's postinst made: the stack initdb's its own into a volume
         "var/lib/postgresql", "etc/postgresql")
 
@@ -212,6 +213,11 @@ def _trim(target: str) -> None:
         for name in files:
             os.unlink(os.path.join(top, name))
     shutil.rmtree(os.path.join(target, "debootstrap"), ignore_errors=True)
+    # an unprivileged user of its own for the application, as an image made for one would have
+    for name, line in (("passwd", f"{APP_USER}:x:1000:1000::/nonexistent:/usr/sbin/nologin\n"),
+                       ("group", f"{APP_USER}:x:1000:\n"), ("shadow", f"{APP_USER}:!:19000::::::\n")):
+        with open(os.path.join(target, "etc", name), "a") as f:
+            f.write(line)
     for name in ("var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/log/apt"):
         os.makedirs(os.path.join(target, name), exist_ok=True)
 
