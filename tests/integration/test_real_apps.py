@@ -282,7 +282,8 @@ def test_users_secrets_and_networks(stack):
     assert write.returncode != 0 and "Read-only file system" in write.stderr + write.stdout
     # the app's own secret: its user's alone, as the host file is (0400, uid 1000)
     assert e.exec("app", "cat", "/run/secrets/flask_secret").stdout.strip() == FLASK_KEY
-    assert e.exec("app", "stat", "-c", "%a %u %g", "/run/secrets/flask_secret").stdout.split() == ["400", "1000", "1000"]
+    mode = e.exec("app", "stat", "-c", "%a %u %g", "/run/secrets/flask_secret").stdout.split()
+    assert mode == ["400", "1000", "1000"]
     other = e.exec("app", "cat", "/run/secrets/flask_secret", user="65534", check=False)
     assert other.returncode != 0 and "Permission denied" in other.stderr + other.stdout
     # services without the secrets have none

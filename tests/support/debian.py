@@ -1,4 +1,4 @@
-"""A Debian bookworm root filesystem with real applications in it, built offline from Docker Hub.
+"""A Debian bookworm root filesystem with real applications in it, built without Docker Hub.
 
 busybox alone hides bugs: real daemons (postgres, redis, nginx, a python app) do things busybox
 never does (drop privileges, move their stderr, fork workers, keep state in volumes). This builds
@@ -140,12 +140,13 @@ def _build(out: str, packages: tuple[str, ...], timeout: float, say) -> None:
     try:
         # (debootstrap keeps the maintainer scripts from starting the daemons: its own policy-rc.d)
         _run(["debootstrap", "--variant=minbase", f"--keyring={KEYRING}", "--include=" + ",".join(packages),
-              SUITE, target, uri], target, log_path, timeout, "debootstrap")
+              SUITE, target, uri], log_path, timeout, "debootstrap")
         _trim(target)
         tmp = out + f".tmp.{os.getpid()}"
         # /dev, /proc and /sys come from the engine: their entries stay out of the image
         _run(["tar", "--numeric-owner", "--xattrs", "--sort=name", "-C", target, "-cf", tmp,
-              "--exclude=./dev/*", "--exclude=./proc/*", "--exclude=./sys/*", "--exclude=./tmp/*", "."], target, log_path, 600, "tar")
+              "--exclude=./dev/*", "--exclude=./proc/*", "--exclude=./sys/*", "--exclude=./tmp/*", "."],
+             log_path, 600, "tar")
         os.rename(tmp, out)
         say(f"built {out} ({os.path.getsize(out) >> 20} MiB) in {time.monotonic() - started:.0f} s")
     finally:
@@ -159,7 +160,7 @@ def _build(out: str, packages: tuple[str, ...], timeout: float, say) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(cmd: list[str], target: str, log_path: str, timeout: float, stage: str) -> None:
+def _run(cmd: list[str], log_path: str, timeout: float, stage: str) -> None:
     with open(log_path, "a") as log:
         log.write(f"\n$ {' '.join(cmd)}\n")
         log.flush()
