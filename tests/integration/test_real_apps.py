@@ -32,7 +32,7 @@ EXAMPLE = os.path.join(REPO, "examples", "realapp")
 SERVICES = ("db", "redis", "app", "nginx")
 # a peer reaches a restarted service again within this (Docker: a fraction of a second; postgres
 # itself needs some of it to start on a loaded 2-core machine)
-RESTART_BOUND = 3.0
+RESTART_BOUND = 2.0
 FLASK_KEY = "realapp-test-" + uuid.uuid4().hex
 
 
