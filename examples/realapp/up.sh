@@ -25,6 +25,6 @@ chown 1000:1000 flask_secret.txt
 chmod 0400 flask_secret.txt
 "$composer" up -d --wait
 "$composer" ps
-port="$(sed -n 's/^HTTP_PORT=//p' .env)"
+port="${HTTP_PORT:-$(sed -n 's/^HTTP_PORT=//p' .env)}"
 curl -fsS "http://127.0.0.1:${port:-8080}/"
 echo "realapp is up: http://127.0.0.1:${port:-8080}/  (stop it with: cd examples/realapp && composer down -v)"
