@@ -269,6 +269,25 @@ def test_up_wait_fails_when_a_service_crashes(tool):
         {"web": ("running", 0), "crash": ("exited", 3)}
 
 
+def test_up_wait_fails_on_an_unhealthy_service(tool):
+    tool.cli.write("compose.yaml", f"""
+services:
+  sick:
+    image: composer/busybox
+    command: {SLEEPER}
+    stop_signal: SIGKILL
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 0.5s
+      retries: 2
+""")
+    began = time.monotonic()
+    res = tool("up", "--wait", "--wait-timeout", "60", timeout=120)
+    assert res.returncode == 1 and f"container {tool.project}-sick-1 is unhealthy" in res.stderr, res.stderr
+    assert time.monotonic() - began < 30  # as soon as it is unhealthy, not at the timeout
+    assert tool("ps", "--format", "{{.Status}}").stdout.strip().endswith("(unhealthy)")
+
+
 @composer_differs("its last line is 'error: container P-crash-1 exited (3)': composer prefixes every error "
                   "with 'error: ', Docker Compose prints the bare message")
 def test_up_wait_error_line_is_the_bare_message(tool):
