@@ -108,7 +108,7 @@ class Project:
     raw: dict[str, Any]  # the whole normalized model
     disabled: list[str] = field(default_factory=list)  # services the files declare that no enabled profile has
     # the load's variables that `environment:` sources of secrets and configs name (never pickled:
-    # composer.projectcache fills them again from the environment when it remembers a project)
+    # composer.load.projectcache fills them again from the environment when it remembers a project)
     environment: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict:

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from composer import desired
+from composer.converge import containerspec as desired
 from composer.errors import ComposerError
 
 
@@ -62,7 +62,7 @@ class Stack:
     def __init__(self, files: str | Sequence[str] = "compose.yaml", project: str | None = None,
                  env: Mapping[str, str] | None = None, profiles: Sequence[str] = (), root: str | None = None,
                  project_dir: str | None = None, reuse: bool = False, reuse_ttl: float | None = None):
-        from composer.loader import LoadOptions, load
+        from composer.load.loader import LoadOptions, load
         from engine.api import Engine
 
         files = [files] if isinstance(files, str) else list(files)
@@ -93,7 +93,7 @@ class Stack:
         return self.project.name
 
     def _reconciler(self):
-        from composer.reconciler import Reconciler
+        from composer.converge.reconciler import Reconciler
 
         return Reconciler(self.engine, self.project)
 
@@ -133,7 +133,7 @@ class Stack:
         self._up(wait, services, build, timeout)
 
     def _up(self, wait: bool, services: Sequence[str] | None, build: bool, timeout: float | None) -> None:
-        from composer.plan import UpOptions, targets
+        from composer.converge.plan import UpOptions, targets
 
         rec = self._reconciler()
         chosen = list(services or [])
@@ -355,7 +355,7 @@ def _base_name(first_file: str, project_dir: str | None) -> str:
 def down_project(engine, name: str) -> None:
     """Take down project *name* from what the engine has (no stack file needed), volumes too."""
     from composer.model import Project
-    from composer.reconciler import Reconciler
+    from composer.converge.reconciler import Reconciler
 
     rec = Reconciler(engine, Project(name, os.getcwd(), [], {}, {}, {}, {}))
     with rec.lock():

@@ -8,13 +8,13 @@ from __future__ import annotations
 import queue
 import sys
 
-from composer import desired
+from composer.converge import containerspec as desired
 from composer.cli.follow import Printer, follow, short_name, use_colour
 from engine.api import ContainerInfo
 
 
 def _chosen(rec, args) -> list[ContainerInfo]:
-    from composer.plan import targets
+    from composer.converge.plan import targets
 
     if args.attach:
         names = set(args.attach)

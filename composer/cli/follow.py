@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Callable
 
-from composer import desired
+from composer.converge import containerspec as desired
 from engine.api import ContainerInfo
 
 COLOURS = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from composer.errors import StackFileError
-from composer.loadoptions import LoadOptions
+from composer.load.options import LoadOptions
 from composer.model import Project
 
 # like Docker Compose, `-p NAME down|ps|logs|...` works on what the engine has, without a file
@@ -21,7 +21,7 @@ def load_options(args, interpolate: bool = True) -> LoadOptions:
 
 def load_project(args, interpolate: bool = True) -> Project:
     try:
-        from composer import projectcache
+        from composer.load import projectcache
 
         return projectcache.load(load_options(args, interpolate))
     except StackFileError as e:
@@ -31,7 +31,7 @@ def load_project(args, interpolate: bool = True) -> Project:
 
 
 def reconciler(args, progress=None):
-    from composer.reconciler import Reconciler
+    from composer.converge.reconciler import Reconciler
     from engine.api import Engine
 
     rec = Reconciler(Engine(), load_project(args), progress)
@@ -55,7 +55,7 @@ def converge(args, *steps):
 
 def selected(rec, services: list[str]):
     """The project's containers of *services* (all when empty), after checking the names exist."""
-    from composer import desired
+    from composer.converge import containerspec as desired
 
     for name in services:
         rec.project.service(name)

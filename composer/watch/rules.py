@@ -71,7 +71,7 @@ def _below(path: str, top: str) -> str | None:
 
 def rules_for(project: Project, services: list[str]) -> list[Rule]:
     """The watch rules of *services* (all the project's when empty), checked; an error when none has any."""
-    from composer.building import build_spec
+    from composer.converge.build import build_spec
     from engine.api import dockerignore, path_patterns
 
     names = services or list(project.services)

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from composer import desired
-from composer.dotenv import parse
+from composer.converge import containerspec as desired
+from composer.load.dotenv import parse
 from composer.errors import ComposerError
-from composer.loader import LoadOptions, load
+from composer.load.loader import LoadOptions, load
 
 
 def project(tmp_path, text: str, env: dict | None = None):
@@ -66,7 +66,7 @@ def test_refused_in_one_line(tmp_path, secret, message):
 
 
 def test_build_secrets_take_the_target_as_id(tmp_path):
-    from composer.filerefs import build_secrets
+    from composer.converge.secretfiles import build_secrets
 
     (tmp_path / "f").write_bytes(b"\x00bin")
     p = project(tmp_path, """

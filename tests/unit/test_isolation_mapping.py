@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from composer import desired
+from composer.converge import containerspec as desired
 from composer.errors import ComposerError
-from composer.loader import LoadOptions, load
+from composer.load.loader import LoadOptions, load
 
 STACK = """
 name: demo

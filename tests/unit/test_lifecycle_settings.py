@@ -10,7 +10,7 @@ import pytest
 from composer.cli.commands.cp import split_ref
 from composer.cli.timearg import parse_log_time
 from composer.errors import ComposerError, StackFileError
-from composer.lifecycle import healthcheck, log_rotation, restart_settings
+from composer.converge.lifecycle import healthcheck, log_rotation, restart_settings
 from engine.runtime.copy import CopyError, _placement
 from engine.runtime.health import check_args, effective_healthcheck
 

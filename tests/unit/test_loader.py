@@ -4,7 +4,7 @@ import pytest
 
 from composer.errors import StackFileError
 from composer.graph import Graph
-from composer.loader import LoadOptions, load
+from composer.load.loader import LoadOptions, load
 
 
 def write(tmp_path, name, text):

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from composer.errors import StackFileError
-from composer.loader import LoadOptions, load
+from composer.load.loader import LoadOptions, load
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

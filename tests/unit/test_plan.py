@@ -1,10 +1,10 @@
 """The reconciler's decisions: what a plan does to a given observed state, and why."""
 import pytest
 
-from composer import desired
+from composer.converge import containerspec as desired
 from composer.errors import ComposerError
-from composer.loader import LoadOptions, load
-from composer.plan import Observed, UpOptions, plan_down, plan_start, plan_up
+from composer.load.loader import LoadOptions, load
+from composer.converge.plan import Observed, UpOptions, plan_down, plan_start, plan_up
 from engine.api import ContainerInfo
 
 STACK = """

@@ -20,7 +20,7 @@ def run(args) -> int:
     import threading
     import time
 
-    from composer import desired
+    from composer.converge import containerspec as desired
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
     from engine.api import EngineError

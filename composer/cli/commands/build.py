@@ -14,7 +14,7 @@ def configure(p) -> None:
 def run(args) -> int | None:
     import sys
 
-    from composer.building import build_service
+    from composer.converge.build import build_service
     from composer.cli.commands.image.build import pairs
     from composer.cli.project import load_project
     from engine.api import Engine

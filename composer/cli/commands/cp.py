@@ -20,7 +20,7 @@ def split_ref(arg: str) -> tuple[str | None, str]:
 
 
 def run(args) -> int:
-    from composer import desired
+    from composer.converge import containerspec as desired
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
 

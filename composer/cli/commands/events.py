@@ -15,7 +15,7 @@ def run(args) -> int:
     import json
     from datetime import datetime, timezone
 
-    from composer import desired
+    from composer.converge import containerspec as desired
     from composer.cli.project import reconciler
     from composer.cli.timearg import parse_log_time
 

@@ -54,7 +54,7 @@ def env_options(items: list[str]) -> dict[str, str]:
 def run(args) -> int:
     import sys
 
-    from composer import desired
+    from composer.converge import containerspec as desired
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
 

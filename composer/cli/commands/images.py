@@ -13,7 +13,7 @@ def configure(p) -> None:
 def run(args) -> int | None:
     import json
 
-    from composer import desired
+    from composer.converge import containerspec as desired
     from composer.cli.output import human_size, short_id, table
     from composer.cli.project import load_project
     from engine.api import Engine

@@ -17,7 +17,7 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
-    from composer import desired
+    from composer.converge import containerspec as desired
     from composer.cli.follow import Printer, follow, use_colour
     from composer.cli.project import reconciler, selected
     from composer.cli.timearg import parse_log_time

@@ -12,7 +12,7 @@ def configure(p) -> None:
 
 
 def projects(containers) -> dict[str, dict]:
-    from composer import desired
+    from composer.converge import containerspec as desired
 
     out: dict[str, dict] = {}
     for c in containers:

@@ -12,7 +12,7 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
-    from composer import desired
+    from composer.converge import containerspec as desired
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from composer import desired
+from composer.converge import containerspec as desired
 from composer.cli.output import ago, docker_time, table
 from composer.errors import ComposerError
 from engine.api import ContainerInfo

@@ -16,8 +16,8 @@ def configure(p) -> None:
 def run(args) -> int | None:
     from composer.cli.project import load_project
     from composer.cli.transfer_progress import display
-    from composer.desired import image_name
-    from composer.pulling import check_policy, pull_images
+    from composer.converge.containerspec import image_name
+    from composer.converge.pull import check_policy, pull_images
     from engine.api import Engine
     from engine.errors import NotFound
 

@@ -35,10 +35,10 @@ def one_off_spec(project, svc, args):
     """The service's container spec, changed into a one-off by the command line."""
     import shlex
 
-    from composer import desired
-    from composer import normalize as norm
+    from composer.converge import containerspec as desired
+    from composer.load import parsers as norm
     from composer.cli.commands.exec import env_options, wants_terminal
-    from composer.mounts import option_mount
+    from composer.converge.mounts import option_mount
     from engine.api import PortBinding
 
     spec = desired.container_spec(project, svc)
@@ -79,7 +79,7 @@ def one_off_spec(project, svc, args):
 def run(args) -> int:
     from composer.cli.project import reconciler
     from composer.graph import Graph
-    from composer.plan import UpOptions
+    from composer.converge.plan import UpOptions
 
     rec = reconciler(args)
     svc = rec.project.service(args.service)
@@ -107,7 +107,7 @@ def run(args) -> int:
 
 def _infrastructure(rec, service: str):
     """The part of `up`'s plan that makes the project's missing networks and volumes."""
-    from composer.plan import Plan, UpOptions
+    from composer.converge.plan import Plan, UpOptions
 
     full, _ = rec.plan_up(UpOptions(services=[service], no_deps=True))
     plan = Plan()

@@ -12,7 +12,7 @@ def configure(p) -> None:
 def run(args) -> int:
     import threading
 
-    from composer import desired
+    from composer.converge import containerspec as desired
     from composer.cli.project import converge, reconciler, selected
     from composer.errors import ComposerError
 

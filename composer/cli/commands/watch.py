@@ -25,9 +25,9 @@ def as_flag(text: str) -> bool:
 
 
 def run(args) -> int:
-    from composer import desired
+    from composer.converge import containerspec as desired
     from composer.cli.project import reconciler
-    from composer.plan import UpOptions, targets
+    from composer.converge.plan import UpOptions, targets
     from composer.progress import from_args
     from composer.watch.rules import rules_for
 

@@ -1,10 +1,10 @@
 """From a service of the model to the engine's container spec: names, labels, mounts, ports."""
 from __future__ import annotations
 
-from composer import lifecycle
-from composer.isolation import container_fields
+from composer.converge import lifecycle
+from composer.converge.isolation import container_fields
 from composer.model import Project, Service
-from composer.mounts import service_mounts, volumes_from
+from composer.converge.mounts import service_mounts, volumes_from
 from engine.api import ContainerInfo, ContainerSpec, NetworkAttachment, NetworkConfig, PortBinding
 
 LABEL_PROJECT = "com.docker.compose.project"
@@ -134,7 +134,7 @@ def _network_settings(project: Project, svc: Service) -> dict:
 def network_config(project: Project, key: str) -> NetworkConfig:
     """How to create the top-level network *key*: ipam, internal, enable_ipv6, driver_opts."""
     raw = (project.raw.get("networks") or {}).get(key) or {}
-    from composer.normalize import as_bool
+    from composer.load.parsers import as_bool
 
     cfg = NetworkConfig(internal=as_bool(raw.get("internal")), enable_ipv6=as_bool(raw.get("enable_ipv6")),
                         options={str(k): str(v) for k, v in (raw.get("driver_opts") or {}).items()})

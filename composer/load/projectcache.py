@@ -91,15 +91,16 @@ def directory() -> str:
 
 
 def _code_stamp() -> list:
-    """Our loader's code and the schema: an upgrade of either makes every entry stale."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    """Our loader's code, the model and the schema: an upgrade of any makes every entry stale."""
+    here = os.path.dirname(os.path.abspath(__file__))  # composer/load
+    top = os.path.dirname(here)  # composer: model.py, graph.py, errors.py, labels.py
     out = []
-    for base in (here, os.path.join(here, "schemas")):
+    for base in (here, top, os.path.join(top, "schemas")):
         with os.scandir(base) as it:
             for e in it:
                 if e.name.endswith((".py", ".json")):
                     st = e.stat()
-                    out.append((e.name, st.st_size, st.st_mtime_ns))
+                    out.append((e.path, st.st_size, st.st_mtime_ns))
     return sorted(out)
 
 
@@ -183,19 +184,19 @@ def _trim(d: str) -> None:
 
 
 def load(opts, cwd: str | None = None, use_cache: bool = True):
-    """The project for *opts*: remembered, or loaded by composer.loader and remembered."""
+    """The project for *opts*: remembered, or loaded by composer.load.loader and remembered."""
     cwd = cwd or os.getcwd()
     name = key(opts, cwd) if use_cache else None
     if name:
         project = get(name, _environ(opts))
         if project is not None:
             if project.environment_names():  # secrets' values are not remembered: read them again
-                from composer.dotenv import project_environment
+                from composer.load.dotenv import project_environment
 
                 project.take_environment(project_environment(opts.env_files, cwd, project.working_dir,
                                                              dict(_environ(opts))))
             return project
-    from composer.loader import load_uncached
+    from composer.load.loader import load_uncached
 
     if not name:
         return load_uncached(opts, cwd)

@@ -13,7 +13,7 @@ creates containers; `composer pull` calls `pull_images`.
 from __future__ import annotations
 
 from composer.errors import ComposerError
-from composer.desired import image_name
+from composer.converge.containerspec import image_name
 from composer.model import Project
 
 POLICIES = ("always", "missing", "if_not_present", "never", "build", "daily", "weekly")
@@ -27,7 +27,7 @@ def refresh_interval(policy: str, where: str) -> float | None:
     if policy == "weekly":
         return 7 * 86400.0
     if policy.startswith("every_"):
-        from composer.normalize import parse_duration
+        from composer.load.parsers import parse_duration
 
         text = policy[len("every_"):]
         if text.endswith("d") and text[:-1].isdigit():  # compose accepts days here too

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from composer import desired
+from composer.converge import containerspec as desired
 from composer.errors import ComposerError
 from composer.model import Project, Service
 from engine.api import Engine, EngineError, NotFound
@@ -97,7 +97,7 @@ def build_service(project: Project, engine: Engine, svc: Service, progress=None,
     args.update(build_args or {})
     secrets = None
     if spec.get("secrets"):
-        from composer.filerefs import build_secrets
+        from composer.converge.secretfiles import build_secrets
 
         secrets = build_secrets(project, svc, spec["secrets"])
     lines = _lines(progress)

@@ -6,7 +6,7 @@ from typing import Any
 
 from composer.errors import ComposerError
 from composer.model import Project, Service
-from composer.normalize import as_bool, as_int, as_number, parse_bytes
+from composer.load.parsers import as_bool, as_int, as_number, parse_bytes
 
 
 def _size(value: Any, where: str) -> int | None:
@@ -20,7 +20,7 @@ def _join_mode(project: Project, svc: Service, key: str) -> str | None:
         return None
     mode = str(mode)
     if mode.startswith("service:"):
-        from composer.desired import container_name
+        from composer.converge.containerspec import container_name
 
         name = mode.split(":", 1)[1]
         if name not in project.services:

@@ -7,7 +7,7 @@ from typing import Any
 
 from composer.errors import ComposerError
 from composer.model import Project, Service
-from composer.normalize import abs_path, parse_bytes, parse_volume
+from composer.load.parsers import abs_path, parse_bytes, parse_volume
 from engine.api import ContainerInfo, Mount
 
 _ANONYMOUS_NAME = re.compile(r"^[0-9a-f]{64}$")
@@ -49,7 +49,7 @@ def _mount(item: dict, where: str, volume_name, anonymous_labels: dict[str, str]
 
 
 def _project_mount(project: Project, item: dict, where: str) -> Mount:
-    from composer import desired
+    from composer.converge import containerspec as desired
 
     def volume_name(key: str) -> str:
         if key not in project.volumes:
@@ -63,7 +63,7 @@ def option_mount(spec: str, cwd: str, project: Project | None = None) -> Mount:
     """A `run -v [SOURCE:]TARGET[:MODE]` as a Mount: SOURCE is a host path (made when missing, as
     Docker's -v does) or a volume's name (with *project*, a key of its volumes first); none makes an
     anonymous volume."""
-    from composer import desired
+    from composer.converge import containerspec as desired
 
     item = parse_volume(spec, f"-v {spec}")
     if item["type"] == "bind":
@@ -105,7 +105,7 @@ def service_mounts(project: Project, svc: Service, previous: ContainerInfo | Non
     if svc.raw.get("secrets") or svc.raw.get("configs"):
         import os
 
-        from composer.filerefs import service_file_mounts
+        from composer.converge.secretfiles import service_file_mounts
 
         mounts += service_file_mounts(project, svc, {os.path.normpath(m.target) for m in mounts})
     return mounts
@@ -122,7 +122,7 @@ def inherit_anonymous(mounts: list[Mount], previous: ContainerInfo) -> None:
 def volumes_from(project: Project, svc: Service) -> list[str]:
     """`volumes_from` entries as engine container names with their mode: service:NAME (or a bare
     NAME) is that service's first container, container:NAME a container by name."""
-    from composer.desired import container_name
+    from composer.converge.containerspec import container_name
 
     out = []
     for entry in svc.raw.get("volumes_from") or []:

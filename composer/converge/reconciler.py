@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from composer import desired
+from composer.converge import containerspec as desired
 from composer.errors import ComposerError
 from composer.model import Project
-from composer.mounts import volume_options
-from composer.plan import Observed, Operation, Plan, UpOptions, plan_down, plan_start, plan_up, stop_order
+from composer.converge.mounts import volume_options
+from composer.converge.plan import Observed, Operation, Plan, UpOptions, plan_down, plan_start, plan_up, stop_order
 from composer.progress import DONE, FAILED, WARNED, Progress
 from engine.api import Conflict, ContainerInfo, Engine, EngineError, NotFound
 
@@ -75,7 +75,7 @@ class Reconciler:
     def observe(self, with_images: bool = True) -> Observed:
         image_ids = {}
         if with_images:
-            from composer.pulling import inspector
+            from composer.converge.pull import inspector
 
             image_of = inspector(self.engine, self._inspected)  # what prepare_images just looked at
             self._inspected = None
@@ -96,7 +96,7 @@ class Reconciler:
             raise ComposerError(f"service {to_build[0]}: image {desired.image_name(self.project, self.project.services[to_build[0]])} "
                                 "is missing and --no-build was given")
         if to_build and not self.dry_run:
-            from composer.building import ensure_built
+            from composer.converge.build import ensure_built
 
             observed.image_ids.update(ensure_built(self.project, self.engine, to_build, False, self.progress))
         for name in services:
@@ -154,7 +154,7 @@ class Reconciler:
         with *build* rebuild the images of those with `build:`. Changed images are recreated by the plan."""
         if self.dry_run:
             return
-        from composer.pulling import inspector, wanted
+        from composer.converge.pull import inspector, wanted
 
         inspected: dict = {}
         need = {ref: names for ref, names in wanted(self.project, self.engine, pull,
@@ -162,13 +162,13 @@ class Reconciler:
                 if set(names) & set(services)}
         self._inspected = inspected
         if need:
-            from composer.pulling import pull_images
+            from composer.converge.pull import pull_images
 
             self._inspected = None
             pull_images(self.engine, need, self.progress)
         if build:
             self._inspected = None
-            from composer.building import ensure_built
+            from composer.converge.build import ensure_built
 
             ensure_built(self.project, self.engine, services, True, self.progress)
 
@@ -236,7 +236,7 @@ class Reconciler:
     async def _execute(self, plan: Plan, undo_on_failure: bool) -> None:
         import anyio
 
-        from composer.executor import DependencyFailed, PlanFailed, execute
+        from composer.converge.executor import DependencyFailed, PlanFailed, execute
 
         try:
             await execute(plan, self._perform, self.limit)

@@ -8,7 +8,7 @@ from typing import Awaitable, Callable
 
 import anyio
 
-from composer.plan import Operation, Plan
+from composer.converge.plan import Operation, Plan
 
 Handler = Callable[[Operation], Awaitable[None]]
 

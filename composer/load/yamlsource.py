@@ -260,7 +260,7 @@ def parse(text: str, filename: str) -> Source:
 
 
 def read(filename: str) -> Source:
-    from composer import projectcache
+    from composer.load import projectcache
 
     projectcache.seen(filename)
     try:

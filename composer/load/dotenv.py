@@ -102,7 +102,7 @@ def _closing(body: str, quote: str) -> int:
 
 
 def _subst(value: str, env: Mapping[str, str], filename: str, lineno: int) -> str:
-    from composer.interpolate import Interpolator, InterpolationError
+    from composer.load.interpolate import Interpolator, InterpolationError
 
     try:
         return Interpolator(env, warn=lambda name: None).text(value)
@@ -115,7 +115,7 @@ MAX_CHARS = 64 << 20
 
 def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
          bare_from: Mapping[str, str] | None = None) -> dict[str, str]:
-    from composer import projectcache
+    from composer.load import projectcache
 
     projectcache.seen(path)
     try:
@@ -142,7 +142,7 @@ def project_environment(env_files: list[str], cwd: str, project_dir: str,
     .env, with the process environment winning."""
     import os
 
-    from composer import projectcache
+    from composer.load import projectcache
 
     env: dict[str, str] = {}
     if env_files:

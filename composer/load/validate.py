@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from composer.errors import ComposerError, StackFileError
 
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas", "compose-spec.json")
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas", "compose-spec.json")
 
 _validator = None
 

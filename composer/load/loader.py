@@ -1,7 +1,7 @@
 """Loading a stack, one pass after another over plain trees:
 
 discover files -> environment -> per file: read, interpolate, validate, include -> merge files
--> extends -> profiles -> normalize (composer.longform) -> model (composer.model).
+-> extends -> profiles -> normalize (composer.load.longform) -> model (composer.model).
 """
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from composer import normalize as norm
-from composer import projectcache
+from composer.load import parsers as norm
+from composer.load import projectcache
 from composer.errors import StackFileError
-from composer.loadoptions import LoadOptions
+from composer.load.options import LoadOptions
 from composer.model import Dependency, MountSpec, NetworkSpec, PortSpec, Project, Service, VolumeSpec
-from composer.validate import dotted
-from composer.yamlsource import Source
+from composer.load.validate import dotted
+from composer.load.yamlsource import Source
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 RESOURCES = ("networks", "volumes", "configs", "secrets")
@@ -88,7 +88,7 @@ def project_name(opts: LoadOptions, env: Mapping[str, str], data: dict, project_
 
 def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapping[str, str]) -> dict[str, str]:
     """Variables for interpolation: .env in the project directory (or --env-file), process env winning."""
-    from composer import dotenv
+    from composer.load import dotenv
 
     return dotenv.project_environment(opts.env_files, cwd, project_dir, process_env)
 
@@ -149,10 +149,10 @@ class Location:
 def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None) -> tuple[dict, Source]:
     """One stack file read, interpolated and validated (merge tags kept); several YAML documents in
     it are merged in order."""
-    from composer import merge
-    from composer.interpolate import interpolate_tree
-    from composer.validate import validate
-    from composer.yamlsource import parse, read
+    from composer.load import merge
+    from composer.load.interpolate import interpolate_tree
+    from composer.load.validate import validate
+    from composer.load.yamlsource import parse, read
 
     if path == "-":
         src = parse(sys.stdin.read(), "(stdin)")
@@ -175,7 +175,7 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
 
 def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
     """The files merged in order, includes and extends applied: one plain tree."""
-    from composer import merge
+    from composer.load import merge
 
     merged: dict = {}
     for i, path in enumerate(files):
@@ -192,7 +192,7 @@ def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
 def _plain_but_extending(data: dict) -> dict:
     """The tree without merge tags, except in services that extend another: there `!reset` and
     `!override` still have to act on what is inherited."""
-    from composer import merge
+    from composer.load import merge
 
     services = data.get("services")
     out = merge.plain({k: v for k, v in data.items() if k != "services"})
@@ -206,7 +206,7 @@ def _plain_but_extending(data: dict) -> dict:
 
 
 def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -> dict:
-    from composer import merge
+    from composer.load import merge
 
     entries = merge.plain(data.get("include"))
     if not entries:
@@ -226,7 +226,7 @@ def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -
         env_paths = [norm.abs_path(p, base_dir) for p in norm.string_list(entry.get("env_file"))]
         if not env_paths and projectcache.isfile(os.path.join(project_dir, ".env")):
             env_paths = [os.path.join(project_dir, ".env")]
-        from composer import dotenv
+        from composer.load import dotenv
 
         inc_env: dict[str, str] = {}
         for p in env_paths:
@@ -256,7 +256,7 @@ def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -
 
 
 def _relocate_tree(tree: dict, base_dir: str) -> dict:
-    from composer.longform import relocate_service
+    from composer.load.longform import relocate_service
 
     out = dict(tree)
     if isinstance(out.get("services"), dict):
@@ -271,8 +271,8 @@ def _relocate_tree(tree: dict, base_dir: str) -> dict:
 
 
 def _apply_extends(services: dict, base_dir: str, session: _Session, filename: str) -> dict:
-    from composer import merge
-    from composer.longform import relocate_service
+    from composer.load import merge
+    from composer.load.longform import relocate_service
 
     resolved: dict[str, dict] = {}
     file_cache: dict[str, dict] = {}
@@ -356,8 +356,8 @@ def load_raw(opts: LoadOptions | None = None, cwd: str | None = None) -> Loaded:
 
 def load(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
     """The project of the stack files *opts* name (see the module docstring for the passes); a repeat of
-    a load whose inputs are unchanged comes from composer.projectcache."""
-    from composer import projectcache
+    a load whose inputs are unchanged comes from composer.load.projectcache."""
+    from composer.load import projectcache
 
     return projectcache.load(opts or LoadOptions(), cwd)
 
@@ -417,7 +417,7 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
                   defaults: bool = True) -> Project:
     """The model: enabled services in long form, the resources they use. Without *defaults*
     (`config --no-normalize`) nothing is added that the files do not say (default network, names)."""
-    from composer import longform
+    from composer.load import longform
 
     services_in = data.get("services") or {}
     if not isinstance(services_in, dict):

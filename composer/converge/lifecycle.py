@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from composer import normalize as norm
+from composer.load import parsers as norm
 from composer.errors import StackFileError
 
 POLICIES = ("no", "always", "on-failure", "unless-stopped")

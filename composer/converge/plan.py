@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from composer import desired
+from composer.converge import containerspec as desired
 from composer.errors import ComposerError
 from composer.graph import Graph
 from composer.model import Project, Service
-from composer.mounts import services_mounted_from
+from composer.converge.mounts import services_mounted_from
 from engine.api import ContainerInfo
 
 

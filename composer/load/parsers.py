@@ -8,7 +8,7 @@ byte sizes as strings of digits, booleans possibly as strings. Use::
     parse_bytes(svc.raw["mem_limit"])                     # -> 536870912
     as_bool(svc.raw.get("read_only"))                     # -> False
 
-The long-form pass for a whole service lives in ``composer.longform``.
+The long-form pass for a whole service lives in ``composer.load.longform``.
 """
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping
 
-from composer import normalize as n
-from composer import projectcache
+from composer.load import parsers as n
+from composer.load import projectcache
 from composer.errors import StackFileError
 
 At = Callable[..., str]  # at("ports", 0) -> "file:line: services.web.ports[0]"
@@ -555,7 +555,7 @@ def env_file_entries(value: Any) -> list[dict]:
 
 def read_env_files(value: Any, base_dir: str, env: Mapping[str, str], at: At, key: str) -> dict[str, Any]:
     """Variables of a service's env files (later files win). A bare KEY takes the environment's value."""
-    from composer import dotenv
+    from composer.load import dotenv
 
     out: dict[str, Any] = {}
     for i, entry in enumerate(env_file_entries(value)):
