@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from composer.converge import containerspec as desired
+from composer import labels
 from composer.errors import ComposerError
 
 
@@ -191,7 +191,7 @@ class Stack:
         out = []
         for c in self._reconciler().containers():
             out.append(ContainerState(
-                c.name, c.labels.get(desired.LABEL_SERVICE, ""), int(c.labels.get(desired.LABEL_NUMBER, "1")),
+                c.name, c.labels.get(labels.LABEL_SERVICE, ""), int(c.labels.get(labels.LABEL_NUMBER, "1")),
                 c.status, getattr(c, "health", "") or "", c.exit_code,
                 [(p.host_ip, p.host_port, p.container_port, p.protocol) for p in c.ports]))
         return sorted(out, key=lambda s: (s.service, s.number))
@@ -199,7 +199,7 @@ class Stack:
     def _container(self, service: str, index: int = 1):
         self.project.service(service)
         for c in self._reconciler().containers(service):
-            if c.labels.get(desired.LABEL_NUMBER) == str(index):
+            if c.labels.get(labels.LABEL_NUMBER) == str(index):
                 return c
         raise ComposerError(f"service {service} has no container #{index}: is the stack up?")
 
@@ -332,7 +332,7 @@ class Stack:
         """Put the volumes back as they were at *snapshot*: the services using them are stopped,
         the contents replaced, and the services started again."""
         users = self._volume_users()
-        services = sorted({c.labels.get(desired.LABEL_SERVICE, "") for name in snapshot.volumes
+        services = sorted({c.labels.get(labels.LABEL_SERVICE, "") for name in snapshot.volumes
                            for c in users.get(name, []) if c.status == "running"})
         rec = self._reconciler()
         with rec.lock():

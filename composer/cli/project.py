@@ -55,8 +55,8 @@ def converge(args, *steps):
 
 def selected(rec, services: list[str]):
     """The project's containers of *services* (all when empty), after checking the names exist."""
-    from composer.converge import containerspec as desired
+    from composer import labels
 
     for name in services:
         rec.project.service(name)
-    return [c for c in rec.containers() if not services or c.labels.get(desired.LABEL_SERVICE) in services]
+    return [c for c in rec.containers() if not services or c.labels.get(labels.LABEL_SERVICE) in services]

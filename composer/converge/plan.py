@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from composer import labels
 from composer.converge import containerspec as desired
 from composer.errors import ComposerError
 from composer.graph import Graph
@@ -77,13 +78,13 @@ class Observed:
     image_ids: dict[str, str]  # image reference -> id, for references the engine has
 
     def of_service(self, name: str) -> list[ContainerInfo]:
-        found = [c for c in self.containers if c.labels.get(desired.LABEL_SERVICE) == name]
+        found = [c for c in self.containers if c.labels.get(labels.LABEL_SERVICE) == name]
         return sorted(found, key=number_of)
 
 
 def number_of(c: ContainerInfo) -> int:
     try:
-        return int(c.labels.get(desired.LABEL_NUMBER, "1"))
+        return int(c.labels.get(labels.LABEL_NUMBER, "1"))
     except ValueError:
         return 1
 
@@ -107,15 +108,7 @@ class UpOptions:
 def replicas(svc: Service, override: dict[str, int]) -> int:
     if svc.name in override:
         return override[svc.name]
-    raw = svc.raw
-    deploy = raw.get("deploy") or {}
-    for value in (raw.get("scale"), deploy.get("replicas")):
-        if value is not None:
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                raise ComposerError(f"service {svc.name}: replicas must be a number, not {value!r}") from None
-    return 1
+    return 1 if svc.replicas is None else svc.replicas
 
 
 def targets(project: Project, services: list[str], no_deps: bool) -> list[str]:
@@ -136,7 +129,7 @@ def _recreate_reason(c: ContainerInfo, want_hash: str, image_id: str | None, for
                      changed_deps: list[str]) -> str | None:
     if forced:
         return "forced (--force-recreate)"
-    if c.labels.get(desired.LABEL_HASH) != want_hash:
+    if c.labels.get(labels.LABEL_HASH) != want_hash:
         return "its configuration changed"
     if image_id and c.image_id and c.image_id != image_id:
         return "its image changed"
@@ -184,10 +177,10 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
         by_number = {}
         for c in existing:
             by_number.setdefault(number_of(c), []).append(c)
-        image_id = observed.image_ids.get(desired.image_name(project, svc))
+        image_id = observed.image_ids.get(labels.image_name(project, svc))
         for number in range(1, n + 1):
             spec = desired.container_spec(project, svc, number)
-            want_hash = spec.labels[desired.LABEL_HASH]
+            want_hash = spec.labels[labels.LABEL_HASH]
             have = by_number.pop(number, [])
             for extra in have[1:]:  # duplicates of one number (a crash between create and remove)
                 plan.add(Operation(f"remove:{extra.id}", "remove", "Container", extra.name,
@@ -226,13 +219,13 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
                                    f"service {svc_name} is scaled to {n}", params={"id": c.id}))
         started[svc_name] = keys
 
-    orphans = [c for c in observed.containers if c.labels.get(desired.LABEL_SERVICE) not in project.services]
+    orphans = [c for c in observed.containers if c.labels.get(labels.LABEL_SERVICE) not in project.services]
     if orphans and opts.remove_orphans:
         for c in orphans:
             plan.add(Operation(f"remove:{c.id}", "remove", "Container", c.name, "orphan (--remove-orphans)",
                                params={"id": c.id}))
     elif orphans:
-        names = ", ".join(sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in orphans}))
+        names = ", ".join(sorted({c.labels.get(labels.LABEL_SERVICE, "") for c in orphans}))
         plan.warnings.append(f"Found orphan containers ({', '.join(sorted(c.name for c in orphans))}) for "
                              f"services {names} of project {project.name}. If you removed or renamed these "
                              "services in your stack file, run this command with --remove-orphans to clean "
@@ -273,7 +266,7 @@ def plan_start(project: Project, containers: list[ContainerInfo], services: list
         if services and name not in services:
             continue
         gate = _gate(plan, project.services[name], order, started)
-        for c in sorted((c for c in containers if c.labels.get(desired.LABEL_SERVICE) == name), key=number_of):
+        for c in sorted((c for c in containers if c.labels.get(labels.LABEL_SERVICE) == name), key=number_of):
             if c.status != "running":
                 started[name].append(plan.add(Operation(f"start:{c.name}", "start", "Container", c.name,
                                                         f"it is {c.status}", deps=gate(),
@@ -298,9 +291,9 @@ def plan_down(project: Project, observed: Observed, remove_orphans: bool, volume
     if not remove_orphans and project.files:  # without a stack file, all the project's containers go
         # services the files declare under a profile that is not enabled are no orphans: they go too
         declared = set(project.services) | set(project.disabled)
-        orphans = [c for c in containers if c.labels.get(desired.LABEL_SERVICE) not in declared]
+        orphans = [c for c in containers if c.labels.get(labels.LABEL_SERVICE) not in declared]
         if orphans:
-            names = ", ".join(sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in orphans}))
+            names = ", ".join(sorted({c.labels.get(labels.LABEL_SERVICE, "") for c in orphans}))
             plan.warnings.append(f"Found orphan containers for services {names} of project {project.name}. "
                                  "If you removed or renamed them, run down --remove-orphans.")
         containers = [c for c in containers if c not in orphans]
@@ -321,12 +314,12 @@ def stop_order(project: Project, containers: list[ContainerInfo], action: str, r
     by_service: dict[str, list[str]] = {}
     keys = []
     for c in containers:
-        service = c.labels.get(desired.LABEL_SERVICE, "")
+        service = c.labels.get(labels.LABEL_SERVICE, "")
         op = plan.add(Operation(f"{action}:{c.id}", action, "Container", c.name, reason(c), params={"id": c.id}))
         by_service.setdefault(service, []).append(op.key)
         keys.append(op.key)
     for c in containers:
-        svc = project.services.get(c.labels.get(desired.LABEL_SERVICE, ""))
+        svc = project.services.get(c.labels.get(labels.LABEL_SERVICE, ""))
         if svc is None:
             continue
         for dependent, dsvc in project.services.items():

@@ -13,7 +13,7 @@ creates containers; `composer pull` calls `pull_images`.
 from __future__ import annotations
 
 from composer.errors import ComposerError
-from composer.converge.containerspec import image_name
+from composer.labels import image_name
 from composer.model import Project
 
 POLICIES = ("always", "missing", "if_not_present", "never", "build", "daily", "weekly")
@@ -85,10 +85,10 @@ def wanted(project: Project, engine, policy: str | None = None, image_of=None) -
     image_of = image_of or inspector(engine)
     out: dict[str, list[str]] = {}
     # an image some service builds is the builder's, for every service that runs it
-    built = {image_name(project, s) for s in project.services.values() if s.raw.get("build") is not None}
+    built = {image_name(project, s) for s in project.services.values() if s.build is not None}
     for svc in project.services.values():
         where = f"services.{svc.name}.pull_policy"
-        pol = check_policy(policy or str(svc.raw.get("pull_policy") or "missing"), where)
+        pol = check_policy(policy or svc.pull_policy, where)
         has_build = image_name(project, svc) in built
         if pol == "build" or (has_build and pol in ("missing", "never")):
             continue

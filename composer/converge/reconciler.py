@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from composer import labels
 from composer.converge import containerspec as desired
 from composer.errors import ComposerError
 from composer.model import Project
@@ -65,11 +66,11 @@ class Reconciler:
     # -- observed state ---------------------------------------------------------------
     def containers(self, service: str | None = None, one_off: bool = False) -> list[ContainerInfo]:
         """The project's containers (of *service*); with *one_off*, `run` containers too."""
-        labels = {desired.LABEL_PROJECT: self.project.name}
+        labels = {labels.LABEL_PROJECT: self.project.name}
         if not one_off:
-            labels[desired.LABEL_ONEOFF] = "False"
+            labels[labels.LABEL_ONEOFF] = "False"
         if service:
-            labels[desired.LABEL_SERVICE] = service
+            labels[labels.LABEL_SERVICE] = service
         return self.engine.list_containers(labels)
 
     def observe(self, with_images: bool = True) -> Observed:
@@ -80,7 +81,7 @@ class Reconciler:
             image_of = inspector(self.engine, self._inspected)  # what prepare_images just looked at
             self._inspected = None
             for svc in self.project.services.values():
-                ref = desired.image_name(self.project, svc)
+                ref = labels.image_name(self.project, svc)
                 if (image := image_of(ref)) is not None:
                     image_ids[ref] = image.id
         return Observed(self.containers(), {n.name for n in self.engine.list_networks()},
@@ -90,10 +91,10 @@ class Reconciler:
     def preflight(self, plan: Plan, observed: Observed) -> None:
         services = sorted({op.params["service"] for op in plan.ops.values()
                            if op.kind == "Container" and op.action in ("create", "recreate")})
-        to_build = [name for name in services if self.project.services[name].raw.get("build") is not None
-                    and desired.image_name(self.project, self.project.services[name]) not in observed.image_ids]
+        to_build = [name for name in services if self.project.services[name].build is not None
+                    and labels.image_name(self.project, self.project.services[name]) not in observed.image_ids]
         if to_build and self.no_build:
-            raise ComposerError(f"service {to_build[0]}: image {desired.image_name(self.project, self.project.services[to_build[0]])} "
+            raise ComposerError(f"service {to_build[0]}: image {labels.image_name(self.project, self.project.services[to_build[0]])} "
                                 "is missing and --no-build was given")
         if to_build and not self.dry_run:
             from composer.converge.build import ensure_built
@@ -101,7 +102,7 @@ class Reconciler:
             observed.image_ids.update(ensure_built(self.project, self.engine, to_build, False, self.progress))
         for name in services:
             svc = self.project.services[name]
-            ref = desired.image_name(self.project, svc)
+            ref = labels.image_name(self.project, svc)
             if ref not in observed.image_ids and name not in to_build:
                 raise ComposerError(f"service {name}: image {svc.image} not found (import or load it first: "
                                     "composer image import / composer image load)")
@@ -180,7 +181,7 @@ class Reconciler:
     def plan_down(self, volumes: bool = False, remove_orphans: bool = False, rmi: str | None = None,
                   services: list[str] | None = None) -> Plan:
         if services:  # `down SERVICE...`: only those containers; networks and volumes stay
-            chosen = [c for c in self.containers() if c.labels.get(desired.LABEL_SERVICE) in services]
+            chosen = [c for c in self.containers() if c.labels.get(labels.LABEL_SERVICE) in services]
             plan = Plan()
             stop_order(self.project, chosen, "remove", lambda c: "asked to take it down", plan)
             return plan
@@ -189,7 +190,7 @@ class Reconciler:
         if rmi in ("local", "all"):
             for svc in self.project.services.values():
                 if rmi == "all" or svc.image is None:
-                    ref = desired.image_name(self.project, svc)
+                    ref = labels.image_name(self.project, svc)
                     if ref not in images:
                         images.append(ref)
         images = [ref for ref in images if self._has_image(ref)]
@@ -215,7 +216,7 @@ class Reconciler:
             touched = {op.target for op in plan.ops.values() if op.kind == "Container"}
             wanted = set(opts.services or self.project.services)
             for c in observed.containers:
-                if c.status == "running" and c.name not in touched and c.labels.get(desired.LABEL_SERVICE) in wanted:
+                if c.status == "running" and c.name not in touched and c.labels.get(labels.LABEL_SERVICE) in wanted:
                     self.progress.update("Container", c.name, "Running", DONE)
         self.apply(plan, undo_on_failure=True)
         return plan
@@ -272,13 +273,13 @@ class Reconciler:
 
     async def _network_create(self, op: Operation) -> None:
         net = self.project.networks[op.params["network"]]
-        labels = {**net.labels, desired.LABEL_PROJECT: self.project.name, desired.LABEL_NETWORK: net.key}
+        labels = {**net.labels, labels.LABEL_PROJECT: self.project.name, labels.LABEL_NETWORK: net.key}
         await self._call(self.engine.create_network, net.name, labels, desired.network_config(self.project, net.key))
         self.created.networks.append(net.name)
 
     async def _volume_create(self, op: Operation) -> None:
         vol = self.project.volumes[op.params["volume"]]
-        labels = {**vol.labels, desired.LABEL_PROJECT: self.project.name, desired.LABEL_VOLUME: vol.key}
+        labels = {**vol.labels, labels.LABEL_PROJECT: self.project.name, labels.LABEL_VOLUME: vol.key}
         await self._call(self.engine.create_volume, vol.name, vol.driver, labels,
                          volume_options(self.project, vol.key))
         self.created.volumes.append(vol.name)
@@ -418,7 +419,7 @@ class Reconciler:
         """Names of the existing objects this project owns: declared (not external) or labelled with it."""
         declared = {s.name for s in specs if not s.external}
         return sorted(o.name for o in listing
-                      if o.name in declared or o.labels.get(desired.LABEL_PROJECT) == self.project.name)
+                      if o.name in declared or o.labels.get(labels.LABEL_PROJECT) == self.project.name)
 
     def _project_networks(self) -> list[str]:
         return self._owned(self.project.networks.values(), self.engine.list_networks())
@@ -428,7 +429,7 @@ class Reconciler:
 
     def _selected(self, services: list[str] | None, where) -> list[ContainerInfo]:
         return [c for c in self.containers() if where(c)
-                and (not services or c.labels.get(desired.LABEL_SERVICE) in services)]
+                and (not services or c.labels.get(labels.LABEL_SERVICE) in services)]
 
     def stop(self, services: list[str] | None = None, timeout: float | None = None) -> None:
         plan = Plan()
@@ -484,7 +485,7 @@ def readiness(c: ContainerInfo, healthy: bool) -> str:
     if c.status == "exited":
         if c.exit_code == 0:
             return "ready"
-        return f"service {c.labels.get(desired.LABEL_SERVICE)} didn't complete successfully: exit {c.exit_code}"
+        return f"service {c.labels.get(labels.LABEL_SERVICE)} didn't complete successfully: exit {c.exit_code}"
     return "waiting"
 
 

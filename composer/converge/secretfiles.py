@@ -17,7 +17,6 @@ from composer.errors import ComposerError
 from composer.model import Project, Service
 from engine.types import Mount
 
-BASE = {"secrets": "/run/secrets/", "configs": "/"}
 _warned: set[str] = set()
 
 
@@ -42,39 +41,6 @@ def definition(project: Project, kind: str, key: str, where: str) -> dict:
     return spec
 
 
-def target(kind: str, ref: dict) -> str:
-    """Where the reference *ref* puts its file in the container."""
-    t = str(ref.get("target") or "")
-    if not t:
-        return BASE[kind] + str(ref["source"])
-    return t if t.startswith("/") else BASE[kind] + t
-
-
-def _number(value, what: str, where: str) -> int:
-    try:
-        n = int(str(value), 10)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise ComposerError(f"{where}: invalid {what} {value!r} (use a number)")
-    return n
-
-
-def _mode(value, where: str) -> int:
-    if value is None or value == "":
-        return 0o444
-    if isinstance(value, int) and not isinstance(value, bool):
-        mode = value
-    else:
-        try:
-            mode = int(str(value), 8)
-        except ValueError:
-            mode = -1
-    if not 0 <= mode <= 0o777:
-        raise ComposerError(f"{where}: invalid mode {value!r} (use octal, like 0440)")
-    return mode
-
-
 def environment_value(project: Project, kind: str, key: str, spec: dict, where: str) -> str:
     var = str(spec["environment"])
     value = project.environment.get(var)
@@ -87,50 +53,47 @@ def service_file_mounts(project: Project, svc: Service, taken: set[str]) -> list
     """The mounts of *svc*'s secrets and configs; a target in *taken* (a volume's) keeps the volume,
     as in Docker Compose."""
     out: dict[str, Mount] = {}
-    for kind in ("secrets", "configs"):
-        for i, ref in enumerate(svc.raw.get(kind) or []):
-            where = f"services.{svc.name}.{kind}[{i}]"
-            key = str(ref["source"])
-            spec = definition(project, kind, key, where)
-            path = os.path.normpath(target(kind, ref))
-            if path in taken or path in out:
-                continue
-            if spec.get("file") is not None and spec.get("environment") is None and spec.get("content") is None:
-                if any(ref.get(k) is not None for k in ("uid", "gid", "mode")):
-                    _warn(f"{kind} `uid`, `gid` and `mode` are not supported, they will be ignored")
-                source = str(spec["file"])
-                if not os.path.exists(source):
-                    raise ComposerError(f"{where}: the file {source} of {kind[:-1]} {key!r} does not exist")
-                out[path] = Mount("bind", path, source, read_only=True)
-                continue
-            if spec.get("content") is not None:
-                text = str(spec["content"])
-            elif spec.get("environment") is not None:
-                text = environment_value(project, kind, key, spec, where)
-            else:
-                raise ComposerError(f"{where}: {kind[:-1]} {key!r} has no source (give it file:, environment:"
-                                    f"{' or content:' if kind == 'configs' else ''})")
-            out[path] = Mount("file", path, content=text.encode(), file_mode=_mode(ref.get("mode"), where),
-                              uid=_number(ref.get("uid") or 0, "uid", where),
-                              gid=_number(ref.get("gid") or 0, "gid", where))
+    counts = {"secrets": 0, "configs": 0}
+    for ref in svc.files:
+        kind = ref.kind
+        where = f"services.{svc.name}.{kind}[{counts[kind]}]"
+        counts[kind] += 1
+        spec = definition(project, kind, ref.source, where)
+        path = os.path.normpath(ref.target)
+        if path in taken or path in out:
+            continue
+        if spec.get("file") is not None and spec.get("environment") is None and spec.get("content") is None:
+            if ref.ownership_given:
+                _warn(f"{kind} `uid`, `gid` and `mode` are not supported, they will be ignored")
+            source = str(spec["file"])
+            if not os.path.exists(source):
+                raise ComposerError(f"{where}: the file {source} of {kind[:-1]} {ref.source!r} does not exist")
+            out[path] = Mount("bind", path, source, read_only=True)
+            continue
+        if spec.get("content") is not None:
+            text = str(spec["content"])
+        elif spec.get("environment") is not None:
+            text = environment_value(project, kind, ref.source, spec, where)
+        else:
+            raise ComposerError(f"{where}: {kind[:-1]} {ref.source!r} has no source (give it file:, environment:"
+                                f"{' or content:' if kind == 'configs' else ''})")
+        out[path] = Mount("file", path, content=text.encode(), file_mode=ref.mode, uid=ref.uid, gid=ref.gid)
     return list(out.values())
 
 
-def build_secrets(project: Project, svc: Service, refs: list) -> dict[str, bytes]:
+def build_secrets(project: Project, svc: Service) -> dict[str, bytes]:
     """`build.secrets` of *svc*: {id: value} for RUN --mount=type=secret, the id being the
     reference's target (default its source), as Docker Compose passes them to the builder."""
     out: dict[str, bytes] = {}
-    for i, ref in enumerate(refs or []):
+    for i, ref in enumerate(svc.build_secrets):
         where = f"services.{svc.name}.build.secrets[{i}]"
-        key = str(ref["source"])
-        spec = definition(project, "secrets", key, where)
-        ident = str(ref.get("target") or key)
+        spec = definition(project, "secrets", ref.source, where)
         if spec.get("environment") is not None:
-            out[ident] = environment_value(project, "secrets", key, spec, where).encode()
+            out[ref.target] = environment_value(project, "secrets", ref.source, spec, where).encode()
         elif spec.get("file") is not None:
-            out[ident] = read_secret_file(str(spec["file"]), f"{where}: secret {key!r}")
+            out[ref.target] = read_secret_file(str(spec["file"]), f"{where}: secret {ref.source!r}")
         else:
-            raise ComposerError(f"{where}: secret {key!r} has no source (give it file: or environment:)")
+            raise ComposerError(f"{where}: secret {ref.source!r} has no source (give it file: or environment:)")
     return out
 
 

@@ -15,7 +15,8 @@ from composer.load import parsers as norm
 from composer.load import projectcache
 from composer.errors import StackFileError
 from composer.load.options import LoadOptions
-from composer.model import Dependency, MountSpec, NetworkSpec, PortSpec, Project, Service, VolumeSpec
+from composer.load import typed
+from composer.model import NetworkSpec, Project, VolumeSpec
 from composer.load.validate import dotted
 from composer.load.yamlsource import Source
 
@@ -465,7 +466,7 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
                 raise StackFileError(f"{session.at('services', sname, 'depends_on')}: services.{sname} depends "
                                      f"on service {dep!r}, which {what}")
     raw = {k: raw[k] for k in sorted(raw)}
-    project = _model(raw, name, project_dir, files)
+    project = _model(raw, name, project_dir, files, session)
     project.take_environment(env)
     project.disabled = sorted(s for s in services_in if s not in enabled)
     from composer.graph import Graph
@@ -498,37 +499,13 @@ def _used_resources(services: dict) -> dict[str, dict[str, tuple]]:
 
 # -- the model ---------------------------------------------------------------------------------
 
-def _model(raw: dict, name: str, project_dir: str, files: list[str]) -> Project:
+def _model(raw: dict, name: str, project_dir: str, files: list[str], session: _Session) -> Project:
     networks = {key: NetworkSpec(key, spec.get("name", key), spec.get("driver") or "bridge", bool(spec.get("external")),
                                  dict(spec.get("labels") or {}))
                 for key, spec in (raw.get("networks") or {}).items()}
     volumes = {key: VolumeSpec(key, spec.get("name", key), spec.get("driver") or "local", bool(spec.get("external")),
                                dict(spec.get("labels") or {}))
                for key, spec in (raw.get("volumes") or {}).items()}
-    services = {sname: _service(sname, svc) for sname, svc in raw["services"].items()}
+    services = {sname: typed.service(sname, svc, lambda *p, _s=sname: session.at("services", _s, *p), project_dir)
+                for sname, svc in raw["services"].items()}
     return Project(name, project_dir, [f for f in files], services, networks, volumes, raw)
-
-
-def _service(name: str, raw: dict) -> Service:
-    ports = []
-    for p in raw.get("ports") or []:
-        published = p.get("published")
-        if published and "-" in str(published):
-            published = str(published).split("-")[0]
-        ports.append(PortSpec(int(p["target"]), int(published) if published else None, p.get("host_ip", ""),
-                              p.get("protocol", "tcp")))
-    mounts = [MountSpec(v.get("type", "volume"), v["target"], str(v.get("source") or ""),
-                        bool(v.get("read_only")), bool((v.get("bind") or {}).get("create_host_path")))
-              for v in raw.get("volumes") or []]
-    networks = {k: list((v or {}).get("aliases") or []) for k, v in (raw.get("networks") or {}).items()}
-    deps = {k: Dependency(v["condition"], v["required"], v.get("restart", False))
-            for k, v in (raw.get("depends_on") or {}).items()}
-    environment = {k: v for k, v in (raw.get("environment") or {}).items() if v is not None}
-    grace = norm.parse_duration(raw["stop_grace_period"]) if raw.get("stop_grace_period") else 10.0
-    return Service(
-        name=name, image=raw.get("image"), command=raw.get("command"), entrypoint=raw.get("entrypoint"),
-        environment=environment, working_dir=raw.get("working_dir"), user=raw.get("user"),
-        hostname=raw.get("hostname"), container_name=raw.get("container_name"), ports=ports,
-        volumes=mounts, networks=networks, depends_on=deps, restart=raw.get("restart") or "no",
-        stop_signal=raw.get("stop_signal") or "SIGTERM", stop_grace_period=grace,
-        labels=dict(raw.get("labels") or {}), raw=raw)

@@ -62,12 +62,12 @@ def restart(rec, service: str) -> None:
 def rebuild(rec, service: str, prune: bool = True, quiet: bool = False) -> None:
     """Build the service's image again and recreate its containers from it. With *prune*, the image
     the build replaced is removed once nothing names or uses it; *quiet* hides the build's output."""
-    from composer.converge import containerspec as desired
+    from composer import labels
     from composer.converge.plan import UpOptions
     from composer.progress import Progress
     from engine.errors import NotFound
 
-    ref = desired.image_name(rec.project, rec.project.services[service])
+    ref = labels.image_name(rec.project, rec.project.services[service])
     with rec.lock():
         try:
             old = rec.engine.inspect_image(ref).id

@@ -80,7 +80,7 @@ secrets:
   e: {environment: E}
 """, {"E": "ev"})
     svc = p.services["app"]
-    assert build_secrets(p, svc, svc.raw["build"]["secrets"]) == {"f": b"\x00bin", "other": b"ev"}
+    assert build_secrets(p, svc) == {"f": b"\x00bin", "other": b"ev"}
 
 
 def test_a_remembered_project_keeps_no_secret_value(tmp_path, monkeypatch):

@@ -164,6 +164,6 @@ services:
         read_only: ${RO:-false}
 """)
     svc = load_dir(tmp_path).services["a"]
-    assert svc.restart == "no"
+    assert svc.restart.policy == "no"
     assert svc.volumes[0].read_only is False
     assert load_dir(tmp_path, environ={"RO": "true"}).services["a"].volumes[0].read_only is True

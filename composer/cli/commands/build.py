@@ -30,7 +30,7 @@ def run(args) -> int | None:
         sys.stderr.flush()
 
     for svc in services:
-        if svc.raw.get("build") is None:
+        if svc.build is None:
             continue
         build_service(project, engine, svc, None if args.quiet else show, no_cache=args.no_cache or None,
                       build_args=build_args)

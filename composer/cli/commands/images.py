@@ -13,7 +13,7 @@ def configure(p) -> None:
 def run(args) -> int | None:
     import json
 
-    from composer.converge import containerspec as desired
+    from composer import labels
     from composer.cli.output import human_size, short_id, table
     from composer.cli.project import load_project
     from engine.api import Engine
@@ -26,8 +26,8 @@ def run(args) -> int | None:
     engine = Engine()
     rows = []
     seen_ids: list[str] = []
-    for c in engine.list_containers(labels={desired.LABEL_PROJECT: project.name}):
-        if args.services and c.labels.get(desired.LABEL_SERVICE) not in args.services:
+    for c in engine.list_containers(labels={labels.LABEL_PROJECT: project.name}):
+        if args.services and c.labels.get(labels.LABEL_SERVICE) not in args.services:
             continue
         try:
             image = engine.inspect_image(c.image_id)

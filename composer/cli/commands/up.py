@@ -117,7 +117,7 @@ def up_watch(rec, args, rules) -> int:
     on_recreated = None
     if not args.detach:
         from composer.cli.attached import _chosen
-        from composer.converge.containerspec import LABEL_SERVICE
+        from composer.labels import LABEL_SERVICE
         from composer.cli.follow import Printer, follow, use_colour
 
         followed: set[str] = set()
