@@ -23,7 +23,13 @@ def load_project(args, interpolate: bool = True) -> Project:
     try:
         from composer.load import projectcache
 
-        return projectcache.load(load_options(args, interpolate))
+        opts, cwd = load_options(args, interpolate), os.getcwd()
+        project = projectcache.remembered(opts, cwd)  # the no-op path: the loader is not even imported
+        if project is None:
+            from composer.load.loader import load_and_remember
+
+            project = load_and_remember(opts, cwd)
+        return project
     except StackFileError as e:
         if args.project_name and not args.files and args.command in FILELESS and "no configuration file" in str(e):
             return Project(args.project_name, os.getcwd(), [], {}, {}, {}, {})

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from composer.load import parsers as norm
 from composer.load import projectcache
+from composer.load.recorder import NOT_RECORDING, Recorder
 from composer.errors import StackFileError
 from composer.load.options import LoadOptions
 from composer.load import typed
@@ -26,7 +27,8 @@ RESOURCES = ("networks", "volumes", "configs", "secrets")
 
 # -- discover -----------------------------------------------------------------
 
-def discover(opts: LoadOptions, cwd: str, env: Mapping[str, str] | None = None) -> list[str]:
+def discover(opts: LoadOptions, cwd: str, env: Mapping[str, str] | None = None,
+             recorder: Recorder = NOT_RECORDING) -> list[str]:
     """The stack files: -f, else COMPOSE_FILE, else compose.yaml (and its override) here or above."""
     env = env if env is not None else (opts.environ or {})
     if opts.files:
@@ -39,11 +41,11 @@ def discover(opts: LoadOptions, cwd: str, env: Mapping[str, str] | None = None) 
     while True:
         for name in DEFAULT_FILES:
             candidate = os.path.join(directory, name)
-            if projectcache.isfile(candidate):
+            if recorder.isfile(candidate):
                 found = [candidate]
                 stem, ext = os.path.splitext(name)
                 override = os.path.join(directory, f"{stem}.override{ext}")
-                if projectcache.isfile(override):
+                if recorder.isfile(override):
                     found.append(override)
                 return found
         parent = os.path.dirname(directory)
@@ -87,11 +89,12 @@ def project_name(opts: LoadOptions, env: Mapping[str, str], data: dict, project_
 
 # -- environment ------------------------------------------------------------------
 
-def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapping[str, str]) -> dict[str, str]:
+def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapping[str, str],
+                recorder: Recorder = NOT_RECORDING) -> dict[str, str]:
     """Variables for interpolation: .env in the project directory (or --env-file), process env winning."""
     from composer.load import dotenv
 
-    return dotenv.project_environment(opts.env_files, cwd, project_dir, process_env)
+    return dotenv.project_environment(opts.env_files, cwd, project_dir, process_env, recorder)
 
 
 # -- the load --------------------------------------------------------------------------
@@ -99,8 +102,9 @@ def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapp
 class _Session:
     """What the passes of one load share: the environment, the files read, warnings given."""
 
-    def __init__(self, env: Mapping[str, str], interpolate: bool):
+    def __init__(self, env: Mapping[str, str], interpolate: bool, recorder: Recorder = NOT_RECORDING):
         self.env = env
+        self.recorder = recorder
         self.interpolate = interpolate
         self.sources: list[Source] = []
         self.warned: set[str] = set()
@@ -110,7 +114,7 @@ class _Session:
     def warn(self, name: str) -> None:
         if name not in self.warned:
             self.warned.add(name)
-            projectcache.warn(f'WARN[0000] The "{name}" variable is not set. Defaulting to a blank string.')
+            self.recorder.warn(f'WARN[0000] The "{name}" variable is not set. Defaulting to a blank string.')
 
     def where(self, path: tuple) -> str:
         """file:line of *path*: in the file that has the deepest part of it (the latest on a tie)."""
@@ -158,7 +162,7 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
     if path == "-":
         src = parse(sys.stdin.read(), "(stdin)")
     else:
-        src = read(path)
+        src = read(path, session.recorder)
     session.sources.append(src)
     env = session.env if env is None else env
     merged: dict = {}
@@ -168,8 +172,8 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
         validate(merge.plain(data), src.where, interpolated=session.interpolate)
         if "version" in data and path not in session.version_warned:
             session.version_warned.add(path)
-            projectcache.warn(f"WARN[0000] {src.filename}: the attribute `version` is obsolete, it will be "
-                              "ignored, please remove it to avoid potential confusion")
+            session.recorder.warn(f"WARN[0000] {src.filename}: the attribute `version` is obsolete, it will be "
+                                  "ignored, please remove it to avoid potential confusion")
         merged = merge.merge_files(merged, data) if i else data
     return merged, src
 
@@ -225,19 +229,19 @@ def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -
                 chain = " -> ".join(session.including[session.including.index(key):] + [key])
                 raise StackFileError(f"{src.where(('include', i))}: include[{i}]: include cycle: {chain}")
         env_paths = [norm.abs_path(p, base_dir) for p in norm.string_list(entry.get("env_file"))]
-        if not env_paths and projectcache.isfile(os.path.join(project_dir, ".env")):
+        if not env_paths and session.recorder.isfile(os.path.join(project_dir, ".env")):
             env_paths = [os.path.join(project_dir, ".env")]
         from composer.load import dotenv
 
         inc_env: dict[str, str] = {}
         for p in env_paths:
-            inc_env.update(dotenv.read(p, {**inc_env, **session.env}))
+            inc_env.update(dotenv.read(p, {**inc_env, **session.env}, recorder=session.recorder))
         inc_env.update(session.env)
-        inner = _Session(inc_env, session.interpolate)
+        inner = _Session(inc_env, session.interpolate, session.recorder)
         inner.sources, inner.warned, inner.version_warned = session.sources, session.warned, session.version_warned
         inner.including = session.including + [os.path.realpath(f) for f in files]
         for f in files:
-            if not projectcache.isfile(f):
+            if not session.recorder.isfile(f):
                 raise StackFileError(f"{src.where(('include', i))}: include[{i}]: included file {f} not found")
         tree = load_tree(files, project_dir, inner)
         tree = _relocate_tree(tree, project_dir)
@@ -297,7 +301,7 @@ def _apply_extends(services: dict, base_dir: str, session: _Session, filename: s
         if ext.get("file"):
             path = norm.abs_path(str(ext["file"]), pool_dir)
             if path not in file_cache:
-                if not projectcache.isfile(path):
+                if not session.recorder.isfile(path):
                     raise StackFileError(f"{session.at('services', name, 'extends', 'file')}: {path} not found")
                 other = merge.plain(read_file(path, session)[0])
                 file_cache[path] = other.get("services") or {}
@@ -332,20 +336,20 @@ class Loaded:
     session: _Session
 
 
-def load_raw(opts: LoadOptions | None = None, cwd: str | None = None) -> Loaded:
-    """The passes up to (not including) profiles and normalization."""
+def load_raw(opts: LoadOptions | None = None, cwd: str | None = None, recorder: Recorder = NOT_RECORDING) -> Loaded:
+    """The passes up to (not including) profiles and normalization; *recorder* notes what they look at."""
     opts = opts or LoadOptions()
     cwd = cwd or os.getcwd()
     process_env = dict(os.environ if opts.environ is None else opts.environ)
     # COMPOSE_FILE and friends may come from the .env of the working (or project) directory
     pre_dir = os.path.abspath(os.path.join(cwd, opts.project_dir)) if opts.project_dir else cwd
-    pre_env = process_env if opts.files else environment(opts, cwd, pre_dir, process_env)
-    files = discover(opts, cwd, pre_env)
+    pre_env = process_env if opts.files else environment(opts, cwd, pre_dir, process_env, recorder)
+    files = discover(opts, cwd, pre_env, recorder)
     first = files[0] if files[0] != "-" else os.path.join(cwd, "-")
     project_dir = os.path.abspath(os.path.join(cwd, opts.project_dir)) if opts.project_dir \
         else os.path.dirname(first)
-    env = environment(opts, cwd, project_dir, process_env)
-    session = _Session(env, opts.interpolate)
+    env = environment(opts, cwd, project_dir, process_env, recorder)
+    session = _Session(env, opts.interpolate, recorder)
     session.including = [os.path.realpath(f) for f in files if f != "-"]
     tree = load_tree(files, project_dir, session)
     name = project_name(opts, env, tree, project_dir)
@@ -358,14 +362,24 @@ def load_raw(opts: LoadOptions | None = None, cwd: str | None = None) -> Loaded:
 def load(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
     """The project of the stack files *opts* name (see the module docstring for the passes); a repeat of
     a load whose inputs are unchanged comes from composer.load.projectcache."""
-    from composer.load import projectcache
-
-    return projectcache.load(opts or LoadOptions(), cwd)
-
-
-def load_uncached(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
     opts = opts or LoadOptions()
-    got = load_raw(opts, cwd)
+    cwd = cwd or os.getcwd()
+    return projectcache.remembered(opts, cwd) or load_and_remember(opts, cwd)
+
+
+def load_and_remember(opts: LoadOptions, cwd: str) -> Project:
+    """A load from the files, remembered for the next one (composer.load.projectcache)."""
+    environ = dict(os.environ if opts.environ is None else opts.environ)  # as the load sees it
+    recorder = Recorder()
+    project = load_uncached(opts, cwd, recorder)
+    projectcache.remember(opts, cwd, environ, recorder, project)
+    return project
+
+
+def load_uncached(opts: LoadOptions | None = None, cwd: str | None = None,
+                  recorder: Recorder = NOT_RECORDING) -> Project:
+    opts = opts or LoadOptions()
+    got = load_raw(opts, cwd, recorder)
     return build_project(got.tree, got.name, got.project_dir, got.files, got.env, got.session, got.profiles,
                          opts.all_profiles)
 
@@ -438,7 +452,7 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
 
         if sdata.get("image") is None and sdata.get("build") is None and not sdata.get("provider"):
             raise StackFileError(f"{at()}: neither an image nor a build context is specified")
-        raw_services[sname] = longform.service(sname, sdata, project_dir, env, at, defaults)
+        raw_services[sname] = longform.service(sname, sdata, project_dir, env, at, defaults, session.recorder)
 
     raw: dict[str, Any] = {"name": name, "services": raw_services}
     used = _used_resources(raw_services)
