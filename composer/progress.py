@@ -11,6 +11,16 @@ import sys
 import threading
 import time
 
+def human_size(n: int) -> str:
+    """A byte count as Docker prints it (decimal units): 532B, 1.2kB, 3.4MB."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.3g}{unit}" if unit != "B" else f"{int(size)}B"
+        size /= 1000
+    return f"{n}B"
+
+
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 DONE, FAILED, WORKING, WARNED = "done", "error", "working", "warning"
 
@@ -30,6 +40,10 @@ class Progress:
         self._stop = threading.Event()
 
     # -- events --------------------------------------------------------------------
+    def downloading(self, kind: str, name: str, done: int, total: int) -> None:
+        """A transfer's line: "Downloading 1.2MB/3.4MB"."""
+        self.update(kind, name, f"Downloading {human_size(done)}/{human_size(total)}")
+
     def update(self, kind: str, name: str, text: str, state: str = WORKING) -> None:
         ident = f"{kind} {name}"
         with self.lock:

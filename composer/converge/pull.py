@@ -125,10 +125,7 @@ class _Lines:
     def __call__(self, event) -> None:
         if event.id and event.status == "Downloading":
             self.done[event.id], self.total[event.id] = event.current, event.total
-            from composer.cli.output import human_size
-
-            self.display.update("Image", self.ref, f"Downloading {human_size(sum(self.done.values()))}/"
-                                                   f"{human_size(sum(self.total.values()))}")
+            self.display.downloading("Image", self.ref, sum(self.done.values()), sum(self.total.values()))
 
 
 def _reporter(progress, ref: str):
