@@ -63,7 +63,7 @@ def _age(last: str) -> float | None:
 def inspector(engine, known: dict | None = None):
     """image_of(name) -> ImageInfo, or None when the engine has no such image; each name is looked up
     once, remembered in *known*."""
-    from engine.errors import NotFound
+    from engine.api import NotFound
 
     known = {} if known is None else known
 
@@ -131,7 +131,8 @@ class _Lines:
 def _reporter(progress, ref: str):
     """(callable for engine events, callable(text, state) for the image's own line) for *progress*:
     a composer.progress.Progress, a callable taking ProgressEvent's, or None."""
-    from engine.images.progress import ProgressEvent, quiet
+    from engine.api import ProgressEvent
+    from engine.api import quiet_progress as quiet
 
     if progress is None:
         return quiet, lambda text, state: None
@@ -145,7 +146,7 @@ def pull_images(engine, images: dict[str, list[str]], progress=None,
     """Pull each image (concurrently); returns {reference: image id} of those pulled. A failure
     raises ComposerError naming the service, after the other pulls finish (or is skipped with
     *ignore_failures*). *progress*: a composer.progress.Progress, a ProgressEvent callable, or None."""
-    from engine.errors import EngineError
+    from engine.api import EngineError
 
     def one(name: str) -> tuple[str, str] | None:
         services = ", ".join(images[name])

@@ -65,7 +65,7 @@ def rebuild(rec, service: str, prune: bool = True, quiet: bool = False) -> None:
     from composer import labels
     from composer.converge.plan import UpOptions
     from composer.progress import Progress
-    from engine.errors import NotFound
+    from engine.api import NotFound
 
     ref = labels.image_name(rec.project, rec.project.services[service])
     with rec.lock():
@@ -85,7 +85,7 @@ def rebuild(rec, service: str, prune: bool = True, quiet: bool = False) -> None:
 
 def prune_replaced(engine, image_id: str) -> bool:
     """Remove an image a rebuild replaced, if it is now dangling (no tag) and no container uses it."""
-    from engine.errors import EngineError, NotFound
+    from engine.api import EngineError, NotFound
 
     try:
         if engine.inspect_image(image_id).repo_tags:

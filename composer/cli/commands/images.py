@@ -17,8 +17,8 @@ def run(args) -> int | None:
     from composer.cli.output import human_size, short_id, table
     from composer.cli.project import load_project
     from engine.api import Engine
-    from engine.errors import EngineError, NotFound
-    from engine.images.reference import parse
+    from engine.api import EngineError, NotFound
+    from engine.api import parse_reference as parse
 
     project = load_project(args)
     for n in args.services:

@@ -19,7 +19,7 @@ def run(args) -> int | None:
     from composer.labels import image_name
     from composer.converge.pull import check_policy, pull_images
     from engine.api import Engine
-    from engine.errors import NotFound
+    from engine.api import NotFound
 
     project = load_project(args)
     names = list(args.services)
