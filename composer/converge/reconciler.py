@@ -16,7 +16,7 @@ from composer.converge import containerspec as desired
 from composer.errors import ComposerError
 from composer.model import Project
 from composer.converge.mounts import volume_options
-from composer.converge.plan import Observed, Operation, Plan, UpOptions, plan_down, plan_start, plan_up, stop_order
+from composer.converge.plan import Action, Kind, Observed, Operation, Plan, UpOptions, plan_down, plan_start, plan_up, stop_order
 from composer.progress import DONE, FAILED, WARNED, Progress
 from engine.api import Conflict, ContainerInfo, Engine, EngineError, NotFound
 
@@ -37,9 +37,10 @@ class Created:
 
 
 WORDS = {  # action -> (while, after), as Docker Compose words them
-    "create": ("Creating", "Created"), "start": ("Starting", "Started"), "recreate": ("Recreate", "Recreated"),
-    "remove": ("Removing", "Removed"), "stop": ("Stopping", "Stopped"), "kill": ("Killing", "Killed"),
-    "wait_healthy": ("Waiting", "Healthy"), "wait_completed": ("Waiting", "Exited"),
+    Action.CREATE: ("Creating", "Created"), Action.START: ("Starting", "Started"),
+    Action.RECREATE: ("Recreate", "Recreated"), Action.REMOVE: ("Removing", "Removed"),
+    Action.STOP: ("Stopping", "Stopped"), Action.KILL: ("Killing", "Killed"),
+    Action.WAIT_HEALTHY: ("Waiting", "Healthy"), Action.WAIT_COMPLETED: ("Waiting", "Exited"),
 }
 
 
@@ -66,12 +67,12 @@ class Reconciler:
     # -- observed state ---------------------------------------------------------------
     def containers(self, service: str | None = None, one_off: bool = False) -> list[ContainerInfo]:
         """The project's containers (of *service*); with *one_off*, `run` containers too."""
-        labels = {labels.LABEL_PROJECT: self.project.name}
+        wanted = {labels.LABEL_PROJECT: self.project.name}
         if not one_off:
-            labels[labels.LABEL_ONEOFF] = "False"
+            wanted[labels.LABEL_ONEOFF] = "False"
         if service:
-            labels[labels.LABEL_SERVICE] = service
-        return self.engine.list_containers(labels)
+            wanted[labels.LABEL_SERVICE] = service
+        return self.engine.list_containers(wanted)
 
     def observe(self, with_images: bool = True) -> Observed:
         image_ids = {}
@@ -252,10 +253,13 @@ class Reconciler:
             raise ComposerError(f"{op.kind.lower()} {op.target}: {err}") from None
 
     async def _perform(self, op: Operation) -> None:
-        while_, after = WORDS.get(op.action, (op.action, op.action))
+        while_, after = WORDS[op.action]
+        handler = HANDLERS.get((op.kind, op.action))
+        if handler is None:
+            raise ComposerError(f"{op.kind.lower()} {op.target}: cannot {op.action} it (no handler)")
         self.progress.update(op.kind, op.target, while_)
         try:
-            warning = await getattr(self, f"_{op.kind.lower()}_{op.action}")(op)
+            warning = await handler(self, op)
         except ConditionFailed as e:
             if op.params.get("required", True):
                 self.progress.update(op.kind, op.target, "Error", FAILED)
@@ -273,14 +277,14 @@ class Reconciler:
 
     async def _network_create(self, op: Operation) -> None:
         net = self.project.networks[op.params["network"]]
-        labels = {**net.labels, labels.LABEL_PROJECT: self.project.name, labels.LABEL_NETWORK: net.key}
-        await self._call(self.engine.create_network, net.name, labels, desired.network_config(self.project, net.key))
+        tags = {**net.labels, labels.LABEL_PROJECT: self.project.name, labels.LABEL_NETWORK: net.key}
+        await self._call(self.engine.create_network, net.name, tags, desired.network_config(self.project, net.key))
         self.created.networks.append(net.name)
 
     async def _volume_create(self, op: Operation) -> None:
         vol = self.project.volumes[op.params["volume"]]
-        labels = {**vol.labels, labels.LABEL_PROJECT: self.project.name, labels.LABEL_VOLUME: vol.key}
-        await self._call(self.engine.create_volume, vol.name, vol.driver, labels,
+        tags = {**vol.labels, labels.LABEL_PROJECT: self.project.name, labels.LABEL_VOLUME: vol.key}
+        await self._call(self.engine.create_volume, vol.name, vol.driver, tags,
                          volume_options(self.project, vol.key))
         self.created.volumes.append(vol.name)
 
@@ -442,7 +446,7 @@ class Reconciler:
     def kill(self, services: list[str] | None = None, signal: str = "SIGKILL") -> None:
         plan = Plan()
         for c in self._selected(services, lambda c: c.status == "running"):
-            plan.add(Operation(f"kill:{c.id}", "kill", "Container", c.name, f"asked to send {signal}",
+            plan.add(Operation(f"kill:{c.id}", Action.KILL, Kind.CONTAINER, c.name, f"asked to send {signal}",
                                params={"id": c.id, "signal": signal}))
         self.apply(plan)
 
@@ -458,10 +462,28 @@ class Reconciler:
         with *volumes*, their anonymous volumes too."""
         plan = Plan()
         for c in self._selected(services, lambda c: stop_first or c.status != "running"):
-            plan.add(Operation(f"remove:{c.id}", "remove", "Container", c.name, "asked to remove",
+            plan.add(Operation(f"remove:{c.id}", Action.REMOVE, Kind.CONTAINER, c.name, "asked to remove",
                                params={"id": c.id, "timeout": timeout, "volumes": volumes}))
         self.apply(plan)
         return [op.target for op in plan.ops.values()]
+
+
+# what the executor's operations do: one handler per (kind, action) a plan may hold
+HANDLERS = {
+    (Kind.NETWORK, Action.CREATE): Reconciler._network_create,
+    (Kind.NETWORK, Action.REMOVE): Reconciler._network_remove,
+    (Kind.VOLUME, Action.CREATE): Reconciler._volume_create,
+    (Kind.VOLUME, Action.REMOVE): Reconciler._volume_remove,
+    (Kind.CONTAINER, Action.CREATE): Reconciler._container_create,
+    (Kind.CONTAINER, Action.RECREATE): Reconciler._container_recreate,
+    (Kind.CONTAINER, Action.START): Reconciler._container_start,
+    (Kind.CONTAINER, Action.STOP): Reconciler._container_stop,
+    (Kind.CONTAINER, Action.KILL): Reconciler._container_kill,
+    (Kind.CONTAINER, Action.REMOVE): Reconciler._container_remove,
+    (Kind.IMAGE, Action.REMOVE): Reconciler._image_remove,
+    (Kind.SERVICE, Action.WAIT_HEALTHY): Reconciler._service_wait_healthy,
+    (Kind.SERVICE, Action.WAIT_COMPLETED): Reconciler._service_wait_completed,
+}
 
 
 def c_health(c: ContainerInfo) -> str:
