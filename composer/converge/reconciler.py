@@ -137,7 +137,7 @@ class Reconciler:
         held = {(p.host_ip, p.host_port, p.protocol) for c in observed if c.status == "running"
                 for p in c.ports}
         for name in services:
-            for b in desired.port_bindings(self.project.services[name]):
+            for b in desired.port_bindings(self.project.services[name].ports):
                 host_ip, published = b.host_ip or "0.0.0.0", b.host_port
                 if not published or b.host_port_end or (host_ip, published, b.protocol) in held:
                     continue  # random ports and ranges: the engine picks a free one when it starts

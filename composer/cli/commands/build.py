@@ -15,7 +15,7 @@ def run(args) -> int | None:
     import sys
 
     from composer.converge.build import build_service
-    from composer.cli.commands.image.build import pairs
+    from composer.cli.keyvalue import pairs
     from composer.cli.project import load_project
     from engine.api import Engine
 
@@ -23,7 +23,7 @@ def run(args) -> int | None:
     names = args.services or sorted(project.services)
     services = [project.service(n) for n in names]
     engine = Engine()
-    build_args = pairs(args.build_arg, "--build-arg")
+    build_args = pairs(args.build_arg, "--build-arg", bare="environment")
 
     def show(line: str) -> None:
         sys.stderr.write(line + "\n")
