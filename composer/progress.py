@@ -7,6 +7,7 @@ change; `json` one object per change; `quiet` nothing. Everything goes to standa
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -107,8 +108,6 @@ class Progress:
                 self._draw(time.monotonic(), force=True)
 
     def _size(self) -> tuple[int, int]:
-        import os
-
         try:
             size = os.get_terminal_size(self.stream.fileno())
             return size.columns or 80, size.lines or 24

@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from composer import labels
+from composer import reuse as reusing
+from composer.converge.plan import UpOptions, targets
+from composer.converge.reconciler import Reconciler
 from composer.errors import ComposerError
+from composer.load.loader import LoadOptions, load
+from composer.model import Project
+from engine.api import Engine
 
 
 @dataclass
@@ -62,9 +68,6 @@ class Stack:
     def __init__(self, files: str | Sequence[str] = "compose.yaml", project: str | None = None,
                  env: Mapping[str, str] | None = None, profiles: Sequence[str] = (), root: str | None = None,
                  project_dir: str | None = None, reuse: bool = False, reuse_ttl: float | None = None):
-        from composer.load.loader import LoadOptions, load
-        from engine.api import Engine
-
         files = [files] if isinstance(files, str) else list(files)
         self.files = [os.path.abspath(f) for f in files]
         for f in self.files:
@@ -79,8 +82,6 @@ class Stack:
         if project:
             name = project
         elif reuse:
-            from composer import reuse as reusing
-
             name = reusing.project_name(base, self.files, self.engine.paths.root)
         else:
             name = f"{base}-{uuid.uuid4().hex[:8]}"
@@ -93,8 +94,6 @@ class Stack:
         return self.project.name
 
     def _reconciler(self):
-        from composer.converge.reconciler import Reconciler
-
         return Reconciler(self.engine, self.project)
 
     # -- lifecycle -----------------------------------------------------------------
@@ -121,8 +120,6 @@ class Stack:
         one-shot that others wait for with service_completed_successfully may exit 0). A reused
         stack that already runs as configured is only checked."""
         if self.reuse and self._lease is None:
-            from composer import reuse as reusing
-
             run = self.engine.paths.run
             reusing.sweep(run, self._down_project)
             self._lease = reusing.acquire(run, self.name, reusing.config_hash(self.project.raw),
@@ -133,8 +130,6 @@ class Stack:
         self._up(wait, services, build, timeout)
 
     def _up(self, wait: bool, services: Sequence[str] | None, build: bool, timeout: float | None) -> None:
-        from composer.converge.plan import UpOptions, targets
-
         rec = self._reconciler()
         chosen = list(services or [])
         with rec.lock():
@@ -151,8 +146,6 @@ class Stack:
             rec.down(volumes=volumes, remove_orphans=True, timeout=0 if volumes else None)
         if self.reuse:
             self.release()
-            from composer import reuse as reusing
-
             reusing.forget(self.engine.paths.run, self.name)
 
     def release(self) -> None:
@@ -354,9 +347,6 @@ def _base_name(first_file: str, project_dir: str | None) -> str:
 
 def down_project(engine, name: str) -> None:
     """Take down project *name* from what the engine has (no stack file needed), volumes too."""
-    from composer.model import Project
-    from composer.converge.reconciler import Reconciler
-
     rec = Reconciler(engine, Project(name, os.getcwd(), [], {}, {}, {}, {}))
     with rec.lock():
         rec.down(volumes=True, remove_orphans=True, timeout=0)

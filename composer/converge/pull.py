@@ -12,9 +12,13 @@ creates containers; `composer pull` calls `pull_images`.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from composer.errors import ComposerError
 from composer.labels import image_name
+from composer.load.parsers import parse_duration
 from composer.model import Project
+from engine.api import EngineError, NotFound
 
 POLICIES = ("always", "missing", "if_not_present", "never", "build", "daily", "weekly")
 CONCURRENT_PULLS = 4
@@ -27,8 +31,6 @@ def refresh_interval(policy: str, where: str) -> float | None:
     if policy == "weekly":
         return 7 * 86400.0
     if policy.startswith("every_"):
-        from composer.load.parsers import parse_duration
-
         text = policy[len("every_"):]
         if text.endswith("d") and text[:-1].isdigit():  # compose accepts days here too
             return int(text[:-1]) * 86400.0
@@ -51,7 +53,6 @@ def check_policy(policy: str, where: str) -> str:
 
 
 def _age(last: str) -> float | None:
-    from datetime import UTC, datetime
 
     try:
         when = datetime.fromisoformat(last.replace("Z", "+00:00"))
@@ -63,7 +64,6 @@ def _age(last: str) -> float | None:
 def inspector(engine, known: dict | None = None):
     """image_of(name) -> ImageInfo, or None when the engine has no such image; each name is looked up
     once, remembered in *known*."""
-    from engine.api import NotFound
 
     known = {} if known is None else known
 
@@ -131,11 +131,10 @@ class _Lines:
 def _reporter(progress, ref: str):
     """(callable for engine events, callable(text, state) for the image's own line) for *progress*:
     a composer.progress.Progress, a callable taking ProgressEvent's, or None."""
-    from engine.api import ProgressEvent
-    from engine.api import quiet_progress as quiet
+    from engine.api import ProgressEvent, quiet_progress  # only when pulling: loaded on first use
 
     if progress is None:
-        return quiet, lambda text, state: None
+        return quiet_progress, lambda text, state: None
     if hasattr(progress, "update"):
         return _Lines(progress, ref), lambda text, state: progress.update("Image", ref, text, state)
     return progress, lambda text, state: progress(ProgressEvent(f"{ref} {text}"))
@@ -146,7 +145,6 @@ def pull_images(engine, images: dict[str, list[str]], progress=None,
     """Pull each image (concurrently); returns {reference: image id} of those pulled. A failure
     raises ComposerError naming the service, after the other pulls finish (or is skipped with
     *ignore_failures*). *progress*: a composer.progress.Progress, a ProgressEvent callable, or None."""
-    from engine.api import EngineError
 
     def one(name: str) -> tuple[str, str] | None:
         services = ", ".join(images[name])

@@ -1,4 +1,4 @@
-"""Converging a project: observe the engine once, plan (composer/plan.py), execute (composer/executor.py).
+"""Converging a project: observe the engine once, plan (converge/plan.py), execute (converge/executor.py).
 
 This module says what each planned action does with the engine and reports it. Everything `up`
 checks that can fail on bad input is checked before anything is created, and when an operation of
@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from composer import labels
 from composer.converge import containerspec as desired
+from composer.converge.mounts import volume_options
+from composer.converge.plan import (Action, Kind, Observed, Operation, Plan, UpOptions, plan_down, plan_start,
+                                    plan_up, stop_order)
+from composer.converge.pull import inspector, pull_images, wanted
 from composer.errors import ComposerError
 from composer.model import Project
-from composer.converge.mounts import volume_options
-from composer.converge.plan import Action, Kind, Observed, Operation, Plan, UpOptions, plan_down, plan_start, plan_up, stop_order
 from composer.progress import DONE, FAILED, WARNED, Progress
 from engine.api import Conflict, ContainerInfo, Engine, EngineError, NotFound
 
@@ -77,8 +80,6 @@ class Reconciler:
     def observe(self, with_images: bool = True) -> Observed:
         image_ids = {}
         if with_images:
-            from composer.converge.pull import inspector
-
             image_of = inspector(self.engine, self._inspected)  # what prepare_images just looked at
             self._inspected = None
             for svc in self.project.services.values():
@@ -156,16 +157,12 @@ class Reconciler:
         with *build* rebuild the images of those with `build:`. Changed images are recreated by the plan."""
         if self.dry_run:
             return
-        from composer.converge.pull import inspector, wanted
-
         inspected: dict = {}
         need = {ref: names for ref, names in wanted(self.project, self.engine, pull,
                                                    inspector(self.engine, inspected)).items()
                 if set(names) & set(services)}
         self._inspected = inspected
         if need:
-            from composer.converge.pull import pull_images
-
             self._inspected = None
             pull_images(self.engine, need, self.progress)
         if build:
@@ -534,8 +531,6 @@ def running_state(c: ContainerInfo, may_complete: bool, now: float | None = None
 
 def _up_for(c: ContainerInfo, now: float | None = None) -> float:
     """Seconds since the container's process started (a large number if the time is unknown)."""
-    from datetime import datetime
-
     try:
         started = datetime.fromisoformat(c.started_at.replace("Z", "+00:00")).timestamp()
     except (AttributeError, ValueError):

@@ -6,6 +6,7 @@ import re
 from typing import Mapping
 
 from composer.errors import StackFileError
+from composer.load.interpolate import InterpolationError, Interpolator
 from composer.load.recorder import NOT_RECORDING, Recorder
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(.*))?$")
@@ -104,8 +105,6 @@ def _closing(body: str, quote: str) -> int:
 
 
 def _subst(value: str, env: Mapping[str, str], filename: str, lineno: int) -> str:
-    from composer.load.interpolate import Interpolator, InterpolationError
-
     try:
         return Interpolator(env, warn=lambda name: None).text(value)
     except InterpolationError as e:

@@ -11,15 +11,18 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from composer.load import parsers as norm
-from composer.load import projectcache
-from composer.load.recorder import NOT_RECORDING, Recorder
 from composer.errors import StackFileError
+from composer.graph import Graph
+from composer.load import dotenv, longform, merge, projectcache, typed
+from composer.load import parsers as norm
+from composer.load.interpolate import interpolate_tree
+from composer.load.longform import relocate_service
 from composer.load.options import LoadOptions
-from composer.load import typed
+from composer.load.recorder import NOT_RECORDING, Recorder
+from composer.load.parsers import dotted
+from composer.load.validate import validate
+from composer.load.yamlsource import Source, parse, read
 from composer.model import NetworkSpec, Project, VolumeSpec
-from composer.load.validate import dotted
-from composer.load.yamlsource import Source
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 RESOURCES = ("networks", "volumes", "configs", "secrets")
@@ -92,8 +95,6 @@ def project_name(opts: LoadOptions, env: Mapping[str, str], data: dict, project_
 def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapping[str, str],
                 recorder: Recorder = NOT_RECORDING) -> dict[str, str]:
     """Variables for interpolation: .env in the project directory (or --env-file), process env winning."""
-    from composer.load import dotenv
-
     return dotenv.project_environment(opts.env_files, cwd, project_dir, process_env, recorder)
 
 
@@ -154,11 +155,6 @@ class Location:
 def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None) -> tuple[dict, Source]:
     """One stack file read, interpolated and validated (merge tags kept); several YAML documents in
     it are merged in order."""
-    from composer.load import merge
-    from composer.load.interpolate import interpolate_tree
-    from composer.load.validate import validate
-    from composer.load.yamlsource import parse, read
-
     if path == "-":
         src = parse(sys.stdin.read(), "(stdin)")
     else:
@@ -180,8 +176,6 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
 
 def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
     """The files merged in order, includes and extends applied: one plain tree."""
-    from composer.load import merge
-
     merged: dict = {}
     for i, path in enumerate(files):
         data, src = read_file(path, session)
@@ -197,8 +191,6 @@ def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
 def _plain_but_extending(data: dict) -> dict:
     """The tree without merge tags, except in services that extend another: there `!reset` and
     `!override` still have to act on what is inherited."""
-    from composer.load import merge
-
     services = data.get("services")
     out = merge.plain({k: v for k, v in data.items() if k != "services"})
     if isinstance(services, dict):
@@ -211,8 +203,6 @@ def _plain_but_extending(data: dict) -> dict:
 
 
 def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -> dict:
-    from composer.load import merge
-
     entries = merge.plain(data.get("include"))
     if not entries:
         return data
@@ -231,8 +221,6 @@ def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -
         env_paths = [norm.abs_path(p, base_dir) for p in norm.string_list(entry.get("env_file"))]
         if not env_paths and session.recorder.isfile(os.path.join(project_dir, ".env")):
             env_paths = [os.path.join(project_dir, ".env")]
-        from composer.load import dotenv
-
         inc_env: dict[str, str] = {}
         for p in env_paths:
             inc_env.update(dotenv.read(p, {**inc_env, **session.env}, recorder=session.recorder))
@@ -261,8 +249,6 @@ def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -
 
 
 def _relocate_tree(tree: dict, base_dir: str) -> dict:
-    from composer.load.longform import relocate_service
-
     out = dict(tree)
     if isinstance(out.get("services"), dict):
         out["services"] = {k: relocate_service(v, base_dir) if isinstance(v, dict) else v
@@ -276,9 +262,6 @@ def _relocate_tree(tree: dict, base_dir: str) -> dict:
 
 
 def _apply_extends(services: dict, base_dir: str, session: _Session, filename: str) -> dict:
-    from composer.load import merge
-    from composer.load.longform import relocate_service
-
     resolved: dict[str, dict] = {}
     file_cache: dict[str, dict] = {}
 
@@ -432,8 +415,6 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
                   defaults: bool = True) -> Project:
     """The model: enabled services in long form, the resources they use. Without *defaults*
     (`config --no-normalize`) nothing is added that the files do not say (default network, names)."""
-    from composer.load import longform
-
     services_in = data.get("services") or {}
     if not isinstance(services_in, dict):
         raise StackFileError(f"{session.at('services')}: services must be a mapping")
@@ -483,8 +464,6 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
     project = _model(raw, name, project_dir, files, session)
     project.take_environment(env)
     project.disabled = sorted(s for s in services_in if s not in enabled)
-    from composer.graph import Graph
-
     Graph(project)  # rejects dependency cycles, naming the whole cycle
     return project
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping
 
+from composer.errors import StackFileError
+from composer.load import dotenv
 from composer.load import parsers as n
 from composer.load.recorder import NOT_RECORDING, Recorder
-from composer.errors import StackFileError
 
 At = Callable[..., str]  # at("ports", 0) -> "file:line: services.web.ports[0]"
 
@@ -556,8 +557,6 @@ def env_file_entries(value: Any) -> list[dict]:
 def read_env_files(value: Any, base_dir: str, env: Mapping[str, str], at: At, key: str,
                    recorder: Recorder = NOT_RECORDING) -> dict[str, Any]:
     """Variables of a service's env files (later files win). A bare KEY takes the environment's value."""
-    from composer.load import dotenv
-
     out: dict[str, Any] = {}
     for i, entry in enumerate(env_file_entries(value)):
         path = n.abs_path(entry["path"], base_dir)

@@ -25,6 +25,14 @@ _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+def dotted(path: tuple) -> str:
+    """A path as the user writes it: services.web.ports[0]."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
 def _fail(where: str, message: str) -> StackFileError:
     return StackFileError(f"{where}: {message}" if where else message)
 

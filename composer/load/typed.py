@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from composer.errors import StackFileError
 from composer.load import parsers as norm
-from composer.load.validate import dotted
+from composer.load.parsers import dotted
 from composer.model import (Dependency, FileRef, Healthcheck, Isolation, LogRotation, MountSpec, Networking,
                             PortSpec, RestartPolicy, Service, ServiceNetwork, VolumesFrom)
 
