@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import re
 
-from composer.converge.secretfiles import service_file_mounts
 from composer.errors import ComposerError
 from composer.labels import LABEL_PROJECT, container_name
-from composer.load import typed
 from composer.load.parsers import abs_path, parse_volume
 from composer.model import MountSpec, Project, Service
 from engine.api import ContainerInfo, Mount
@@ -49,6 +47,8 @@ def option_mount(text: str, cwd: str, project: Project | None = None) -> Mount:
     if item["type"] == "bind":
         item["source"] = abs_path(item["source"], cwd)
         item.setdefault("bind", {})["create_host_path"] = True
+    from composer.load import typed  # run -v only: not on the paths of ps and a no-op up
+
     known = project.volumes if project else {}
     labels = {LABEL_PROJECT: project.name} if project else {}
     return _mount(typed.mount(item, where), where, lambda name: known[name].name if name in known else name, labels)
@@ -63,6 +63,8 @@ def service_mounts(project: Project, svc: Service, previous: ContainerInfo | Non
     if previous is not None:
         inherit_anonymous(mounts, previous)
     if svc.files:
+        from composer.converge.secretfiles import service_file_mounts  # only a service with secrets/configs
+
         mounts += service_file_mounts(project, svc, {os.path.normpath(m.target) for m in mounts})
     return mounts
 

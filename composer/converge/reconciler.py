@@ -17,7 +17,6 @@ from composer.converge import containerspec as desired
 from composer.converge.mounts import volume_options
 from composer.converge.plan import (Action, Kind, Observed, Operation, Plan, UpOptions, plan_down, plan_start,
                                     plan_up, stop_order)
-from composer.converge.pull import inspector, pull_images, wanted
 from composer.errors import ComposerError
 from composer.model import Project
 from composer.progress import DONE, FAILED, WARNED, Progress
@@ -80,6 +79,8 @@ class Reconciler:
     def observe(self, with_images: bool = True) -> Observed:
         image_ids = {}
         if with_images:
+            from composer.converge.pull import inspector  # not for ps and the other readers (~1 ms)
+
             image_of = inspector(self.engine, self._inspected)  # what prepare_images just looked at
             self._inspected = None
             for svc in self.project.services.values():
@@ -157,6 +158,8 @@ class Reconciler:
         with *build* rebuild the images of those with `build:`. Changed images are recreated by the plan."""
         if self.dry_run:
             return
+        from composer.converge.pull import inspector, pull_images, wanted
+
         inspected: dict = {}
         need = {ref: names for ref, names in wanted(self.project, self.engine, pull,
                                                    inspector(self.engine, inspected)).items()
