@@ -2,7 +2,7 @@
 
 A plan is a DAG: an operation runs once every operation it depends on has finished. Building a
 plan changes nothing, so `up --dry-run` prints it and tests can check the reconciler's decisions
-without a kernel. composer/executor.py runs a plan; composer/reconciler.py says what each action does.
+without a kernel. converge/executor.py runs a plan; converge/reconciler.py says what each action does.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from composer import labels
-from composer.converge import containerspec as desired
+from composer.converge import containerspec
 from composer.errors import ComposerError
 from composer.graph import Graph
 from composer.model import Project, Service
@@ -205,7 +205,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
             by_number.setdefault(number_of(c), []).append(c)
         image_id = observed.image_ids.get(labels.image_name(project, svc))
         for number in range(1, n + 1):
-            spec = desired.container_spec(project, svc, number)
+            spec = containerspec.container_spec(project, svc, number)
             want_hash = spec.labels[labels.LABEL_HASH]
             have = by_number.pop(number, [])
             for extra in have[1:]:  # duplicates of one number (a crash between create and remove)
@@ -224,7 +224,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
                 continue
             reason = None if opts.no_recreate else _recreate_reason(c, want_hash, image_id, forced, changed_deps)
             if not reason and not opts.no_recreate:
-                reason = desired.network_peer_changed(svc, c, recreated, observed.containers)
+                reason = containerspec.network_peer_changed(svc, c, recreated, observed.containers)
             if reason:
                 key = plan.add(Operation(f"recreate:{spec.name}", Action.RECREATE, Kind.CONTAINER, spec.name, reason,
                                          deps=infra | made_first, params={"service": svc_name, "number": number,

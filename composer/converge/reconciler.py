@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from composer import labels
-from composer.converge import containerspec as desired
+from composer.converge import containerspec
 from composer.converge.mounts import volume_options
 from composer.converge.plan import (Action, Kind, Observed, Operation, Plan, UpOptions, plan_down, plan_start,
                                     plan_up, stop_order)
@@ -139,7 +139,7 @@ class Reconciler:
         held = {(p.host_ip, p.host_port, p.protocol) for c in observed if c.status == "running"
                 for p in c.ports}
         for name in services:
-            for b in desired.port_bindings(self.project.services[name].ports):
+            for b in containerspec.port_bindings(self.project.services[name].ports):
                 host_ip, published = b.host_ip or "0.0.0.0", b.host_port
                 if not published or b.host_port_end or (host_ip, published, b.protocol) in held:
                     continue  # random ports and ranges: the engine picks a free one when it starts
@@ -278,7 +278,7 @@ class Reconciler:
     async def _network_create(self, op: Operation) -> None:
         net = self.project.networks[op.params["network"]]
         tags = {**net.labels, labels.LABEL_PROJECT: self.project.name, labels.LABEL_NETWORK: net.key}
-        await self._call(self.engine.create_network, net.name, tags, desired.network_config(self.project, net.key))
+        await self._call(self.engine.create_network, net.name, tags, containerspec.network_config(self.project, net.key))
         self.created.networks.append(net.name)
 
     async def _volume_create(self, op: Operation) -> None:
@@ -290,7 +290,7 @@ class Reconciler:
 
     async def _container_create(self, op: Operation, previous: ContainerInfo | None = None) -> None:
         svc = self.project.services[op.params["service"]]
-        spec = desired.container_spec(self.project, svc, op.params["number"], previous)
+        spec = containerspec.container_spec(self.project, svc, op.params["number"], previous)
         info = await self._call(self.engine.create_container, spec)
         for w in info.warnings:
             self.progress.warn(f"service {svc.name}: {w}")

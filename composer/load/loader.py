@@ -1,7 +1,8 @@
 """Loading a stack, one pass after another over plain trees:
 
 discover files -> environment -> per file: read, interpolate, validate, include -> merge files
--> extends -> profiles -> normalize (composer.load.longform) -> model (composer.model).
+-> extends -> profiles -> long form (composer.load.longform) -> typed model (composer.load.typed:
+composer.model.Service, every value parsed once).
 """
 from __future__ import annotations
 

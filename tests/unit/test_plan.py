@@ -2,7 +2,7 @@
 import pytest
 
 from composer import labels
-from composer.converge import containerspec as desired
+from composer.converge import containerspec
 from composer.errors import ComposerError
 from composer.load.loader import LoadOptions, load
 from composer.converge.plan import Observed, UpOptions, plan_down, plan_start, plan_up
@@ -33,7 +33,7 @@ def project(tmp_path, text=STACK):
 
 
 def running(proj, service, number=1, status="running", image_id="sha256:img", **label_changes):
-    spec = desired.container_spec(proj, proj.services[service], number)
+    spec = containerspec.container_spec(proj, proj.services[service], number)
     labels = {**spec.labels, **label_changes}
     return ContainerInfo(id=f"{service}{number}" + "0" * 60, name=spec.name, image=spec.image, image_id=image_id,
                          labels=labels, status=status, pid=1, exit_code=0, created="", started_at="",

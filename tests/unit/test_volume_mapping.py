@@ -1,4 +1,4 @@
-"""Stack-file mounts as engine Mounts (composer/mounts.py) and the engine's checks of a new
+"""Stack-file mounts as engine Mounts (composer/converge/mounts.py) and the engine's checks of a new
 container's mounts (engine/volumes/resolve.py), without containers."""
 from __future__ import annotations
 
