@@ -78,7 +78,7 @@ def main() -> int:
     ap.add_argument("--services", type=int, default=50)
     a = ap.parse_args()
     sys.path.insert(0, REPO)
-    from composer.loader import LoadOptions, load
+    from composer.load.loader import LoadOptions, load
 
     root = tempfile.mkdtemp(prefix="composer-bench-loader-")
     cache = tempfile.mkdtemp(prefix="composer-bench-cache-")

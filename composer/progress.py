@@ -7,9 +7,20 @@ change; `json` one object per change; `quiet` nothing. Everything goes to standa
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
+
+def human_size(n: int) -> str:
+    """A byte count as Docker prints it (decimal units): 532B, 1.2kB, 3.4MB."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.3g}{unit}" if unit != "B" else f"{int(size)}B"
+        size /= 1000
+    return f"{n}B"
+
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 DONE, FAILED, WORKING, WARNED = "done", "error", "working", "warning"
@@ -30,6 +41,10 @@ class Progress:
         self._stop = threading.Event()
 
     # -- events --------------------------------------------------------------------
+    def downloading(self, kind: str, name: str, done: int, total: int) -> None:
+        """A transfer's line: "Downloading 1.2MB/3.4MB"."""
+        self.update(kind, name, f"Downloading {human_size(done)}/{human_size(total)}")
+
     def update(self, kind: str, name: str, text: str, state: str = WORKING) -> None:
         ident = f"{kind} {name}"
         with self.lock:
@@ -93,8 +108,6 @@ class Progress:
                 self._draw(time.monotonic(), force=True)
 
     def _size(self) -> tuple[int, int]:
-        import os
-
         try:
             size = os.get_terminal_size(self.stream.fileno())
             return size.columns or 80, size.lines or 24

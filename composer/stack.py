@@ -23,8 +23,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from composer import desired
+from composer import labels
+from composer import reuse as reusing
+from composer.converge.plan import UpOptions, targets
+from composer.converge.reconciler import Reconciler
 from composer.errors import ComposerError
+from composer.load.loader import LoadOptions, load
+from composer.model import Project
+from engine.api import Engine
 
 
 @dataclass
@@ -62,9 +68,6 @@ class Stack:
     def __init__(self, files: str | Sequence[str] = "compose.yaml", project: str | None = None,
                  env: Mapping[str, str] | None = None, profiles: Sequence[str] = (), root: str | None = None,
                  project_dir: str | None = None, reuse: bool = False, reuse_ttl: float | None = None):
-        from composer.loader import LoadOptions, load
-        from engine.api import Engine
-
         files = [files] if isinstance(files, str) else list(files)
         self.files = [os.path.abspath(f) for f in files]
         for f in self.files:
@@ -79,8 +82,6 @@ class Stack:
         if project:
             name = project
         elif reuse:
-            from composer import reuse as reusing
-
             name = reusing.project_name(base, self.files, self.engine.paths.root)
         else:
             name = f"{base}-{uuid.uuid4().hex[:8]}"
@@ -93,8 +94,6 @@ class Stack:
         return self.project.name
 
     def _reconciler(self):
-        from composer.reconciler import Reconciler
-
         return Reconciler(self.engine, self.project)
 
     # -- lifecycle -----------------------------------------------------------------
@@ -121,8 +120,6 @@ class Stack:
         one-shot that others wait for with service_completed_successfully may exit 0). A reused
         stack that already runs as configured is only checked."""
         if self.reuse and self._lease is None:
-            from composer import reuse as reusing
-
             run = self.engine.paths.run
             reusing.sweep(run, self._down_project)
             self._lease = reusing.acquire(run, self.name, reusing.config_hash(self.project.raw),
@@ -133,8 +130,6 @@ class Stack:
         self._up(wait, services, build, timeout)
 
     def _up(self, wait: bool, services: Sequence[str] | None, build: bool, timeout: float | None) -> None:
-        from composer.plan import UpOptions, targets
-
         rec = self._reconciler()
         chosen = list(services or [])
         with rec.lock():
@@ -151,8 +146,6 @@ class Stack:
             rec.down(volumes=volumes, remove_orphans=True, timeout=0 if volumes else None)
         if self.reuse:
             self.release()
-            from composer import reuse as reusing
-
             reusing.forget(self.engine.paths.run, self.name)
 
     def release(self) -> None:
@@ -191,7 +184,7 @@ class Stack:
         out = []
         for c in self._reconciler().containers():
             out.append(ContainerState(
-                c.name, c.labels.get(desired.LABEL_SERVICE, ""), int(c.labels.get(desired.LABEL_NUMBER, "1")),
+                c.name, c.labels.get(labels.LABEL_SERVICE, ""), int(c.labels.get(labels.LABEL_NUMBER, "1")),
                 c.status, getattr(c, "health", "") or "", c.exit_code,
                 [(p.host_ip, p.host_port, p.container_port, p.protocol) for p in c.ports]))
         return sorted(out, key=lambda s: (s.service, s.number))
@@ -199,7 +192,7 @@ class Stack:
     def _container(self, service: str, index: int = 1):
         self.project.service(service)
         for c in self._reconciler().containers(service):
-            if c.labels.get(desired.LABEL_NUMBER) == str(index):
+            if c.labels.get(labels.LABEL_NUMBER) == str(index):
                 return c
         raise ComposerError(f"service {service} has no container #{index}: is the stack up?")
 
@@ -332,7 +325,7 @@ class Stack:
         """Put the volumes back as they were at *snapshot*: the services using them are stopped,
         the contents replaced, and the services started again."""
         users = self._volume_users()
-        services = sorted({c.labels.get(desired.LABEL_SERVICE, "") for name in snapshot.volumes
+        services = sorted({c.labels.get(labels.LABEL_SERVICE, "") for name in snapshot.volumes
                            for c in users.get(name, []) if c.status == "running"})
         rec = self._reconciler()
         with rec.lock():
@@ -354,9 +347,6 @@ def _base_name(first_file: str, project_dir: str | None) -> str:
 
 def down_project(engine, name: str) -> None:
     """Take down project *name* from what the engine has (no stack file needed), volumes too."""
-    from composer.model import Project
-    from composer.reconciler import Reconciler
-
     rec = Reconciler(engine, Project(name, os.getcwd(), [], {}, {}, {}, {}))
     with rec.lock():
         rec.down(volumes=True, remove_orphans=True, timeout=0)

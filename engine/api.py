@@ -6,6 +6,31 @@ Subsystems are imported lazily so a command pays only for what it touches.
 """
 from __future__ import annotations
 
+# -- what the front end may use ------------------------------------------------------------------
+# composer/ imports only engine.api (and engine.types for the typed records). Besides Engine, these
+# are the names it needs: the errors, image references and filters, and pull progress. Those whose
+# modules cost something to import (compiled patterns) load on first use.
+from engine.errors import Conflict, EngineError, InvalidArgument, NotFound  # noqa: F401
+
+_FRONT_END_LAZY = {
+    "parse_reference": ("engine.images.reference", "parse"),  # "name[:tag][@digest]" -> Reference
+    "parse_image_filters": ("engine.images.filters", "parse"),  # `images --filter` -> a predicate
+    "ProgressEvent": ("engine.images.progress", "ProgressEvent"),  # what pull_image reports
+    "quiet_progress": ("engine.images.progress", "quiet"),  # a progress callback that drops events
+}
+
+
+def __getattr__(name: str):
+    if name in _FRONT_END_LAZY:
+        import importlib
+
+        module, attr = _FRONT_END_LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# -- end of what the front end may use -----------------------------------------------------------
+
 import contextlib
 import dataclasses
 import os

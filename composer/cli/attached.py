@@ -8,13 +8,13 @@ from __future__ import annotations
 import queue
 import sys
 
-from composer import desired
+from composer import labels
 from composer.cli.follow import Printer, follow, short_name, use_colour
 from engine.api import ContainerInfo
 
 
 def _chosen(rec, args) -> list[ContainerInfo]:
-    from composer.plan import targets
+    from composer.converge.plan import targets
 
     if args.attach:
         names = set(args.attach)
@@ -23,7 +23,7 @@ def _chosen(rec, args) -> list[ContainerInfo]:
     else:
         names = set(targets(rec.project, args.services, args.no_deps))
     names -= set(args.no_attach)
-    return [c for c in rec.containers() if c.labels.get(desired.LABEL_SERVICE) in names]
+    return [c for c in rec.containers() if c.labels.get(labels.LABEL_SERVICE) in names]
 
 
 def before_up(rec) -> dict[str, ContainerInfo]:
@@ -72,7 +72,7 @@ def attach(rec, args, before: dict[str, ContainerInfo] | None = None) -> int:
                        wait=False)
                 continue
             printer.note(f"{short_name(c)} exited with code {info.exit_code}")
-            service = c.labels.get(desired.LABEL_SERVICE)
+            service = c.labels.get(labels.LABEL_SERVICE)
             if args.exit_code_from == service:
                 code = info.exit_code
             abort = args.abort_on_container_exit or (args.abort_on_container_failure and info.exit_code != 0)
@@ -107,7 +107,7 @@ def _stop(rec, args) -> None:
     def force(signum, frame) -> None:
         print("Killing...", file=sys.stderr, flush=True)
         for c in rec.containers():
-            if c.status == "running" and (not services or c.labels.get(desired.LABEL_SERVICE) in services):
+            if c.status == "running" and (not services or c.labels.get(labels.LABEL_SERVICE) in services):
                 rec.engine.kill_container(c.id, "SIGKILL")
 
     previous = signal.signal(signal.SIGINT, force)

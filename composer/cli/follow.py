@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Callable
 
-from composer import desired
+from composer import labels
 from engine.api import ContainerInfo
 
 COLOURS = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"]
@@ -15,7 +15,7 @@ RESTART_GRACE = 2.0  # seconds to wait for a stopped container to come back (`co
 
 
 def short_name(c: ContainerInfo) -> str:
-    project = c.labels.get(desired.LABEL_PROJECT, "")
+    project = c.labels.get(labels.LABEL_PROJECT, "")
     return c.name[len(project) + 1:] if project and c.name.startswith(project + "-") else c.name
 
 

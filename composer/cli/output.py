@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from composer.progress import human_size  # noqa: F401 - the commands' tables use it too
+
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [len(h) for h in headers]
@@ -57,15 +59,6 @@ def human_duration(seconds: float) -> str:
     if h < 48:
         return f"{h} hours"
     return f"{h // 24} days"
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.3g}{unit}" if unit != "B" else f"{int(size)}B"
-        size /= 1000
-    return f"{n}B"
 
 
 def short_id(image_id: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from composer.errors import StackFileError
-from composer.loadoptions import LoadOptions
+from composer.load.options import LoadOptions
 from composer.model import Project
 
 # like Docker Compose, `-p NAME down|ps|logs|...` works on what the engine has, without a file
@@ -21,9 +21,15 @@ def load_options(args, interpolate: bool = True) -> LoadOptions:
 
 def load_project(args, interpolate: bool = True) -> Project:
     try:
-        from composer import projectcache
+        from composer.load import projectcache
 
-        return projectcache.load(load_options(args, interpolate))
+        opts, cwd = load_options(args, interpolate), os.getcwd()
+        project = projectcache.remembered(opts, cwd)  # the no-op path: the loader is not even imported
+        if project is None:
+            from composer.load.loader import load_and_remember
+
+            project = load_and_remember(opts, cwd)
+        return project
     except StackFileError as e:
         if args.project_name and not args.files and args.command in FILELESS and "no configuration file" in str(e):
             return Project(args.project_name, os.getcwd(), [], {}, {}, {}, {})
@@ -31,7 +37,7 @@ def load_project(args, interpolate: bool = True) -> Project:
 
 
 def reconciler(args, progress=None):
-    from composer.reconciler import Reconciler
+    from composer.converge.reconciler import Reconciler
     from engine.api import Engine
 
     rec = Reconciler(Engine(), load_project(args), progress)
@@ -55,8 +61,8 @@ def converge(args, *steps):
 
 def selected(rec, services: list[str]):
     """The project's containers of *services* (all when empty), after checking the names exist."""
-    from composer import desired
+    from composer import labels
 
     for name in services:
         rec.project.service(name)
-    return [c for c in rec.containers() if not services or c.labels.get(desired.LABEL_SERVICE) in services]
+    return [c for c in rec.containers() if not services or c.labels.get(labels.LABEL_SERVICE) in services]

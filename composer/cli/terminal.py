@@ -14,10 +14,6 @@ import termios
 import tty
 
 
-def stdin_is_terminal() -> bool:
-    return os.isatty(0)
-
-
 def copy_window_size(src: int, dst: int) -> None:
     try:
         size = fcntl.ioctl(src, termios.TIOCGWINSZ, b"\0" * 8)

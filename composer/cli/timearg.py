@@ -18,7 +18,7 @@ def parse_log_time(text: str, option: str = "time", now: float | None = None) ->
     except ValueError:
         pass
     if value[-1].isalpha() and value[0].isdigit() and "T" not in value and "-" not in value:
-        from composer.normalize import parse_duration
+        from composer.load.parsers import parse_duration
 
         try:
             return (time.time() if now is None else now) - parse_duration(value, option)

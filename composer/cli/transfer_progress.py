@@ -1,7 +1,7 @@
 """Showing pull and push progress: bars redrawn in place on a terminal, plain lines otherwise.
 
 `display(args)` picks the kind from the global `--progress` (auto|tty|plain|json|quiet) and
-`--ansi`, and returns a callable that takes engine.images.progress.ProgressEvent's.
+`--ansi`, and returns a callable that takes engine.api.ProgressEvent's.
 """
 from __future__ import annotations
 

@@ -11,7 +11,12 @@ import os
 import sys
 from typing import Callable
 
+from composer import labels
+from composer.converge.plan import UpOptions
+from composer.errors import ComposerError
+from composer.progress import Progress
 from composer.watch.rules import Rule, walk
+from engine.api import EngineError, NotFound
 
 
 def say(text: str) -> None:
@@ -62,12 +67,7 @@ def restart(rec, service: str) -> None:
 def rebuild(rec, service: str, prune: bool = True, quiet: bool = False) -> None:
     """Build the service's image again and recreate its containers from it. With *prune*, the image
     the build replaced is removed once nothing names or uses it; *quiet* hides the build's output."""
-    from composer import desired
-    from composer.plan import UpOptions
-    from composer.progress import Progress
-    from engine.errors import NotFound
-
-    ref = desired.image_name(rec.project, rec.project.services[service])
+    ref = labels.image_name(rec.project, rec.project.services[service])
     with rec.lock():
         try:
             old = rec.engine.inspect_image(ref).id
@@ -85,8 +85,6 @@ def rebuild(rec, service: str, prune: bool = True, quiet: bool = False) -> None:
 
 def prune_replaced(engine, image_id: str) -> bool:
     """Remove an image a rebuild replaced, if it is now dangling (no tag) and no container uses it."""
-    from engine.errors import EngineError, NotFound
-
     try:
         if engine.inspect_image(image_id).repo_tags:
             return False  # the build made the same image, or another tag still names it
@@ -97,8 +95,6 @@ def prune_replaced(engine, image_id: str) -> bool:
 
 
 def run_exec(rec, rule: Rule) -> None:
-    from composer.errors import ComposerError
-
     spec = rule.exec
     env = {str(k): "" if v is None else str(v) for k, v in (spec.get("environment") or {}).items()}
     for c in rec.containers(rule.service):
@@ -115,9 +111,6 @@ def apply(rec, service: str, fired: dict[int, tuple[Rule, set[str]]],
           on_recreated: Callable[[str], None] | None = None, prune: bool = True, quiet: bool = False) -> bool:
     """Carry out what the *fired* rules (index -> (rule, changed paths)) of *service* ask for. A failure
     is reported and False returned: watching goes on."""
-    from composer.errors import ComposerError
-    from engine.api import EngineError
-
     rules = [fired[i] for i in sorted(fired)]
     total = len({p for _, paths in rules for p in paths})
     step = "sync"

@@ -15,6 +15,7 @@ from typing import Callable
 from composer.errors import ComposerError
 from composer.watch import actions
 from composer.watch.rules import Rule, files_under
+from engine.api import EngineError
 
 QUIET_MS = 25
 DEBOUNCE_MS = 1000
@@ -48,8 +49,6 @@ def batches(rules: list[Rule], paths: set[str]) -> dict[str, dict[int, tuple[Rul
 
 
 def initial_sync(rec, rules: list[Rule]) -> None:
-    from engine.api import EngineError
-
     for rule in rules:
         if rule.syncs and rule.initial_sync:
             actions.say(f'Syncing service "{rule.service}" initially ({rule.path} -> {rule.target})')

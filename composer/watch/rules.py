@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from composer.converge.build import build_spec
 from composer.errors import ComposerError
 from composer.model import Project
+from engine.api import dockerignore, path_patterns
 
 ACTIONS = ("sync", "rebuild", "restart", "sync+restart", "sync+exec")
 
@@ -71,9 +73,6 @@ def _below(path: str, top: str) -> str | None:
 
 def rules_for(project: Project, services: list[str]) -> list[Rule]:
     """The watch rules of *services* (all the project's when empty), checked; an error when none has any."""
-    from composer.building import build_spec
-    from engine.api import dockerignore, path_patterns
-
     names = services or list(project.services)
     out: list[Rule] = []
     for name in names:

@@ -8,8 +8,13 @@ import signal
 import subprocess
 import time
 
+from tests.conftest import REPO
 from tests.integration.test_stack import ps
 from tests.support.host import leftovers
+
+# a sitecustomize of the test's own, on PYTHONPATH before the repository: it makes the command kill
+# itself as a given operation of its plan begins (production code reads no test hook)
+CRASHPOINT = os.path.join(REPO, "tests", "support", "crashpoint")
 
 STACK = """
 services:
@@ -40,6 +45,10 @@ def spawn(cli, *args: str, env: dict | None = None) -> subprocess.Popen:
     return cli.popen(*args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def killed_at(k: int) -> dict:
+    return {"PYTHONPATH": f"{CRASHPOINT}{os.pathsep}{REPO}", "CRASHPOINT_OPERATION": str(k)}
+
+
 def converged_up(cli) -> None:
     cli("up", "-d")
     running = sorted(c["Service"] for c in ps(cli) if c["State"] == "running")
@@ -60,9 +69,10 @@ def test_kill_at_every_operation_of_up_and_down(cli, base_image):
     steps = len(cli("up", "-d", "--dry-run").stdout.strip().splitlines())
     assert steps >= 8
     for k in range(1, steps + 1):
-        spawn(cli, "up", "-d", env={"COMPOSER_TEST_KILL_AT": str(k)}).wait()
+        # from nothing, up has every step of the dry run: it is killed at each of them
+        assert spawn(cli, "up", "-d", env=killed_at(k)).wait() == -signal.SIGKILL, f"up not killed at step {k}"
         converged_up(cli)
-        spawn(cli, "down", "-v", "-t", "0", env={"COMPOSER_TEST_KILL_AT": str(k)}).wait()
+        spawn(cli, "down", "-v", "-t", "0", env=killed_at(k)).wait()  # killed, unless it has fewer steps
         converged_down(cli)
 
 

@@ -252,8 +252,8 @@ def test_save_load_round_trip(cli, base_image, engine_root, tmp_path):
 
 def test_stack_pull_push_images_and_policies(cli, base_image, registry, engine_root, docker_config):
     from composer.errors import ComposerError
-    from composer.loader import LoadOptions, load
-    from composer.pulling import ensure_images
+    from composer.load.loader import LoadOptions, load
+    from composer.converge.pull import ensure_images
 
     repo = f"{registry.host}/{_repo()}"
     _tag(cli, base_image, f"{repo}/web:1")

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from composer.errors import StackFileError
-from composer.loader import LoadOptions, load
-from composer.longform import escape_dollars
+from composer.load.loader import LoadOptions, load
+from composer.load.longform import escape_dollars
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 CASES = sorted(d for d in os.listdir(CORPUS) if os.path.isdir(os.path.join(CORPUS, d)) and not d.startswith(("_", ".")))

@@ -1,6 +1,6 @@
 import pytest
 
-from composer.dotenv import parse
+from composer.load.dotenv import parse
 from composer.errors import StackFileError
 
 

@@ -1,4 +1,4 @@
-"""Secrets and configs of a service as engine mounts (composer/filerefs.py), without containers."""
+"""Secrets and configs of a service as engine mounts (composer/converge/secretfiles.py), without containers."""
 from __future__ import annotations
 
 import os
@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from composer import desired
-from composer.dotenv import parse
+from composer.converge import containerspec
+from composer.load.dotenv import parse
 from composer.errors import ComposerError
-from composer.loader import LoadOptions, load
+from composer.load.loader import LoadOptions, load
 
 
 def project(tmp_path, text: str, env: dict | None = None):
@@ -38,7 +38,7 @@ secrets:
 configs:
   conf: {content: "a=b"}
 """, {"KEY": "k"})
-    mounts = {m.target: m for m in desired.container_spec(p, p.services["app"]).mounts}
+    mounts = {m.target: m for m in containerspec.container_spec(p, p.services["app"]).mounts}
     assert set(mounts) == {"/run/secrets/taken", "/run/secrets/pw", "/run/secrets/rel.key", "/abs.key", "/conf",
                            "/etc/x.conf"}
     assert mounts["/run/secrets/taken"].type == "volume"  # a volume at the same target wins, as in Compose
@@ -60,13 +60,13 @@ def test_refused_in_one_line(tmp_path, secret, message):
     (tmp_path / "x").write_text("x")
     p = project(tmp_path, f"services:\n  app:\n    image: busybox\n    secrets: [s]\nsecrets:\n  s: {secret}\n")
     with pytest.raises(ComposerError) as info:
-        desired.container_spec(p, p.services["app"])
+        containerspec.container_spec(p, p.services["app"])
     assert message in str(info.value) and "\n" not in str(info.value)
     assert str(info.value).startswith("services.app.secrets[0]: ")
 
 
 def test_build_secrets_take_the_target_as_id(tmp_path):
-    from composer.filerefs import build_secrets
+    from composer.converge.secretfiles import build_secrets
 
     (tmp_path / "f").write_bytes(b"\x00bin")
     p = project(tmp_path, """
@@ -80,7 +80,7 @@ secrets:
   e: {environment: E}
 """, {"E": "ev"})
     svc = p.services["app"]
-    assert build_secrets(p, svc, svc.raw["build"]["secrets"]) == {"f": b"\x00bin", "other": b"ev"}
+    assert build_secrets(p, svc) == {"f": b"\x00bin", "other": b"ev"}
 
 
 def test_a_remembered_project_keeps_no_secret_value(tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 import pytest
 
 from composer.errors import StackFileError
-from composer.interpolate import InterpolationError, Interpolator, interpolate_tree
+from composer.load.interpolate import InterpolationError, Interpolator, interpolate_tree
 
 ENV = {"SET": "value", "EMPTY": "", "NESTED": "n"}
 

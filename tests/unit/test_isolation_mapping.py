@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from composer import desired
+from composer.converge import containerspec
 from composer.errors import ComposerError
-from composer.loader import LoadOptions, load
+from composer.load.loader import LoadOptions, load
 
 STACK = """
 name: demo
@@ -54,7 +54,7 @@ services:
 def spec(tmp_path, name, text=STACK):
     (tmp_path / "compose.yaml").write_text(text)
     project = load(LoadOptions(environ={}), cwd=str(tmp_path))
-    return desired.container_spec(project, project.services[name])
+    return containerspec.container_spec(project, project.services[name])
 
 
 def test_every_attribute_reaches_the_spec(tmp_path):

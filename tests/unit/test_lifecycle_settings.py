@@ -10,9 +10,24 @@ import pytest
 from composer.cli.commands.cp import split_ref
 from composer.cli.timearg import parse_log_time
 from composer.errors import ComposerError, StackFileError
-from composer.lifecycle import healthcheck, log_rotation, restart_settings
+from composer.converge import containerspec
+from composer.load import typed
 from engine.runtime.copy import CopyError, _placement
 from engine.runtime.health import check_args, effective_healthcheck
+
+
+# the parse at load (composer/load/typed.py), then the mapping to the engine's fields
+def restart_settings(name, raw):
+    return typed.restart_policy(raw, typed.plain_at(name))
+
+
+def healthcheck(name, raw):
+    return containerspec.healthcheck(typed.healthcheck(raw.get("healthcheck"), typed.plain_at(name)))
+
+
+def log_rotation(name, raw):
+    r = typed.log_rotation(raw.get("logging"), typed.plain_at(name))
+    return r.max_size, r.max_file
 
 
 @pytest.mark.parametrize("value, policy", [("no", "no"), (False, "no"), (None, "no"), ("always", "always"),

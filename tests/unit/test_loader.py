@@ -4,7 +4,7 @@ import pytest
 
 from composer.errors import StackFileError
 from composer.graph import Graph
-from composer.loader import LoadOptions, load
+from composer.load.loader import LoadOptions, load
 
 
 def write(tmp_path, name, text):
@@ -164,6 +164,6 @@ services:
         read_only: ${RO:-false}
 """)
     svc = load_dir(tmp_path).services["a"]
-    assert svc.restart == "no"
+    assert svc.restart.policy == "no"
     assert svc.volumes[0].read_only is False
     assert load_dir(tmp_path, environ={"RO": "true"}).services["a"].volumes[0].read_only is True

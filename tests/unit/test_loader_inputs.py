@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from composer.errors import StackFileError
-from composer.loader import LoadOptions, load
+from composer.load.loader import LoadOptions, load
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -57,8 +57,8 @@ def test_merge_keys_may_be_overridden(tmp_path):
                                   "services:\n  web:\n    <<: *base\n    image: b\n"
                                   "  db:\n    <<: [*base, {command: x}]\n    restart: 'no'\n")
     web, db = project.services["web"], project.services["db"]
-    assert (web.image, web.restart, web.environment) == ("b", "always", {"A": "1"})
-    assert (db.image, db.restart, db.raw["command"]) == ("a", "no", ["x"])
+    assert (web.image, web.restart.policy, web.environment) == ("b", "always", {"A": "1"})
+    assert (db.image, db.restart.policy, db.raw["command"]) == ("a", "no", ["x"])
 
 
 @pytest.mark.parametrize("published", ["../../..", "abc", "80-", "-80", "8080-80", "99999", "1.5"])

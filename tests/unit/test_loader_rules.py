@@ -6,8 +6,8 @@ import os
 import pytest
 
 from composer.errors import StackFileError
-from composer.loader import LoadOptions, load
-from composer.normalize import format_duration, parse_bytes, parse_duration
+from composer.load.loader import LoadOptions, load
+from composer.load.parsers import format_duration, parse_bytes, parse_duration
 
 
 def write(tmp_path, name, text):

@@ -1,10 +1,11 @@
 """The reconciler's decisions: what a plan does to a given observed state, and why."""
 import pytest
 
-from composer import desired
+from composer import labels
+from composer.converge import containerspec
 from composer.errors import ComposerError
-from composer.loader import LoadOptions, load
-from composer.plan import Observed, UpOptions, plan_down, plan_start, plan_up
+from composer.load.loader import LoadOptions, load
+from composer.converge.plan import Observed, UpOptions, plan_down, plan_start, plan_up
 from engine.api import ContainerInfo
 
 STACK = """
@@ -32,7 +33,7 @@ def project(tmp_path, text=STACK):
 
 
 def running(proj, service, number=1, status="running", image_id="sha256:img", **label_changes):
-    spec = desired.container_spec(proj, proj.services[service], number)
+    spec = containerspec.container_spec(proj, proj.services[service], number)
     labels = {**spec.labels, **label_changes}
     return ContainerInfo(id=f"{service}{number}" + "0" * 60, name=spec.name, image=spec.image, image_id=image_id,
                          labels=labels, status=status, pid=1, exit_code=0, created="", started_at="",
@@ -72,7 +73,7 @@ def test_up_to_date_stack_plans_nothing(tmp_path):
 def test_changed_config_recreates_it_and_restart_true_dependents_only(tmp_path):
     proj = project(tmp_path)
     have = [running(proj, s) for s in proj.services]
-    have[0].labels[desired.LABEL_HASH] = "old"  # db's configuration changed since it was made
+    have[0].labels[labels.LABEL_HASH] = "old"  # db's configuration changed since it was made
     plan = plan_up(proj, observed(proj, have), UpOptions())
     recreated = {op.target: op.reason for op in plan.ops.values() if op.action == "recreate"}
     assert recreated["demo-db-1"] == "its configuration changed"
@@ -90,7 +91,7 @@ def test_changed_image_recreates(tmp_path):
 
 def test_no_recreate_and_force_recreate(tmp_path):
     proj = project(tmp_path)
-    have = [running(proj, s, **{desired.LABEL_HASH: "old"}) for s in proj.services]
+    have = [running(proj, s, **{labels.LABEL_HASH: "old"}) for s in proj.services]
     assert not [op for op in plan_up(proj, observed(proj, have), UpOptions(no_recreate=True)).ops.values()
                 if op.action == "recreate"]
     fresh = [running(proj, s) for s in proj.services]
@@ -132,7 +133,7 @@ def test_orphans_warned_or_removed(tmp_path):
     proj = project(tmp_path)
     have = [running(proj, s) for s in proj.services]
     ghost = running(proj, "db")
-    ghost.labels[desired.LABEL_SERVICE] = "gone"
+    ghost.labels[labels.LABEL_SERVICE] = "gone"
     ghost.name, ghost.id = "demo-gone-1", "g" * 64
     plan = plan_up(proj, observed(proj, have + [ghost]), UpOptions())
     assert plan.warnings and "demo-gone-1" in plan.warnings[0] and "--remove-orphans" in plan.warnings[0]

@@ -1,11 +1,12 @@
-"""A repeated load of an unchanged stack comes from composer.projectcache; any change is seen."""
+"""A repeated load of an unchanged stack comes from composer.load.projectcache; any change is seen."""
 import os
 import time
 
 import pytest
 
-from composer import loader, projectcache
-from composer.loader import LoadOptions, load
+from composer.load import loader
+from composer.load import projectcache
+from composer.load.loader import LoadOptions, load
 
 
 @pytest.fixture

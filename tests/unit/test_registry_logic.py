@@ -121,7 +121,7 @@ def test_filters_parse():
 
 
 def test_pull_policies():
-    from composer.pulling import check_policy, refresh_interval
+    from composer.converge.pull import check_policy, refresh_interval
 
     assert check_policy("if_not_present", "w") == "missing"
     assert check_policy("Always", "w") == "always"

@@ -541,7 +541,7 @@ def test_mistakes_are_rejected(data, path):
 # -- what a user sees (through the loader's error reporting) ---------------------------
 
 def _loader_message(data: dict) -> str:
-    from composer import validate
+    from composer.load import validate
     from composer.errors import StackFileError
 
     with pytest.raises(StackFileError) as info:

@@ -1,12 +1,12 @@
-"""Stack-file mounts as engine Mounts (composer/mounts.py) and the engine's checks of a new
+"""Stack-file mounts as engine Mounts (composer/converge/mounts.py) and the engine's checks of a new
 container's mounts (engine/volumes/resolve.py), without containers."""
 from __future__ import annotations
 
 import pytest
 
 from composer.errors import ComposerError
-from composer.loader import LoadOptions, load
-from composer.mounts import option_mount, service_mounts, services_mounted_from, volumes_from
+from composer.load.loader import LoadOptions, load
+from composer.converge.mounts import option_mount, service_mounts, services_mounted_from, volumes_from
 from engine.errors import InvalidArgument, NotFound
 from engine.paths import Paths
 from engine.types import ContainerSpec, Mount

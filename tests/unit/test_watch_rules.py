@@ -6,7 +6,7 @@ import os
 import pytest
 
 from composer.errors import ComposerError
-from composer.loader import LoadOptions, load
+from composer.load.loader import LoadOptions, load
 from composer.watch.actions import changes
 from composer.watch.loop import batches, roots
 from composer.watch.rules import rules_for

@@ -20,7 +20,7 @@ def run(args) -> int:
     import threading
     import time
 
-    from composer import desired
+    from composer import labels
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
     from engine.api import EngineError
@@ -28,7 +28,7 @@ def run(args) -> int:
     rec = reconciler(args)
     rec.project.service(args.service)
     target = next((c for c in rec.containers(args.service)
-                   if c.labels.get(desired.LABEL_NUMBER) == str(args.index)), None)
+                   if c.labels.get(labels.LABEL_NUMBER) == str(args.index)), None)
     if target is None or target.status not in ("running", "restarting"):
         raise ComposerError(f"service {args.service} is not running: cannot attach to a stopped container, start it first")
     engine = rec.engine

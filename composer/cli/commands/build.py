@@ -14,8 +14,8 @@ def configure(p) -> None:
 def run(args) -> int | None:
     import sys
 
-    from composer.building import build_service
-    from composer.cli.commands.image.build import pairs
+    from composer.converge.build import build_service
+    from composer.cli.keyvalue import pairs
     from composer.cli.project import load_project
     from engine.api import Engine
 
@@ -23,14 +23,14 @@ def run(args) -> int | None:
     names = args.services or sorted(project.services)
     services = [project.service(n) for n in names]
     engine = Engine()
-    build_args = pairs(args.build_arg, "--build-arg")
+    build_args = pairs(args.build_arg, "--build-arg", bare="environment")
 
     def show(line: str) -> None:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
     for svc in services:
-        if svc.raw.get("build") is None:
+        if svc.build is None:
             continue
         build_service(project, engine, svc, None if args.quiet else show, no_cache=args.no_cache or None,
                       build_args=build_args)

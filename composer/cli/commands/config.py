@@ -24,7 +24,7 @@ def run(args) -> int:
     import sys
 
     from composer.cli.project import load_options
-    from composer.loader import all_profiles, build_project, load_raw
+    from composer.load.loader import all_profiles, build_project, load_raw
 
     opts = load_options(args, interpolate=not args.no_interpolate)
     got = load_raw(opts)
@@ -41,7 +41,7 @@ def run(args) -> int:
                 profiles += [str(p) for p in svc.get("profiles") or []]
     if args.no_interpolate:
         # references cannot be typed before interpolation: print the merged files as written
-        from composer.loader import active_services
+        from composer.load.loader import active_services
 
         tree = dict(got.tree)
         services = tree.get("services") or {}
@@ -86,7 +86,7 @@ def _select(project, names: list[str]) -> None:
 
 
 def _print_model(args, raw: dict) -> int:
-    from composer.longform import escape_dollars
+    from composer.load.longform import escape_dollars
 
     raw = escape_dollars(raw)
     if args.format == "json":

@@ -20,7 +20,7 @@ def split_ref(arg: str) -> tuple[str | None, str]:
 
 
 def run(args) -> int:
-    from composer import desired
+    from composer import labels
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
 
@@ -33,10 +33,10 @@ def run(args) -> int:
     rec = reconciler(args)
     service = src_service or dest_service
     rec.project.service(service)
-    containers = rec.engine.list_containers({desired.LABEL_PROJECT: rec.project.name, desired.LABEL_SERVICE: service,
-                                             desired.LABEL_ONEOFF: "False"})
+    containers = rec.engine.list_containers({labels.LABEL_PROJECT: rec.project.name, labels.LABEL_SERVICE: service,
+                                             labels.LABEL_ONEOFF: "False"})
     if not (args.all and dest_service):
-        containers = [c for c in containers if c.labels.get(desired.LABEL_NUMBER) == str(args.index)]
+        containers = [c for c in containers if c.labels.get(labels.LABEL_NUMBER) == str(args.index)]
     if not containers:
         raise ComposerError(f"service {service} has no container (index {args.index}): run up first")
     for c in containers:

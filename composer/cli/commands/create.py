@@ -20,7 +20,7 @@ def run(args) -> int:
     from composer.cli.commands.up import scale_option
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
-    from composer.plan import UpOptions, targets
+    from composer.converge.plan import UpOptions, targets
     from composer.progress import from_args
 
     if args.force_recreate and args.no_recreate:

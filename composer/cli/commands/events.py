@@ -15,7 +15,7 @@ def run(args) -> int:
     import json
     from datetime import datetime, timezone
 
-    from composer import desired
+    from composer import labels
     from composer.cli.project import reconciler
     from composer.cli.timearg import parse_log_time
 
@@ -31,9 +31,9 @@ def run(args) -> int:
             continue
         attrs = {**known.get(event["id"], {}), **event.get("attributes", {})}
         known[event["id"]] = attrs
-        if attrs.get(desired.LABEL_PROJECT) != rec.project.name or attrs.get(desired.LABEL_ONEOFF) == "True":
+        if attrs.get(labels.LABEL_PROJECT) != rec.project.name or attrs.get(labels.LABEL_ONEOFF) == "True":
             continue
-        service = attrs.get(desired.LABEL_SERVICE, "")
+        service = attrs.get(labels.LABEL_SERVICE, "")
         if args.services and service not in args.services:
             continue
         when = datetime.fromtimestamp(event["timeNano"] / 1e9, timezone.utc)

@@ -54,7 +54,7 @@ def env_options(items: list[str]) -> dict[str, str]:
 def run(args) -> int:
     import sys
 
-    from composer import desired
+    from composer import labels
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
 
@@ -65,7 +65,7 @@ def run(args) -> int:
         raise ComposerError("exec needs a command: composer exec SERVICE COMMAND [ARGS...]")
     running = [c for c in rec.containers(args.service) if c.status == "running"]
     number = str(args.index)
-    target = next((c for c in running if c.labels.get(desired.LABEL_NUMBER) == number), None)
+    target = next((c for c in running if c.labels.get(labels.LABEL_NUMBER) == number), None)
     if target is None:
         if running:
             raise ComposerError(f"service {args.service} has no running container with index {args.index}")

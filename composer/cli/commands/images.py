@@ -13,12 +13,12 @@ def configure(p) -> None:
 def run(args) -> int | None:
     import json
 
-    from composer import desired
+    from composer import labels
     from composer.cli.output import human_size, short_id, table
     from composer.cli.project import load_project
     from engine.api import Engine
-    from engine.errors import EngineError, NotFound
-    from engine.images.reference import parse
+    from engine.api import EngineError, NotFound
+    from engine.api import parse_reference as parse
 
     project = load_project(args)
     for n in args.services:
@@ -26,8 +26,8 @@ def run(args) -> int | None:
     engine = Engine()
     rows = []
     seen_ids: list[str] = []
-    for c in engine.list_containers(labels={desired.LABEL_PROJECT: project.name}):
-        if args.services and c.labels.get(desired.LABEL_SERVICE) not in args.services:
+    for c in engine.list_containers(labels={labels.LABEL_PROJECT: project.name}):
+        if args.services and c.labels.get(labels.LABEL_SERVICE) not in args.services:
             continue
         try:
             image = engine.inspect_image(c.image_id)

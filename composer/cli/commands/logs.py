@@ -17,7 +17,7 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
-    from composer import desired
+    from composer import labels
     from composer.cli.follow import Printer, follow, use_colour
     from composer.cli.project import reconciler, selected
     from composer.cli.timearg import parse_log_time
@@ -34,7 +34,7 @@ def run(args) -> int:
     rec = reconciler(args)
     containers = selected(rec, args.services)
     if args.index is not None:
-        containers = [c for c in containers if c.labels.get(desired.LABEL_NUMBER) == str(args.index)]
+        containers = [c for c in containers if c.labels.get(labels.LABEL_NUMBER) == str(args.index)]
     printer = Printer(containers, prefix=not args.no_log_prefix, colour=use_colour(args.ansi, args.no_color),
                       timestamps=args.timestamps)
     follow(rec.engine, containers, args.follow, tail, prefix=not args.no_log_prefix, printer=printer,

@@ -12,16 +12,16 @@ def configure(p) -> None:
 
 
 def projects(containers) -> dict[str, dict]:
-    from composer import desired
+    from composer import labels
 
     out: dict[str, dict] = {}
     for c in containers:
-        name = c.labels.get(desired.LABEL_PROJECT)
+        name = c.labels.get(labels.LABEL_PROJECT)
         if not name:
             continue
         entry = out.setdefault(name, {"states": {}, "files": set()})
         entry["states"][c.status] = entry["states"].get(c.status, 0) + 1
-        files = c.labels.get(desired.LABEL_FILES)
+        files = c.labels.get(labels.LABEL_FILES)
         if files:
             entry["files"].update(files.split(","))
     return out

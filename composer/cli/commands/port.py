@@ -12,13 +12,13 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
-    from composer import desired
+    from composer import labels
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
 
     rec = reconciler(args)
     rec.project.service(args.service) if rec.project.files else None
-    found = [c for c in rec.containers(args.service) if c.labels.get(desired.LABEL_NUMBER) == str(args.index)]
+    found = [c for c in rec.containers(args.service) if c.labels.get(labels.LABEL_NUMBER) == str(args.index)]
     if not found:
         raise ComposerError(f"service {args.service} has no container #{args.index}")
     for p in found[0].ports:

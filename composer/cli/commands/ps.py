@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from composer import desired
+from composer import labels
 from composer.cli.output import ago, docker_time, table
 from composer.errors import ComposerError
 from engine.api import ContainerInfo
@@ -99,7 +99,7 @@ def ps_entry(c: ContainerInfo, project: str, image_config: dict | None = None, t
     return {
         "ID": c.id[:12], "Name": c.name, "Names": c.name, "Image": c.image,
         "Command": command_text(c, image_config, trunc),
-        "Project": project, "Service": c.labels.get(desired.LABEL_SERVICE, ""), "CreatedAt": docker_time(c.created),
+        "Project": project, "Service": c.labels.get(labels.LABEL_SERVICE, ""), "CreatedAt": docker_time(c.created),
         "RunningFor": ago(c.created), "State": "paused" if c.paused else c.status,
         "OOMKilled": c.oom_killed, "Status": status_text(c), "Health": c.health if c.status == "running" else "",
         "ExitCode": c.exit_code,
@@ -126,7 +126,7 @@ def run(args) -> int:
                       else (args.all or c.status in ("running", "restarting")))]
     containers.sort(key=lambda c: c.name)  # as Docker Compose sorts them
     if args.services:
-        for name in sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in containers}):
+        for name in sorted({c.labels.get(labels.LABEL_SERVICE, "") for c in containers}):
             print(name)
         return 0
     if args.quiet:
@@ -144,7 +144,7 @@ def run(args) -> int:
             print(json.dumps(entry(c)))
     elif args.format == "table":
         rows = [[c.name, c.image, command_text(c, configs.get(c.image_id), trunc),
-                 c.labels.get(desired.LABEL_SERVICE, ""), ago(c.created), status_text(c), ports_text(c)]
+                 c.labels.get(labels.LABEL_SERVICE, ""), ago(c.created), status_text(c), ports_text(c)]
                 for c in containers]
         print(table(["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows))
     elif "{{" in args.format:

@@ -16,10 +16,10 @@ def configure(p) -> None:
 def run(args) -> int | None:
     from composer.cli.project import load_project
     from composer.cli.transfer_progress import display
-    from composer.desired import image_name
-    from composer.pulling import check_policy, pull_images
+    from composer.labels import image_name
+    from composer.converge.pull import check_policy, pull_images
     from engine.api import Engine
-    from engine.errors import NotFound
+    from engine.api import NotFound
 
     project = load_project(args)
     names = list(args.services)
@@ -34,8 +34,8 @@ def run(args) -> int | None:
     for svc in project.services.values():
         if names and svc.name not in names:
             continue
-        policy = check_policy(str(svc.raw.get("pull_policy") or "missing"), f"services.{svc.name}.pull_policy")
-        buildable = svc.raw.get("build") is not None
+        policy = check_policy(svc.pull_policy, f"services.{svc.name}.pull_policy")
+        buildable = svc.build is not None
         if policy in ("build", "never") or (buildable and (args.ignore_buildable or svc.image is None)):
             continue
         name = image_name(project, svc)

@@ -28,7 +28,7 @@ def run(args) -> int | None:
     for svc in project.services.values():
         if args.services and svc.name not in args.services:
             continue
-        if svc.raw.get("build") is None or not svc.image or svc.image in pushed:
+        if svc.build is None or not svc.image or svc.image in pushed:
             continue
         pushed.add(svc.image)
         try:

@@ -35,15 +35,15 @@ def one_off_spec(project, svc, args):
     """The service's container spec, changed into a one-off by the command line."""
     import shlex
 
-    from composer import desired
-    from composer import normalize as norm
+    from composer import labels
     from composer.cli.commands.exec import env_options, wants_terminal
-    from composer.mounts import option_mount
-    from engine.api import PortBinding
+    from composer.converge import containerspec
+    from composer.converge.mounts import option_mount
+    from composer.load import parsers, typed
 
-    spec = desired.container_spec(project, svc)
+    spec = containerspec.container_spec(project, svc)
     spec.name = args.name or f"{project.name}-{svc.name}-run-{os.urandom(6).hex()}"
-    spec.labels[desired.LABEL_ONEOFF] = "True"
+    spec.labels[labels.LABEL_ONEOFF] = "True"
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if args.entrypoint is not None:
         spec.entrypoint = shlex.split(args.entrypoint)
@@ -57,10 +57,9 @@ def one_off_spec(project, svc, args):
         spec.working_dir = args.workdir
     if not args.service_ports:
         spec.ports = []
-    for p in norm.normalize_ports(args.publish, lambda i: f"-p {args.publish[i]}"):
-        published = str(p.get("published") or "0").split("-")[0]
-        spec.ports.append(PortBinding(int(p["target"]), int(published), p.get("host_ip") or "",
-                                      p.get("protocol", "tcp")))
+    where = lambda i: f"-p {args.publish[i]}"  # noqa: E731
+    # parsed as `ports:` entries are: "8000-8010:80" publishes the range, as `up` does
+    spec.ports += containerspec.port_bindings(typed.ports(parsers.normalize_ports(args.publish, where), where))
     for spec_text in args.volume:
         mount = option_mount(spec_text, os.getcwd(), project)
         spec.mounts = [m for m in spec.mounts if m.target != mount.target] + [mount]
@@ -79,7 +78,7 @@ def one_off_spec(project, svc, args):
 def run(args) -> int:
     from composer.cli.project import reconciler
     from composer.graph import Graph
-    from composer.plan import UpOptions
+    from composer.converge.plan import UpOptions
 
     rec = reconciler(args)
     svc = rec.project.service(args.service)
@@ -107,7 +106,7 @@ def run(args) -> int:
 
 def _infrastructure(rec, service: str):
     """The part of `up`'s plan that makes the project's missing networks and volumes."""
-    from composer.plan import Plan, UpOptions
+    from composer.converge.plan import Plan, UpOptions
 
     full, _ = rec.plan_up(UpOptions(services=[service], no_deps=True))
     plan = Plan()

@@ -70,7 +70,7 @@ def scale_option(values: list[str], project) -> dict[str, int]:
 def run(args) -> int:
     from composer.cli.project import reconciler
     from composer.errors import ComposerError
-    from composer.plan import UpOptions, targets
+    from composer.converge.plan import UpOptions, targets
     from composer.progress import from_args
 
     check_flags(args)
@@ -112,12 +112,12 @@ def run(args) -> int:
 def up_watch(rec, args, rules) -> int:
     """`up --watch`: follow the output (unless detached) and watch; Ctrl-C stops both, then the stack."""
     from composer.cli.commands.watch import keep_watching
-    from composer.plan import targets
+    from composer.converge.plan import targets
 
     on_recreated = None
     if not args.detach:
         from composer.cli.attached import _chosen
-        from composer.desired import LABEL_SERVICE
+        from composer.labels import LABEL_SERVICE
         from composer.cli.follow import Printer, follow, use_colour
 
         followed: set[str] = set()

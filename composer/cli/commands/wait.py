@@ -12,13 +12,13 @@ def configure(p) -> None:
 def run(args) -> int:
     import threading
 
-    from composer import desired
+    from composer import labels
     from composer.cli.project import converge, reconciler, selected
     from composer.errors import ComposerError
 
     rec = reconciler(args)
     order = {name: i for i, name in enumerate(args.services)}
-    containers = sorted(selected(rec, args.services), key=lambda c: order[c.labels.get(desired.LABEL_SERVICE, "")])
+    containers = sorted(selected(rec, args.services), key=lambda c: order[c.labels.get(labels.LABEL_SERVICE, "")])
     if not containers:
         raise ComposerError(f"no containers for {', '.join(args.services)}: run up first")
     codes: dict[str, int] = {}

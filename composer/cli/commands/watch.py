@@ -25,9 +25,9 @@ def as_flag(text: str) -> bool:
 
 
 def run(args) -> int:
-    from composer import desired
+    from composer import labels
     from composer.cli.project import reconciler
-    from composer.plan import UpOptions, targets
+    from composer.converge.plan import UpOptions, targets
     from composer.progress import from_args
     from composer.watch.rules import rules_for
 
@@ -36,7 +36,7 @@ def run(args) -> int:
     started: list[str] = []
     if not args.no_up:
         wanted = targets(rec.project, args.services, False)
-        running = {c.labels.get(desired.LABEL_SERVICE) for c in rec.containers() if c.status == "running"}
+        running = {c.labels.get(labels.LABEL_SERVICE) for c in rec.containers() if c.status == "running"}
         with rec.lock():
             rec.prepare_images(wanted)
             rec.up(UpOptions(services=args.services))

@@ -25,7 +25,7 @@ def run(args) -> int | None:
     import shlex
     import sys
 
-    from composer.mounts import option_mount
+    from composer.converge.mounts import option_mount
     from engine.api import ContainerSpec, Engine, NetworkAttachment
 
     cmd = list(args.cmd)

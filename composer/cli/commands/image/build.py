@@ -18,24 +18,6 @@ def configure(p) -> None:
     p.add_argument("context", help="the build context directory")
 
 
-def pairs(items: list[str], what: str) -> dict[str, str]:
-    import os
-
-    from composer.errors import ComposerError
-
-    out = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not key:
-            raise ComposerError(f"invalid {what} {item!r}: use KEY=VALUE")
-        if not eq:  # like Docker: KEY alone takes the value from the environment, if set
-            if key not in os.environ:
-                continue
-            value = os.environ[key]
-        out[key] = value
-    return out
-
-
 def secrets(items: list[str]) -> dict[str, bytes]:
     """`--secret id=ID[,type=file|env][,src=FILE|env=VAR]` values as {id: value}, as docker build takes
     them: without src or env, the variable named ID if set, else the file named ID."""
@@ -81,6 +63,7 @@ def run(args) -> int | None:
     import os
     import sys
 
+    from composer.cli.keyvalue import pairs
     from engine.api import Engine
 
     dockerfile = args.dockerfile
@@ -93,7 +76,7 @@ def run(args) -> int | None:
         sys.stderr.flush()
 
     info = Engine().build_image(args.context, dockerfile=None if inline is not None else dockerfile,
-                                tags=args.tag, build_args=pairs(args.build_arg, "--build-arg"),
+                                tags=args.tag, build_args=pairs(args.build_arg, "--build-arg", bare="environment"),
                                 target=args.target, no_cache=args.no_cache, labels=pairs(args.label, "--label"),
                                 progress=None if args.quiet else show, dockerfile_inline=inline,
                                 network=args.network, secrets=secrets(args.secret))

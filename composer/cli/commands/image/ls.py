@@ -32,7 +32,7 @@ def run(args) -> int | None:
 
     from composer.cli.output import ago, human_size, short_id, table
     from engine.api import Engine
-    from engine.images.filters import parse
+    from engine.api import parse_image_filters as parse
 
     filters = parse(args.filter)
     if args.repository:

@@ -26,7 +26,7 @@ def config_from_args(args):
     if args.driver not in ("bridge", "default"):
         raise ComposerError(f"network driver {args.driver!r} is not available (this engine has: bridge)")
     cfg = NetworkConfig(ip_range=args.ip_range, internal=args.internal, enable_ipv6=args.ipv6,
-                        options=pairs(args.opt, "option"))
+                        options=pairs(args.opt, "option", bare="refuse"))
     v4 = [s for s in args.subnet if ":" not in s]
     v6 = [s for s in args.subnet if ":" in s]
     if len(v4) > 1 or len(v6) > 1:

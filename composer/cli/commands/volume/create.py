@@ -17,6 +17,6 @@ def run(args) -> int | None:
     from engine.api import Engine
 
     engine = Engine()
-    labels, options = pairs(args.label, "label"), pairs(args.opt, "option")
+    labels, options = pairs(args.label, "label"), pairs(args.opt, "option", bare="refuse")
     print(engine.create_volume(args.name or "", args.driver, labels, options).name)
     return 0

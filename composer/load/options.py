@@ -1,4 +1,4 @@
-"""What a load of a stack is asked for (composer.loader; composer.projectcache keys its entries by it)."""
+"""What a load of a stack is asked for (composer.load.loader; composer.load.projectcache keys its entries by it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -2,13 +2,11 @@
 parallelism. A failed operation fails the operations that depend on it (saying why); the others go on."""
 from __future__ import annotations
 
-import os
-import signal
 from typing import Awaitable, Callable
 
 import anyio
 
-from composer.plan import Operation, Plan
+from composer.converge.plan import Operation, Plan
 
 Handler = Callable[[Operation], Awaitable[None]]
 
@@ -30,9 +28,6 @@ async def execute(plan: Plan, handler: Handler, limit: int = 8) -> None:
     done = {key: anyio.Event() for key in plan.ops}
     failed: dict[str, BaseException] = {}
     errors: list[tuple[Operation, BaseException]] = []
-    # crash tests: SIGKILL this process as the Nth operation begins (see tests/integration/test_crash.py)
-    kill_at = int(os.environ.get("COMPOSER_TEST_KILL_AT") or 0)
-    begun = 0
 
     async def run(op: Operation) -> None:
         try:
@@ -45,10 +40,6 @@ async def execute(plan: Plan, handler: Handler, limit: int = 8) -> None:
                                                   f"{failed[bad[0]]}")
                 return
             async with limiter:
-                nonlocal begun
-                begun += 1
-                if begun == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
                 await handler(op)
         except anyio.get_cancelled_exc_class():
             raise

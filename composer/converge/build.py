@@ -10,26 +10,23 @@ import os
 import sys
 from collections.abc import Callable
 
-from composer import desired
+from composer import labels
+from composer.converge.secretfiles import build_secrets
 from composer.errors import ComposerError
 from composer.model import Project, Service
 from engine.api import Engine, EngineError, NotFound
 
 
 def build_spec(svc: Service, project: Project) -> dict | None:
-    """The service's `build:` in its long form (context absolute), or None."""
-    spec = svc.raw.get("build")
+    """The service's `build:` in its long form (context absolute), or None; a remote context is refused."""
+    spec = svc.build
     if spec is None:
         return None
-    if isinstance(spec, str):
-        spec = {"context": spec}
-    spec = dict(spec)
     context = str(spec.get("context") or ".")
     if "://" in context or context.startswith("git@"):
         raise ComposerError(f"service {svc.name}: build context {context}: only local directories can be "
                             "built (clone it first)")
-    spec["context"] = os.path.normpath(os.path.join(project.working_dir, context))
-    return spec
+    return dict(spec)
 
 
 def _kv(value) -> dict[str, str]:
@@ -91,15 +88,11 @@ def build_service(project: Project, engine: Engine, svc: Service, progress=None,
     spec = build_spec(svc, project)
     if spec is None:
         raise ComposerError(f"service {svc.name} has no build: section")
-    ref = desired.image_name(project, svc)
+    ref = labels.image_name(project, svc)
     tags = [ref] + [t for t in spec.get("tags") or [] if t != ref]
     args = _kv(spec.get("args"))
     args.update(build_args or {})
-    secrets = None
-    if spec.get("secrets"):
-        from composer.filerefs import build_secrets
-
-        secrets = build_secrets(project, svc, spec["secrets"])
+    secrets = build_secrets(project, svc) if svc.build_secrets else None
     lines = _lines(progress)
     event = getattr(progress, "update", None)
     if event:
@@ -129,12 +122,12 @@ def ensure_built(project: Project, engine: Engine, services: list[str], force: b
     built: dict[str, str] = {}
     for name in services:
         svc = project.service(name)
-        if svc.raw.get("build") is None:
+        if svc.build is None:
             continue
-        ref = desired.image_name(project, svc)
+        ref = labels.image_name(project, svc)
         if ref in built:
             continue
-        if not force and svc.raw.get("pull_policy") != "build":  # pull_policy: build always builds
+        if not force and svc.pull_policy != "build":  # pull_policy: build always builds
             try:
                 engine.inspect_image(ref)
                 continue

@@ -1,7 +1,8 @@
 """Loading a stack, one pass after another over plain trees:
 
 discover files -> environment -> per file: read, interpolate, validate, include -> merge files
--> extends -> profiles -> normalize (composer.longform) -> model (composer.model).
+-> extends -> profiles -> long form (composer.load.longform) -> typed model (composer.load.typed:
+composer.model.Service, every value parsed once).
 """
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from composer import normalize as norm
-from composer import projectcache
 from composer.errors import StackFileError
-from composer.loadoptions import LoadOptions
-from composer.model import Dependency, MountSpec, NetworkSpec, PortSpec, Project, Service, VolumeSpec
-from composer.validate import dotted
-from composer.yamlsource import Source
+from composer.graph import Graph
+from composer.load import dotenv, longform, merge, projectcache, typed
+from composer.load import parsers as norm
+from composer.load.interpolate import interpolate_tree
+from composer.load.longform import relocate_service
+from composer.load.options import LoadOptions
+from composer.load.recorder import NOT_RECORDING, Recorder
+from composer.load.parsers import dotted
+from composer.load.validate import validate
+from composer.load.yamlsource import Source, parse, read
+from composer.model import NetworkSpec, Project, VolumeSpec
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 RESOURCES = ("networks", "volumes", "configs", "secrets")
@@ -25,7 +31,8 @@ RESOURCES = ("networks", "volumes", "configs", "secrets")
 
 # -- discover -----------------------------------------------------------------
 
-def discover(opts: LoadOptions, cwd: str, env: Mapping[str, str] | None = None) -> list[str]:
+def discover(opts: LoadOptions, cwd: str, env: Mapping[str, str] | None = None,
+             recorder: Recorder = NOT_RECORDING) -> list[str]:
     """The stack files: -f, else COMPOSE_FILE, else compose.yaml (and its override) here or above."""
     env = env if env is not None else (opts.environ or {})
     if opts.files:
@@ -38,11 +45,11 @@ def discover(opts: LoadOptions, cwd: str, env: Mapping[str, str] | None = None) 
     while True:
         for name in DEFAULT_FILES:
             candidate = os.path.join(directory, name)
-            if projectcache.isfile(candidate):
+            if recorder.isfile(candidate):
                 found = [candidate]
                 stem, ext = os.path.splitext(name)
                 override = os.path.join(directory, f"{stem}.override{ext}")
-                if projectcache.isfile(override):
+                if recorder.isfile(override):
                     found.append(override)
                 return found
         parent = os.path.dirname(directory)
@@ -86,11 +93,10 @@ def project_name(opts: LoadOptions, env: Mapping[str, str], data: dict, project_
 
 # -- environment ------------------------------------------------------------------
 
-def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapping[str, str]) -> dict[str, str]:
+def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapping[str, str],
+                recorder: Recorder = NOT_RECORDING) -> dict[str, str]:
     """Variables for interpolation: .env in the project directory (or --env-file), process env winning."""
-    from composer import dotenv
-
-    return dotenv.project_environment(opts.env_files, cwd, project_dir, process_env)
+    return dotenv.project_environment(opts.env_files, cwd, project_dir, process_env, recorder)
 
 
 # -- the load --------------------------------------------------------------------------
@@ -98,8 +104,9 @@ def environment(opts: LoadOptions, cwd: str, project_dir: str, process_env: Mapp
 class _Session:
     """What the passes of one load share: the environment, the files read, warnings given."""
 
-    def __init__(self, env: Mapping[str, str], interpolate: bool):
+    def __init__(self, env: Mapping[str, str], interpolate: bool, recorder: Recorder = NOT_RECORDING):
         self.env = env
+        self.recorder = recorder
         self.interpolate = interpolate
         self.sources: list[Source] = []
         self.warned: set[str] = set()
@@ -109,7 +116,7 @@ class _Session:
     def warn(self, name: str) -> None:
         if name not in self.warned:
             self.warned.add(name)
-            projectcache.warn(f'WARN[0000] The "{name}" variable is not set. Defaulting to a blank string.')
+            self.recorder.warn(f'WARN[0000] The "{name}" variable is not set. Defaulting to a blank string.')
 
     def where(self, path: tuple) -> str:
         """file:line of *path*: in the file that has the deepest part of it (the latest on a tie)."""
@@ -149,15 +156,10 @@ class Location:
 def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None) -> tuple[dict, Source]:
     """One stack file read, interpolated and validated (merge tags kept); several YAML documents in
     it are merged in order."""
-    from composer import merge
-    from composer.interpolate import interpolate_tree
-    from composer.validate import validate
-    from composer.yamlsource import parse, read
-
     if path == "-":
         src = parse(sys.stdin.read(), "(stdin)")
     else:
-        src = read(path)
+        src = read(path, session.recorder)
     session.sources.append(src)
     env = session.env if env is None else env
     merged: dict = {}
@@ -167,16 +169,14 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
         validate(merge.plain(data), src.where, interpolated=session.interpolate)
         if "version" in data and path not in session.version_warned:
             session.version_warned.add(path)
-            projectcache.warn(f"WARN[0000] {src.filename}: the attribute `version` is obsolete, it will be "
-                              "ignored, please remove it to avoid potential confusion")
+            session.recorder.warn(f"WARN[0000] {src.filename}: the attribute `version` is obsolete, it will be "
+                                  "ignored, please remove it to avoid potential confusion")
         merged = merge.merge_files(merged, data) if i else data
     return merged, src
 
 
 def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
     """The files merged in order, includes and extends applied: one plain tree."""
-    from composer import merge
-
     merged: dict = {}
     for i, path in enumerate(files):
         data, src = read_file(path, session)
@@ -192,8 +192,6 @@ def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
 def _plain_but_extending(data: dict) -> dict:
     """The tree without merge tags, except in services that extend another: there `!reset` and
     `!override` still have to act on what is inherited."""
-    from composer import merge
-
     services = data.get("services")
     out = merge.plain({k: v for k, v in data.items() if k != "services"})
     if isinstance(services, dict):
@@ -206,8 +204,6 @@ def _plain_but_extending(data: dict) -> dict:
 
 
 def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -> dict:
-    from composer import merge
-
     entries = merge.plain(data.get("include"))
     if not entries:
         return data
@@ -224,19 +220,17 @@ def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -
                 chain = " -> ".join(session.including[session.including.index(key):] + [key])
                 raise StackFileError(f"{src.where(('include', i))}: include[{i}]: include cycle: {chain}")
         env_paths = [norm.abs_path(p, base_dir) for p in norm.string_list(entry.get("env_file"))]
-        if not env_paths and projectcache.isfile(os.path.join(project_dir, ".env")):
+        if not env_paths and session.recorder.isfile(os.path.join(project_dir, ".env")):
             env_paths = [os.path.join(project_dir, ".env")]
-        from composer import dotenv
-
         inc_env: dict[str, str] = {}
         for p in env_paths:
-            inc_env.update(dotenv.read(p, {**inc_env, **session.env}))
+            inc_env.update(dotenv.read(p, {**inc_env, **session.env}, recorder=session.recorder))
         inc_env.update(session.env)
-        inner = _Session(inc_env, session.interpolate)
+        inner = _Session(inc_env, session.interpolate, session.recorder)
         inner.sources, inner.warned, inner.version_warned = session.sources, session.warned, session.version_warned
         inner.including = session.including + [os.path.realpath(f) for f in files]
         for f in files:
-            if not projectcache.isfile(f):
+            if not session.recorder.isfile(f):
                 raise StackFileError(f"{src.where(('include', i))}: include[{i}]: included file {f} not found")
         tree = load_tree(files, project_dir, inner)
         tree = _relocate_tree(tree, project_dir)
@@ -256,8 +250,6 @@ def _apply_includes(data: dict, base_dir: str, session: _Session, src: Source) -
 
 
 def _relocate_tree(tree: dict, base_dir: str) -> dict:
-    from composer.longform import relocate_service
-
     out = dict(tree)
     if isinstance(out.get("services"), dict):
         out["services"] = {k: relocate_service(v, base_dir) if isinstance(v, dict) else v
@@ -271,9 +263,6 @@ def _relocate_tree(tree: dict, base_dir: str) -> dict:
 
 
 def _apply_extends(services: dict, base_dir: str, session: _Session, filename: str) -> dict:
-    from composer import merge
-    from composer.longform import relocate_service
-
     resolved: dict[str, dict] = {}
     file_cache: dict[str, dict] = {}
 
@@ -296,7 +285,7 @@ def _apply_extends(services: dict, base_dir: str, session: _Session, filename: s
         if ext.get("file"):
             path = norm.abs_path(str(ext["file"]), pool_dir)
             if path not in file_cache:
-                if not projectcache.isfile(path):
+                if not session.recorder.isfile(path):
                     raise StackFileError(f"{session.at('services', name, 'extends', 'file')}: {path} not found")
                 other = merge.plain(read_file(path, session)[0])
                 file_cache[path] = other.get("services") or {}
@@ -331,20 +320,20 @@ class Loaded:
     session: _Session
 
 
-def load_raw(opts: LoadOptions | None = None, cwd: str | None = None) -> Loaded:
-    """The passes up to (not including) profiles and normalization."""
+def load_raw(opts: LoadOptions | None = None, cwd: str | None = None, recorder: Recorder = NOT_RECORDING) -> Loaded:
+    """The passes up to (not including) profiles and normalization; *recorder* notes what they look at."""
     opts = opts or LoadOptions()
     cwd = cwd or os.getcwd()
     process_env = dict(os.environ if opts.environ is None else opts.environ)
     # COMPOSE_FILE and friends may come from the .env of the working (or project) directory
     pre_dir = os.path.abspath(os.path.join(cwd, opts.project_dir)) if opts.project_dir else cwd
-    pre_env = process_env if opts.files else environment(opts, cwd, pre_dir, process_env)
-    files = discover(opts, cwd, pre_env)
+    pre_env = process_env if opts.files else environment(opts, cwd, pre_dir, process_env, recorder)
+    files = discover(opts, cwd, pre_env, recorder)
     first = files[0] if files[0] != "-" else os.path.join(cwd, "-")
     project_dir = os.path.abspath(os.path.join(cwd, opts.project_dir)) if opts.project_dir \
         else os.path.dirname(first)
-    env = environment(opts, cwd, project_dir, process_env)
-    session = _Session(env, opts.interpolate)
+    env = environment(opts, cwd, project_dir, process_env, recorder)
+    session = _Session(env, opts.interpolate, recorder)
     session.including = [os.path.realpath(f) for f in files if f != "-"]
     tree = load_tree(files, project_dir, session)
     name = project_name(opts, env, tree, project_dir)
@@ -356,15 +345,25 @@ def load_raw(opts: LoadOptions | None = None, cwd: str | None = None) -> Loaded:
 
 def load(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
     """The project of the stack files *opts* name (see the module docstring for the passes); a repeat of
-    a load whose inputs are unchanged comes from composer.projectcache."""
-    from composer import projectcache
-
-    return projectcache.load(opts or LoadOptions(), cwd)
-
-
-def load_uncached(opts: LoadOptions | None = None, cwd: str | None = None) -> Project:
+    a load whose inputs are unchanged comes from composer.load.projectcache."""
     opts = opts or LoadOptions()
-    got = load_raw(opts, cwd)
+    cwd = cwd or os.getcwd()
+    return projectcache.remembered(opts, cwd) or load_and_remember(opts, cwd)
+
+
+def load_and_remember(opts: LoadOptions, cwd: str) -> Project:
+    """A load from the files, remembered for the next one (composer.load.projectcache)."""
+    environ = dict(os.environ if opts.environ is None else opts.environ)  # as the load sees it
+    recorder = Recorder()
+    project = load_uncached(opts, cwd, recorder)
+    projectcache.remember(opts, cwd, environ, recorder, project)
+    return project
+
+
+def load_uncached(opts: LoadOptions | None = None, cwd: str | None = None,
+                  recorder: Recorder = NOT_RECORDING) -> Project:
+    opts = opts or LoadOptions()
+    got = load_raw(opts, cwd, recorder)
     return build_project(got.tree, got.name, got.project_dir, got.files, got.env, got.session, got.profiles,
                          opts.all_profiles)
 
@@ -417,8 +416,6 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
                   defaults: bool = True) -> Project:
     """The model: enabled services in long form, the resources they use. Without *defaults*
     (`config --no-normalize`) nothing is added that the files do not say (default network, names)."""
-    from composer import longform
-
     services_in = data.get("services") or {}
     if not isinstance(services_in, dict):
         raise StackFileError(f"{session.at('services')}: services must be a mapping")
@@ -437,7 +434,7 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
 
         if sdata.get("image") is None and sdata.get("build") is None and not sdata.get("provider"):
             raise StackFileError(f"{at()}: neither an image nor a build context is specified")
-        raw_services[sname] = longform.service(sname, sdata, project_dir, env, at, defaults)
+        raw_services[sname] = longform.service(sname, sdata, project_dir, env, at, defaults, session.recorder)
 
     raw: dict[str, Any] = {"name": name, "services": raw_services}
     used = _used_resources(raw_services)
@@ -465,11 +462,9 @@ def build_project(data: dict, name: str, project_dir: str, files: list[str], env
                 raise StackFileError(f"{session.at('services', sname, 'depends_on')}: services.{sname} depends "
                                      f"on service {dep!r}, which {what}")
     raw = {k: raw[k] for k in sorted(raw)}
-    project = _model(raw, name, project_dir, files)
+    project = _model(raw, name, project_dir, files, session)
     project.take_environment(env)
     project.disabled = sorted(s for s in services_in if s not in enabled)
-    from composer.graph import Graph
-
     Graph(project)  # rejects dependency cycles, naming the whole cycle
     return project
 
@@ -498,37 +493,13 @@ def _used_resources(services: dict) -> dict[str, dict[str, tuple]]:
 
 # -- the model ---------------------------------------------------------------------------------
 
-def _model(raw: dict, name: str, project_dir: str, files: list[str]) -> Project:
+def _model(raw: dict, name: str, project_dir: str, files: list[str], session: _Session) -> Project:
     networks = {key: NetworkSpec(key, spec.get("name", key), spec.get("driver") or "bridge", bool(spec.get("external")),
                                  dict(spec.get("labels") or {}))
                 for key, spec in (raw.get("networks") or {}).items()}
     volumes = {key: VolumeSpec(key, spec.get("name", key), spec.get("driver") or "local", bool(spec.get("external")),
                                dict(spec.get("labels") or {}))
                for key, spec in (raw.get("volumes") or {}).items()}
-    services = {sname: _service(sname, svc) for sname, svc in raw["services"].items()}
+    services = {sname: typed.service(sname, svc, lambda *p, _s=sname: session.at("services", _s, *p), project_dir)
+                for sname, svc in raw["services"].items()}
     return Project(name, project_dir, [f for f in files], services, networks, volumes, raw)
-
-
-def _service(name: str, raw: dict) -> Service:
-    ports = []
-    for p in raw.get("ports") or []:
-        published = p.get("published")
-        if published and "-" in str(published):
-            published = str(published).split("-")[0]
-        ports.append(PortSpec(int(p["target"]), int(published) if published else None, p.get("host_ip", ""),
-                              p.get("protocol", "tcp")))
-    mounts = [MountSpec(v.get("type", "volume"), v["target"], str(v.get("source") or ""),
-                        bool(v.get("read_only")), bool((v.get("bind") or {}).get("create_host_path")))
-              for v in raw.get("volumes") or []]
-    networks = {k: list((v or {}).get("aliases") or []) for k, v in (raw.get("networks") or {}).items()}
-    deps = {k: Dependency(v["condition"], v["required"], v.get("restart", False))
-            for k, v in (raw.get("depends_on") or {}).items()}
-    environment = {k: v for k, v in (raw.get("environment") or {}).items() if v is not None}
-    grace = norm.parse_duration(raw["stop_grace_period"]) if raw.get("stop_grace_period") else 10.0
-    return Service(
-        name=name, image=raw.get("image"), command=raw.get("command"), entrypoint=raw.get("entrypoint"),
-        environment=environment, working_dir=raw.get("working_dir"), user=raw.get("user"),
-        hostname=raw.get("hostname"), container_name=raw.get("container_name"), ports=ports,
-        volumes=mounts, networks=networks, depends_on=deps, restart=raw.get("restart") or "no",
-        stop_signal=raw.get("stop_signal") or "SIGTERM", stop_grace_period=grace,
-        labels=dict(raw.get("labels") or {}), raw=raw)

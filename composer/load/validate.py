@@ -12,8 +12,9 @@ import re
 from typing import Any, Callable
 
 from composer.errors import ComposerError, StackFileError
+from composer.load.parsers import dotted
 
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas", "compose-spec.json")
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas", "compose-spec.json")
 
 _validator = None
 
@@ -138,11 +139,3 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
-
-
-def dotted(path: tuple) -> str:
-    """A path as the user writes it: services.web.ports[0]."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
-    return out or "(top level)"

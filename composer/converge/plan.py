@@ -2,31 +2,58 @@
 
 A plan is a DAG: an operation runs once every operation it depends on has finished. Building a
 plan changes nothing, so `up --dry-run` prints it and tests can check the reconciler's decisions
-without a kernel. composer/executor.py runs a plan; composer/reconciler.py says what each action does.
+without a kernel. converge/executor.py runs a plan; converge/reconciler.py says what each action does.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from composer import desired
+from composer import labels
+from composer.converge import containerspec
 from composer.errors import ComposerError
 from composer.graph import Graph
 from composer.model import Project, Service
-from composer.mounts import services_mounted_from
+from composer.converge.mounts import services_mounted_from
 from engine.api import ContainerInfo
+
+
+class Kind(StrEnum):
+    """What an operation acts on (as the progress display names it)."""
+
+    NETWORK = "Network"
+    VOLUME = "Volume"
+    CONTAINER = "Container"
+    IMAGE = "Image"
+    SERVICE = "Service"  # waiting for a service's containers
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    RECREATE = "recreate"
+    START = "start"
+    STOP = "stop"
+    KILL = "kill"
+    REMOVE = "remove"
+    WAIT_HEALTHY = "wait_healthy"
+    WAIT_COMPLETED = "wait_completed"
 
 
 @dataclass
 class Operation:
-    """One atomic step of a plan, with the reason it is needed and the steps it waits for."""
+    """One atomic step of a plan, with the reason it is needed and the steps it waits for. The
+    reconciler carries out each (kind, action) pair with the handler its HANDLERS table names."""
 
     key: str  # unique in its plan
-    action: str  # create | start | recreate | remove | stop | wait_healthy | wait_completed | ...
-    kind: str  # Network | Volume | Container | Image
+    action: Action
+    kind: Kind
     target: str  # what the user sees (a container, network or volume name)
     reason: str
     deps: set[str] = field(default_factory=set)
     params: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.action, self.kind = Action(self.action), Kind(self.kind)  # an unknown one fails here
 
 
 @dataclass
@@ -77,13 +104,13 @@ class Observed:
     image_ids: dict[str, str]  # image reference -> id, for references the engine has
 
     def of_service(self, name: str) -> list[ContainerInfo]:
-        found = [c for c in self.containers if c.labels.get(desired.LABEL_SERVICE) == name]
+        found = [c for c in self.containers if c.labels.get(labels.LABEL_SERVICE) == name]
         return sorted(found, key=number_of)
 
 
 def number_of(c: ContainerInfo) -> int:
     try:
-        return int(c.labels.get(desired.LABEL_NUMBER, "1"))
+        return int(c.labels.get(labels.LABEL_NUMBER, "1"))
     except ValueError:
         return 1
 
@@ -107,15 +134,7 @@ class UpOptions:
 def replicas(svc: Service, override: dict[str, int]) -> int:
     if svc.name in override:
         return override[svc.name]
-    raw = svc.raw
-    deploy = raw.get("deploy") or {}
-    for value in (raw.get("scale"), deploy.get("replicas")):
-        if value is not None:
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                raise ComposerError(f"service {svc.name}: replicas must be a number, not {value!r}") from None
-    return 1
+    return 1 if svc.replicas is None else svc.replicas
 
 
 def targets(project: Project, services: list[str], no_deps: bool) -> list[str]:
@@ -136,7 +155,7 @@ def _recreate_reason(c: ContainerInfo, want_hash: str, image_id: str | None, for
                      changed_deps: list[str]) -> str | None:
     if forced:
         return "forced (--force-recreate)"
-    if c.labels.get(desired.LABEL_HASH) != want_hash:
+    if c.labels.get(labels.LABEL_HASH) != want_hash:
         return "its configuration changed"
     if image_id and c.image_id and c.image_id != image_id:
         return "its image changed"
@@ -161,11 +180,11 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
     infra: set[str] = set()
     for net in project.networks.values():
         if not net.external and net.name not in observed.networks:
-            infra.add(plan.add(Operation(f"network:{net.name}", "create", "Network", net.name,
+            infra.add(plan.add(Operation(f"network:{net.name}", Action.CREATE, Kind.NETWORK, net.name,
                                          "declared and missing", params={"network": net.key})).key)
     for vol in project.volumes.values():
         if not vol.external and vol.name not in observed.volumes:
-            infra.add(plan.add(Operation(f"volume:{vol.name}", "create", "Volume", vol.name,
+            infra.add(plan.add(Operation(f"volume:{vol.name}", Action.CREATE, Kind.VOLUME, vol.name,
                                          "declared and missing", params={"volume": vol.key})).key)
 
     recreated: set[str] = set()
@@ -184,55 +203,55 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions) -> Plan:
         by_number = {}
         for c in existing:
             by_number.setdefault(number_of(c), []).append(c)
-        image_id = observed.image_ids.get(desired.image_name(project, svc))
+        image_id = observed.image_ids.get(labels.image_name(project, svc))
         for number in range(1, n + 1):
-            spec = desired.container_spec(project, svc, number)
-            want_hash = spec.labels[desired.LABEL_HASH]
+            spec = containerspec.container_spec(project, svc, number)
+            want_hash = spec.labels[labels.LABEL_HASH]
             have = by_number.pop(number, [])
             for extra in have[1:]:  # duplicates of one number (a crash between create and remove)
-                plan.add(Operation(f"remove:{extra.id}", "remove", "Container", extra.name,
+                plan.add(Operation(f"remove:{extra.id}", Action.REMOVE, Kind.CONTAINER, extra.name,
                                    f"a second container numbered {number}", params={"id": extra.id}))
             c = have[0] if have else None
             if c is None:
-                key = plan.add(Operation(f"create:{spec.name}", "create", "Container", spec.name,
+                key = plan.add(Operation(f"create:{spec.name}", Action.CREATE, Kind.CONTAINER, spec.name,
                                          f"service {svc_name} wants {n} container(s), #{number} is missing",
                                          deps=infra | made_first, params={"service": svc_name, "number": number})).key
                 if not opts.no_start:
-                    keys.append(plan.add(Operation(f"start:{spec.name}", "start", "Container", spec.name,
+                    keys.append(plan.add(Operation(f"start:{spec.name}", Action.START, Kind.CONTAINER, spec.name,
                                                    "newly created", deps={key} | gate(),
                                                    params={"service": svc_name, "number": number})).key)
                 recreated.add(svc_name)
                 continue
             reason = None if opts.no_recreate else _recreate_reason(c, want_hash, image_id, forced, changed_deps)
             if not reason and not opts.no_recreate:
-                reason = desired.network_peer_changed(svc, c, recreated, observed.containers)
+                reason = containerspec.network_peer_changed(svc, c, recreated, observed.containers)
             if reason:
-                key = plan.add(Operation(f"recreate:{spec.name}", "recreate", "Container", spec.name, reason,
+                key = plan.add(Operation(f"recreate:{spec.name}", Action.RECREATE, Kind.CONTAINER, spec.name, reason,
                                          deps=infra | made_first, params={"service": svc_name, "number": number,
                                                                           "id": c.id, "old_name": c.name,
                                                                           "renew_anon_volumes": opts.renew_anon_volumes})).key
                 recreated.add(svc_name)
                 if not opts.no_start:
-                    keys.append(plan.add(Operation(f"start:{spec.name}", "start", "Container", spec.name,
+                    keys.append(plan.add(Operation(f"start:{spec.name}", Action.START, Kind.CONTAINER, spec.name,
                                                    "recreated", deps={key} | gate(),
                                                    params={"service": svc_name, "number": number})).key)
             elif c.status != "running" and not opts.no_start:
-                keys.append(plan.add(Operation(f"start:{c.name}", "start", "Container", c.name,
+                keys.append(plan.add(Operation(f"start:{c.name}", Action.START, Kind.CONTAINER, c.name,
                                                f"it is {c.status}", deps=gate(),
                                                params={"service": svc_name, "number": number, "id": c.id})).key)
         for number in sorted(by_number, reverse=True):  # scale down: highest numbers first
             for c in by_number[number]:
-                plan.add(Operation(f"remove:{c.id}", "remove", "Container", c.name,
+                plan.add(Operation(f"remove:{c.id}", Action.REMOVE, Kind.CONTAINER, c.name,
                                    f"service {svc_name} is scaled to {n}", params={"id": c.id}))
         started[svc_name] = keys
 
-    orphans = [c for c in observed.containers if c.labels.get(desired.LABEL_SERVICE) not in project.services]
+    orphans = [c for c in observed.containers if c.labels.get(labels.LABEL_SERVICE) not in project.services]
     if orphans and opts.remove_orphans:
         for c in orphans:
-            plan.add(Operation(f"remove:{c.id}", "remove", "Container", c.name, "orphan (--remove-orphans)",
+            plan.add(Operation(f"remove:{c.id}", Action.REMOVE, Kind.CONTAINER, c.name, "orphan (--remove-orphans)",
                                params={"id": c.id}))
     elif orphans:
-        names = ", ".join(sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in orphans}))
+        names = ", ".join(sorted({c.labels.get(labels.LABEL_SERVICE, "") for c in orphans}))
         plan.warnings.append(f"Found orphan containers ({', '.join(sorted(c.name for c in orphans))}) for "
                              f"services {names} of project {project.name}. If you removed or renamed these "
                              "services in your stack file, run this command with --remove-orphans to clean "
@@ -273,9 +292,9 @@ def plan_start(project: Project, containers: list[ContainerInfo], services: list
         if services and name not in services:
             continue
         gate = _gate(plan, project.services[name], order, started)
-        for c in sorted((c for c in containers if c.labels.get(desired.LABEL_SERVICE) == name), key=number_of):
+        for c in sorted((c for c in containers if c.labels.get(labels.LABEL_SERVICE) == name), key=number_of):
             if c.status != "running":
-                started[name].append(plan.add(Operation(f"start:{c.name}", "start", "Container", c.name,
+                started[name].append(plan.add(Operation(f"start:{c.name}", Action.START, Kind.CONTAINER, c.name,
                                                         f"it is {c.status}", deps=gate(),
                                                         params={"id": c.id, "service": name})).key)
     return plan
@@ -285,7 +304,7 @@ def _wait(plan: Plan, service: str, action: str, after: list[str], required: boo
     key = f"{action}:{service}"
     if key not in plan.ops:
         what = "healthy" if action == "wait_healthy" else "completed successfully"
-        plan.add(Operation(key, action, "Service", service, f"a dependent needs it {what}", deps=set(after),
+        plan.add(Operation(key, action, Kind.SERVICE, service, f"a dependent needs it {what}", deps=set(after),
                            params={"service": service, "required": required}))
     return key
 
@@ -298,21 +317,21 @@ def plan_down(project: Project, observed: Observed, remove_orphans: bool, volume
     if not remove_orphans and project.files:  # without a stack file, all the project's containers go
         # services the files declare under a profile that is not enabled are no orphans: they go too
         declared = set(project.services) | set(project.disabled)
-        orphans = [c for c in containers if c.labels.get(desired.LABEL_SERVICE) not in declared]
+        orphans = [c for c in containers if c.labels.get(labels.LABEL_SERVICE) not in declared]
         if orphans:
-            names = ", ".join(sorted({c.labels.get(desired.LABEL_SERVICE, "") for c in orphans}))
+            names = ", ".join(sorted({c.labels.get(labels.LABEL_SERVICE, "") for c in orphans}))
             plan.warnings.append(f"Found orphan containers for services {names} of project {project.name}. "
                                  "If you removed or renamed them, run down --remove-orphans.")
         containers = [c for c in containers if c not in orphans]
     removals = stop_order(project, containers, "remove", lambda c: "the stack is going down", plan)
     for name in networks:
-        plan.add(Operation(f"network:{name}", "remove", "Network", name, "the stack is going down",
+        plan.add(Operation(f"network:{name}", Action.REMOVE, Kind.NETWORK, name, "the stack is going down",
                            deps=set(removals)))
     if volumes:
         for name in volume_names:
-            plan.add(Operation(f"volume:{name}", "remove", "Volume", name, "down -v", deps=set(removals)))
+            plan.add(Operation(f"volume:{name}", Action.REMOVE, Kind.VOLUME, name, "down -v", deps=set(removals)))
     for ref in images:
-        plan.add(Operation(f"image:{ref}", "remove", "Image", ref, "down --rmi", deps=set(removals)))
+        plan.add(Operation(f"image:{ref}", Action.REMOVE, Kind.IMAGE, ref, "down --rmi", deps=set(removals)))
     return plan
 
 
@@ -321,12 +340,12 @@ def stop_order(project: Project, containers: list[ContainerInfo], action: str, r
     by_service: dict[str, list[str]] = {}
     keys = []
     for c in containers:
-        service = c.labels.get(desired.LABEL_SERVICE, "")
-        op = plan.add(Operation(f"{action}:{c.id}", action, "Container", c.name, reason(c), params={"id": c.id}))
+        service = c.labels.get(labels.LABEL_SERVICE, "")
+        op = plan.add(Operation(f"{action}:{c.id}", action, Kind.CONTAINER, c.name, reason(c), params={"id": c.id}))
         by_service.setdefault(service, []).append(op.key)
         keys.append(op.key)
     for c in containers:
-        svc = project.services.get(c.labels.get(desired.LABEL_SERVICE, ""))
+        svc = project.services.get(c.labels.get(labels.LABEL_SERVICE, ""))
         if svc is None:
             continue
         for dependent, dsvc in project.services.items():

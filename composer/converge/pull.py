@@ -12,9 +12,13 @@ creates containers; `composer pull` calls `pull_images`.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from composer.errors import ComposerError
-from composer.desired import image_name
+from composer.labels import image_name
+from composer.load.parsers import parse_duration
 from composer.model import Project
+from engine.api import EngineError, NotFound
 
 POLICIES = ("always", "missing", "if_not_present", "never", "build", "daily", "weekly")
 CONCURRENT_PULLS = 4
@@ -27,8 +31,6 @@ def refresh_interval(policy: str, where: str) -> float | None:
     if policy == "weekly":
         return 7 * 86400.0
     if policy.startswith("every_"):
-        from composer.normalize import parse_duration
-
         text = policy[len("every_"):]
         if text.endswith("d") and text[:-1].isdigit():  # compose accepts days here too
             return int(text[:-1]) * 86400.0
@@ -51,7 +53,6 @@ def check_policy(policy: str, where: str) -> str:
 
 
 def _age(last: str) -> float | None:
-    from datetime import UTC, datetime
 
     try:
         when = datetime.fromisoformat(last.replace("Z", "+00:00"))
@@ -63,7 +64,6 @@ def _age(last: str) -> float | None:
 def inspector(engine, known: dict | None = None):
     """image_of(name) -> ImageInfo, or None when the engine has no such image; each name is looked up
     once, remembered in *known*."""
-    from engine.errors import NotFound
 
     known = {} if known is None else known
 
@@ -85,10 +85,10 @@ def wanted(project: Project, engine, policy: str | None = None, image_of=None) -
     image_of = image_of or inspector(engine)
     out: dict[str, list[str]] = {}
     # an image some service builds is the builder's, for every service that runs it
-    built = {image_name(project, s) for s in project.services.values() if s.raw.get("build") is not None}
+    built = {image_name(project, s) for s in project.services.values() if s.build is not None}
     for svc in project.services.values():
         where = f"services.{svc.name}.pull_policy"
-        pol = check_policy(policy or str(svc.raw.get("pull_policy") or "missing"), where)
+        pol = check_policy(policy or svc.pull_policy, where)
         has_build = image_name(project, svc) in built
         if pol == "build" or (has_build and pol in ("missing", "never")):
             continue
@@ -125,19 +125,16 @@ class _Lines:
     def __call__(self, event) -> None:
         if event.id and event.status == "Downloading":
             self.done[event.id], self.total[event.id] = event.current, event.total
-            from composer.cli.output import human_size
-
-            self.display.update("Image", self.ref, f"Downloading {human_size(sum(self.done.values()))}/"
-                                                   f"{human_size(sum(self.total.values()))}")
+            self.display.downloading("Image", self.ref, sum(self.done.values()), sum(self.total.values()))
 
 
 def _reporter(progress, ref: str):
     """(callable for engine events, callable(text, state) for the image's own line) for *progress*:
     a composer.progress.Progress, a callable taking ProgressEvent's, or None."""
-    from engine.images.progress import ProgressEvent, quiet
+    from engine.api import ProgressEvent, quiet_progress  # only when pulling: loaded on first use
 
     if progress is None:
-        return quiet, lambda text, state: None
+        return quiet_progress, lambda text, state: None
     if hasattr(progress, "update"):
         return _Lines(progress, ref), lambda text, state: progress.update("Image", ref, text, state)
     return progress, lambda text, state: progress(ProgressEvent(f"{ref} {text}"))
@@ -148,7 +145,6 @@ def pull_images(engine, images: dict[str, list[str]], progress=None,
     """Pull each image (concurrently); returns {reference: image id} of those pulled. A failure
     raises ComposerError naming the service, after the other pulls finish (or is skipped with
     *ignore_failures*). *progress*: a composer.progress.Progress, a ProgressEvent callable, or None."""
-    from engine.errors import EngineError
 
     def one(name: str) -> tuple[str, str] | None:
         services = ", ".join(images[name])

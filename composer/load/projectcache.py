@@ -11,48 +11,23 @@ the same value (or is still unset), compared by a digest (an entry keeps no vari
 warnings are printed again. Other variables (a terminal's,
 a benchmark tool's) do not matter.
 
-The loader reports what it touches through ``isfile``/``exists``/``seen``/``warn`` below, which
-record while a load runs and otherwise just answer. Entries are pickles of plain model objects in
+The loader reports what it touches to the composer.load.recorder.Recorder of its session; the loader
+(composer.load.loader.load) asks ``remembered`` first and hands a fresh load with its recorder to
+``remember``; this module never calls the loader. Entries are pickles of plain model objects in
 $XDG_CACHE_HOME/composer/projects (mode 0700: a project holds resolved environment values).
 """
 from __future__ import annotations
 
 import os
 import sys
-import threading
+
+from composer.load.recorder import signature
 
 VERSION = 3  # of the entry format
 ALWAYS = ("HOME",)  # read by the loader itself (`~` in paths), besides the prefixes below
 PREFIXES = ("COMPOSE_", "DOCKER_")
 MAX_ENTRIES = 256
 RACY_NS = 50_000_000  # file times are coarse (a clock tick of up to 10 ms)
-
-_local = threading.local()  # .touched (path -> signature), .texts and .warned, while a load runs here
-
-
-def signature(path: str) -> tuple | None:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return st.st_mode >> 12, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
-
-
-def seen(path: str) -> tuple | None:
-    """Note that the load depends on *path* (read or looked for); its signature."""
-    sig = signature(path)
-    touched = getattr(_local, "touched", None)
-    if touched is not None and path not in touched:
-        touched[path] = sig
-    return sig
-
-
-def read_text(text: str) -> None:
-    """Note the text of a file the load read (variables named in it may matter)."""
-    texts = getattr(_local, "texts", None)
-    if texts is not None:
-        texts.append(text)
-
 
 def relevant_environment(environ, text: str) -> dict[str, str]:
     """The variables of *environ* a load whose files read *text* could have looked at."""
@@ -69,37 +44,22 @@ def _fingerprint(env: dict[str, str]) -> str:
     return sha256(repr(sorted(env.items())).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def isfile(path: str) -> bool:
-    sig = seen(path)
-    return sig is not None and sig[0] == 0o10  # S_IFREG >> 12
-
-
-def exists(path: str) -> bool:
-    return seen(path) is not None
-
-
-def warn(message: str) -> None:
-    print(message, file=sys.stderr)
-    warned = getattr(_local, "warned", None)
-    if warned is not None:
-        warned.append(message)
-
-
 def directory() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "composer", "projects")
 
 
 def _code_stamp() -> list:
-    """Our loader's code and the schema: an upgrade of either makes every entry stale."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    """Our loader's code, the model and the schema: an upgrade of any makes every entry stale."""
+    here = os.path.dirname(os.path.abspath(__file__))  # composer/load
+    top = os.path.dirname(here)  # composer: model.py, graph.py, errors.py, labels.py
     out = []
-    for base in (here, os.path.join(here, "schemas")):
+    for base in (here, top, os.path.join(top, "schemas")):
         with os.scandir(base) as it:
             for e in it:
                 if e.name.endswith((".py", ".json")):
                     st = e.stat()
-                    out.append((e.name, st.st_size, st.st_mtime_ns))
+                    out.append((e.path, st.st_size, st.st_mtime_ns))
     return sorted(out)
 
 
@@ -182,31 +142,21 @@ def _trim(d: str) -> None:
             pass
 
 
-def load(opts, cwd: str | None = None, use_cache: bool = True):
-    """The project for *opts*: remembered, or loaded by composer.loader and remembered."""
-    cwd = cwd or os.getcwd()
-    name = key(opts, cwd) if use_cache else None
-    if name:
-        project = get(name, _environ(opts))
-        if project is not None:
-            if project.environment_names():  # secrets' values are not remembered: read them again
-                from composer.dotenv import project_environment
+def remembered(opts, cwd: str):
+    """The remembered project of a load with *opts* in *cwd*, its warnings printed again; None when
+    there is none, or what it depends on changed (then the caller loads, and may ``remember``)."""
+    name = key(opts, cwd)
+    project = get(name, _environ(opts)) if name else None
+    if project is not None and project.environment_names():  # secrets' values are not remembered: read again
+        from composer.load.dotenv import project_environment
 
-                project.take_environment(project_environment(opts.env_files, cwd, project.working_dir,
-                                                             dict(_environ(opts))))
-            return project
-    from composer.loader import load_uncached
-
-    if not name:
-        return load_uncached(opts, cwd)
-    if getattr(_local, "touched", None) is not None:  # a load inside a load: the outer one records
-        return load_uncached(opts, cwd)
-    environ = dict(_environ(opts))  # as the load saw it
-    _local.touched, _local.texts, _local.warned = {}, [], []
-    try:
-        project = load_uncached(opts, cwd)
-        files, texts, warnings = _local.touched, _local.texts, _local.warned
-    finally:
-        _local.touched = _local.texts = _local.warned = None
-    put(name, files, texts, environ, warnings, project)
+        project.take_environment(project_environment(opts.env_files, cwd, project.working_dir,
+                                                     dict(_environ(opts))))
     return project
+
+
+def remember(opts, cwd: str, environ: dict, recorder, project) -> None:
+    """Remember *project*, loaded with *opts* in *cwd* from *environ* while *recorder* recorded."""
+    name = key(opts, cwd)
+    if name:
+        put(name, recorder.touched, recorder.texts, environ, recorder.warned, project)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from composer.errors import StackFileError
+from composer.load.recorder import NOT_RECORDING, Recorder
 
 Path = tuple  # a path into the document: ("services", "web", "ports", 0)
 
@@ -259,10 +260,8 @@ def parse(text: str, filename: str) -> Source:
     return src
 
 
-def read(filename: str) -> Source:
-    from composer import projectcache
-
-    projectcache.seen(filename)
+def read(filename: str, recorder: Recorder = NOT_RECORDING) -> Source:
+    recorder.seen(filename)
     try:
         with open(filename, encoding="utf-8") as f:
             text = f.read(MAX_CHARS + 1)  # bounded: /dev/zero is a file name too
@@ -274,5 +273,5 @@ def read(filename: str) -> Source:
         raise StackFileError(f"{filename}: cannot read: {e}") from None
     if len(text) > MAX_CHARS:
         raise StackFileError(f"{filename}: larger than {MAX_CHARS >> 20} MiB; refusing to read it as a stack file")
-    projectcache.read_text(text)
+    recorder.read_text(text)
     return parse(text, filename)

@@ -1,4 +1,4 @@
-"""Converging a project: observe the engine once, plan (composer/plan.py), execute (composer/executor.py).
+"""Converging a project: observe the engine once, plan (converge/plan.py), execute (converge/executor.py).
 
 This module says what each planned action does with the engine and reports it. Everything `up`
 checks that can fail on bad input is checked before anything is created, and when an operation of
@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from composer import desired
+from composer import labels
+from composer.converge import containerspec
+from composer.converge.mounts import volume_options
+from composer.converge.plan import (Action, Kind, Observed, Operation, Plan, UpOptions, plan_down, plan_start,
+                                    plan_up, stop_order)
 from composer.errors import ComposerError
 from composer.model import Project
-from composer.mounts import volume_options
-from composer.plan import Observed, Operation, Plan, UpOptions, plan_down, plan_start, plan_up, stop_order
 from composer.progress import DONE, FAILED, WARNED, Progress
 from engine.api import Conflict, ContainerInfo, Engine, EngineError, NotFound
 
@@ -36,9 +39,10 @@ class Created:
 
 
 WORDS = {  # action -> (while, after), as Docker Compose words them
-    "create": ("Creating", "Created"), "start": ("Starting", "Started"), "recreate": ("Recreate", "Recreated"),
-    "remove": ("Removing", "Removed"), "stop": ("Stopping", "Stopped"), "kill": ("Killing", "Killed"),
-    "wait_healthy": ("Waiting", "Healthy"), "wait_completed": ("Waiting", "Exited"),
+    Action.CREATE: ("Creating", "Created"), Action.START: ("Starting", "Started"),
+    Action.RECREATE: ("Recreate", "Recreated"), Action.REMOVE: ("Removing", "Removed"),
+    Action.STOP: ("Stopping", "Stopped"), Action.KILL: ("Killing", "Killed"),
+    Action.WAIT_HEALTHY: ("Waiting", "Healthy"), Action.WAIT_COMPLETED: ("Waiting", "Exited"),
 }
 
 
@@ -65,22 +69,22 @@ class Reconciler:
     # -- observed state ---------------------------------------------------------------
     def containers(self, service: str | None = None, one_off: bool = False) -> list[ContainerInfo]:
         """The project's containers (of *service*); with *one_off*, `run` containers too."""
-        labels = {desired.LABEL_PROJECT: self.project.name}
+        wanted = {labels.LABEL_PROJECT: self.project.name}
         if not one_off:
-            labels[desired.LABEL_ONEOFF] = "False"
+            wanted[labels.LABEL_ONEOFF] = "False"
         if service:
-            labels[desired.LABEL_SERVICE] = service
-        return self.engine.list_containers(labels)
+            wanted[labels.LABEL_SERVICE] = service
+        return self.engine.list_containers(wanted)
 
     def observe(self, with_images: bool = True) -> Observed:
         image_ids = {}
         if with_images:
-            from composer.pulling import inspector
+            from composer.converge.pull import inspector  # not for ps and the other readers (~1 ms)
 
             image_of = inspector(self.engine, self._inspected)  # what prepare_images just looked at
             self._inspected = None
             for svc in self.project.services.values():
-                ref = desired.image_name(self.project, svc)
+                ref = labels.image_name(self.project, svc)
                 if (image := image_of(ref)) is not None:
                     image_ids[ref] = image.id
         return Observed(self.containers(), {n.name for n in self.engine.list_networks()},
@@ -90,18 +94,18 @@ class Reconciler:
     def preflight(self, plan: Plan, observed: Observed) -> None:
         services = sorted({op.params["service"] for op in plan.ops.values()
                            if op.kind == "Container" and op.action in ("create", "recreate")})
-        to_build = [name for name in services if self.project.services[name].raw.get("build") is not None
-                    and desired.image_name(self.project, self.project.services[name]) not in observed.image_ids]
+        to_build = [name for name in services if self.project.services[name].build is not None
+                    and labels.image_name(self.project, self.project.services[name]) not in observed.image_ids]
         if to_build and self.no_build:
-            raise ComposerError(f"service {to_build[0]}: image {desired.image_name(self.project, self.project.services[to_build[0]])} "
+            raise ComposerError(f"service {to_build[0]}: image {labels.image_name(self.project, self.project.services[to_build[0]])} "
                                 "is missing and --no-build was given")
         if to_build and not self.dry_run:
-            from composer.building import ensure_built
+            from composer.converge.build import ensure_built
 
             observed.image_ids.update(ensure_built(self.project, self.engine, to_build, False, self.progress))
         for name in services:
             svc = self.project.services[name]
-            ref = desired.image_name(self.project, svc)
+            ref = labels.image_name(self.project, svc)
             if ref not in observed.image_ids and name not in to_build:
                 raise ComposerError(f"service {name}: image {svc.image} not found (import or load it first: "
                                     "composer image import / composer image load)")
@@ -135,7 +139,7 @@ class Reconciler:
         held = {(p.host_ip, p.host_port, p.protocol) for c in observed if c.status == "running"
                 for p in c.ports}
         for name in services:
-            for b in desired.port_bindings(self.project.services[name]):
+            for b in containerspec.port_bindings(self.project.services[name].ports):
                 host_ip, published = b.host_ip or "0.0.0.0", b.host_port
                 if not published or b.host_port_end or (host_ip, published, b.protocol) in held:
                     continue  # random ports and ranges: the engine picks a free one when it starts
@@ -154,7 +158,7 @@ class Reconciler:
         with *build* rebuild the images of those with `build:`. Changed images are recreated by the plan."""
         if self.dry_run:
             return
-        from composer.pulling import inspector, wanted
+        from composer.converge.pull import inspector, pull_images, wanted
 
         inspected: dict = {}
         need = {ref: names for ref, names in wanted(self.project, self.engine, pull,
@@ -162,13 +166,11 @@ class Reconciler:
                 if set(names) & set(services)}
         self._inspected = inspected
         if need:
-            from composer.pulling import pull_images
-
             self._inspected = None
             pull_images(self.engine, need, self.progress)
         if build:
             self._inspected = None
-            from composer.building import ensure_built
+            from composer.converge.build import ensure_built
 
             ensure_built(self.project, self.engine, services, True, self.progress)
 
@@ -180,7 +182,7 @@ class Reconciler:
     def plan_down(self, volumes: bool = False, remove_orphans: bool = False, rmi: str | None = None,
                   services: list[str] | None = None) -> Plan:
         if services:  # `down SERVICE...`: only those containers; networks and volumes stay
-            chosen = [c for c in self.containers() if c.labels.get(desired.LABEL_SERVICE) in services]
+            chosen = [c for c in self.containers() if c.labels.get(labels.LABEL_SERVICE) in services]
             plan = Plan()
             stop_order(self.project, chosen, "remove", lambda c: "asked to take it down", plan)
             return plan
@@ -189,7 +191,7 @@ class Reconciler:
         if rmi in ("local", "all"):
             for svc in self.project.services.values():
                 if rmi == "all" or svc.image is None:
-                    ref = desired.image_name(self.project, svc)
+                    ref = labels.image_name(self.project, svc)
                     if ref not in images:
                         images.append(ref)
         images = [ref for ref in images if self._has_image(ref)]
@@ -215,7 +217,7 @@ class Reconciler:
             touched = {op.target for op in plan.ops.values() if op.kind == "Container"}
             wanted = set(opts.services or self.project.services)
             for c in observed.containers:
-                if c.status == "running" and c.name not in touched and c.labels.get(desired.LABEL_SERVICE) in wanted:
+                if c.status == "running" and c.name not in touched and c.labels.get(labels.LABEL_SERVICE) in wanted:
                     self.progress.update("Container", c.name, "Running", DONE)
         self.apply(plan, undo_on_failure=True)
         return plan
@@ -236,7 +238,7 @@ class Reconciler:
     async def _execute(self, plan: Plan, undo_on_failure: bool) -> None:
         import anyio
 
-        from composer.executor import DependencyFailed, PlanFailed, execute
+        from composer.converge.executor import DependencyFailed, PlanFailed, execute
 
         try:
             await execute(plan, self._perform, self.limit)
@@ -251,10 +253,13 @@ class Reconciler:
             raise ComposerError(f"{op.kind.lower()} {op.target}: {err}") from None
 
     async def _perform(self, op: Operation) -> None:
-        while_, after = WORDS.get(op.action, (op.action, op.action))
+        while_, after = WORDS[op.action]
+        handler = HANDLERS.get((op.kind, op.action))
+        if handler is None:
+            raise ComposerError(f"{op.kind.lower()} {op.target}: cannot {op.action} it (no handler)")
         self.progress.update(op.kind, op.target, while_)
         try:
-            warning = await getattr(self, f"_{op.kind.lower()}_{op.action}")(op)
+            warning = await handler(self, op)
         except ConditionFailed as e:
             if op.params.get("required", True):
                 self.progress.update(op.kind, op.target, "Error", FAILED)
@@ -272,20 +277,20 @@ class Reconciler:
 
     async def _network_create(self, op: Operation) -> None:
         net = self.project.networks[op.params["network"]]
-        labels = {**net.labels, desired.LABEL_PROJECT: self.project.name, desired.LABEL_NETWORK: net.key}
-        await self._call(self.engine.create_network, net.name, labels, desired.network_config(self.project, net.key))
+        tags = {**net.labels, labels.LABEL_PROJECT: self.project.name, labels.LABEL_NETWORK: net.key}
+        await self._call(self.engine.create_network, net.name, tags, containerspec.network_config(self.project, net.key))
         self.created.networks.append(net.name)
 
     async def _volume_create(self, op: Operation) -> None:
         vol = self.project.volumes[op.params["volume"]]
-        labels = {**vol.labels, desired.LABEL_PROJECT: self.project.name, desired.LABEL_VOLUME: vol.key}
-        await self._call(self.engine.create_volume, vol.name, vol.driver, labels,
+        tags = {**vol.labels, labels.LABEL_PROJECT: self.project.name, labels.LABEL_VOLUME: vol.key}
+        await self._call(self.engine.create_volume, vol.name, vol.driver, tags,
                          volume_options(self.project, vol.key))
         self.created.volumes.append(vol.name)
 
     async def _container_create(self, op: Operation, previous: ContainerInfo | None = None) -> None:
         svc = self.project.services[op.params["service"]]
-        spec = desired.container_spec(self.project, svc, op.params["number"], previous)
+        spec = containerspec.container_spec(self.project, svc, op.params["number"], previous)
         info = await self._call(self.engine.create_container, spec)
         for w in info.warnings:
             self.progress.warn(f"service {svc.name}: {w}")
@@ -418,7 +423,7 @@ class Reconciler:
         """Names of the existing objects this project owns: declared (not external) or labelled with it."""
         declared = {s.name for s in specs if not s.external}
         return sorted(o.name for o in listing
-                      if o.name in declared or o.labels.get(desired.LABEL_PROJECT) == self.project.name)
+                      if o.name in declared or o.labels.get(labels.LABEL_PROJECT) == self.project.name)
 
     def _project_networks(self) -> list[str]:
         return self._owned(self.project.networks.values(), self.engine.list_networks())
@@ -428,7 +433,7 @@ class Reconciler:
 
     def _selected(self, services: list[str] | None, where) -> list[ContainerInfo]:
         return [c for c in self.containers() if where(c)
-                and (not services or c.labels.get(desired.LABEL_SERVICE) in services)]
+                and (not services or c.labels.get(labels.LABEL_SERVICE) in services)]
 
     def stop(self, services: list[str] | None = None, timeout: float | None = None) -> None:
         plan = Plan()
@@ -441,7 +446,7 @@ class Reconciler:
     def kill(self, services: list[str] | None = None, signal: str = "SIGKILL") -> None:
         plan = Plan()
         for c in self._selected(services, lambda c: c.status == "running"):
-            plan.add(Operation(f"kill:{c.id}", "kill", "Container", c.name, f"asked to send {signal}",
+            plan.add(Operation(f"kill:{c.id}", Action.KILL, Kind.CONTAINER, c.name, f"asked to send {signal}",
                                params={"id": c.id, "signal": signal}))
         self.apply(plan)
 
@@ -457,10 +462,28 @@ class Reconciler:
         with *volumes*, their anonymous volumes too."""
         plan = Plan()
         for c in self._selected(services, lambda c: stop_first or c.status != "running"):
-            plan.add(Operation(f"remove:{c.id}", "remove", "Container", c.name, "asked to remove",
+            plan.add(Operation(f"remove:{c.id}", Action.REMOVE, Kind.CONTAINER, c.name, "asked to remove",
                                params={"id": c.id, "timeout": timeout, "volumes": volumes}))
         self.apply(plan)
         return [op.target for op in plan.ops.values()]
+
+
+# what the executor's operations do: one handler per (kind, action) a plan may hold
+HANDLERS = {
+    (Kind.NETWORK, Action.CREATE): Reconciler._network_create,
+    (Kind.NETWORK, Action.REMOVE): Reconciler._network_remove,
+    (Kind.VOLUME, Action.CREATE): Reconciler._volume_create,
+    (Kind.VOLUME, Action.REMOVE): Reconciler._volume_remove,
+    (Kind.CONTAINER, Action.CREATE): Reconciler._container_create,
+    (Kind.CONTAINER, Action.RECREATE): Reconciler._container_recreate,
+    (Kind.CONTAINER, Action.START): Reconciler._container_start,
+    (Kind.CONTAINER, Action.STOP): Reconciler._container_stop,
+    (Kind.CONTAINER, Action.KILL): Reconciler._container_kill,
+    (Kind.CONTAINER, Action.REMOVE): Reconciler._container_remove,
+    (Kind.IMAGE, Action.REMOVE): Reconciler._image_remove,
+    (Kind.SERVICE, Action.WAIT_HEALTHY): Reconciler._service_wait_healthy,
+    (Kind.SERVICE, Action.WAIT_COMPLETED): Reconciler._service_wait_completed,
+}
 
 
 def c_health(c: ContainerInfo) -> str:
@@ -484,7 +507,7 @@ def readiness(c: ContainerInfo, healthy: bool) -> str:
     if c.status == "exited":
         if c.exit_code == 0:
             return "ready"
-        return f"service {c.labels.get(desired.LABEL_SERVICE)} didn't complete successfully: exit {c.exit_code}"
+        return f"service {c.labels.get(labels.LABEL_SERVICE)} didn't complete successfully: exit {c.exit_code}"
     return "waiting"
 
 
@@ -511,8 +534,6 @@ def running_state(c: ContainerInfo, may_complete: bool, now: float | None = None
 
 def _up_for(c: ContainerInfo, now: float | None = None) -> float:
     """Seconds since the container's process started (a large number if the time is unknown)."""
-    from datetime import datetime
-
     try:
         started = datetime.fromisoformat(c.started_at.replace("Z", "+00:00")).timestamp()
     except (AttributeError, ValueError):

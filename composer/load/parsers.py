@@ -1,14 +1,14 @@
-"""Reading raw attribute values, and short syntaxes turned into their long forms.
+"""Value parsers: raw attribute values read, and short syntaxes turned into their long forms.
 
-The helpers at the top are for everyone who reads a service's ``raw`` mapping (the shape
-``docker compose config --format json`` prints): durations come as Go-style strings ("1m30s"),
-byte sizes as strings of digits, booleans possibly as strings. Use::
+The long-form pass (composer.load.longform) and the typed model (composer.load.typed) use them;
+nothing after the load reads raw values. Durations come as Go-style strings ("1m30s"), byte sizes
+as strings of digits, booleans possibly as strings::
 
-    parse_duration(svc.raw["healthcheck"]["interval"])   # -> 90.0 seconds
-    parse_bytes(svc.raw["mem_limit"])                     # -> 536870912
-    as_bool(svc.raw.get("read_only"))                     # -> False
+    parse_duration("1m30s")   # -> 90.0 seconds
+    parse_bytes("512m")       # -> 536870912
+    as_bool("false")          # -> False
 
-The long-form pass for a whole service lives in ``composer.longform``.
+Each takes *where* (a path, or a located one: "file:line: services.web.ports[0]") for its error.
 """
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ from composer.errors import StackFileError
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def dotted(path: tuple) -> str:
+    """A path as the user writes it: services.web.ports[0]."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out or "(top level)"
 
 
 def _fail(where: str, message: str) -> StackFileError:

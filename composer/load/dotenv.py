@@ -1,10 +1,13 @@
 """Reading `.env` files (dotenv syntax)."""
 from __future__ import annotations
 
+import os
 import re
 from typing import Mapping
 
 from composer.errors import StackFileError
+from composer.load.interpolate import InterpolationError, Interpolator
+from composer.load.recorder import NOT_RECORDING, Recorder
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(.*))?$")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$"}
@@ -102,8 +105,6 @@ def _closing(body: str, quote: str) -> int:
 
 
 def _subst(value: str, env: Mapping[str, str], filename: str, lineno: int) -> str:
-    from composer.interpolate import Interpolator, InterpolationError
-
     try:
         return Interpolator(env, warn=lambda name: None).text(value)
     except InterpolationError as e:
@@ -114,10 +115,8 @@ MAX_CHARS = 64 << 20
 
 
 def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
-         bare_from: Mapping[str, str] | None = None) -> dict[str, str]:
-    from composer import projectcache
-
-    projectcache.seen(path)
+         bare_from: Mapping[str, str] | None = None, recorder: Recorder = NOT_RECORDING) -> dict[str, str]:
+    recorder.seen(path)
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read(MAX_CHARS + 1)  # bounded: /dev/zero is a file name too
@@ -133,24 +132,20 @@ def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
     try:
         return parse(text, path, env, raw=raw, bare_from=bare_from, names=names)
     finally:  # the names only: a remembered load keeps no value of the file (secrets among them)
-        projectcache.read_text(" ".join(sorted(names)))
+        recorder.read_text(" ".join(sorted(names)))
 
 
 def project_environment(env_files: list[str], cwd: str, project_dir: str,
-                        process_env: Mapping[str, str]) -> dict[str, str]:
+                        process_env: Mapping[str, str], recorder: Recorder = NOT_RECORDING) -> dict[str, str]:
     """A load's variables: the --env-file files (relative to *cwd*), else the project directory's
     .env, with the process environment winning."""
-    import os
-
-    from composer import projectcache
-
     env: dict[str, str] = {}
     if env_files:
         paths = [os.path.join(cwd, p) for p in env_files]
     else:
         default = os.path.join(project_dir, ".env")
-        paths = [default] if projectcache.isfile(default) else []
+        paths = [default] if recorder.isfile(default) else []
     for path in paths:
-        env.update(read(path, {**env, **process_env}))
+        env.update(read(path, {**env, **process_env}, recorder=recorder))
     env.update(process_env)
     return env

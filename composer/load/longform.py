@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping
 
-from composer import normalize as n
-from composer import projectcache
 from composer.errors import StackFileError
+from composer.load import dotenv
+from composer.load import parsers as n
+from composer.load.recorder import NOT_RECORDING, Recorder
 
 At = Callable[..., str]  # at("ports", 0) -> "file:line: services.web.ports[0]"
 
@@ -51,7 +52,7 @@ def is_url(context: str) -> bool:
 
 
 def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str, str], at: At,
-            defaults: bool = True) -> dict:
+            defaults: bool = True, recorder: Recorder = NOT_RECORDING) -> dict:
     """The long form of one service (see the module docstring). Without *defaults* (`config
     --no-normalize`) the default network, implied dependencies and Dockerfile name are not added."""
     out: dict[str, Any] = {}
@@ -66,11 +67,11 @@ def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str,
     if "env_file" in data or "environment" in data:
         environment: dict[str, Any] = {}
         if data.get("env_file") is not None:
-            environment.update(read_env_files(data["env_file"], base_dir, env, at, "env_file"))
+            environment.update(read_env_files(data["env_file"], base_dir, env, at, "env_file", recorder))
         environment.update(out.get("environment") or {})
         out["environment"] = dict(sorted(environment.items()))
     if data.get("label_file") is not None:
-        labels = {k: v or "" for k, v in read_env_files(data["label_file"], base_dir, env, at, "label_file").items()}
+        labels = {k: v or "" for k, v in read_env_files(data["label_file"], base_dir, env, at, "label_file", recorder).items()}
         labels.update(out.get("labels") or {})
         out["labels"] = dict(sorted(labels.items()))
 
@@ -553,21 +554,20 @@ def env_file_entries(value: Any) -> list[dict]:
     return entries
 
 
-def read_env_files(value: Any, base_dir: str, env: Mapping[str, str], at: At, key: str) -> dict[str, Any]:
+def read_env_files(value: Any, base_dir: str, env: Mapping[str, str], at: At, key: str,
+                   recorder: Recorder = NOT_RECORDING) -> dict[str, Any]:
     """Variables of a service's env files (later files win). A bare KEY takes the environment's value."""
-    from composer import dotenv
-
     out: dict[str, Any] = {}
     for i, entry in enumerate(env_file_entries(value)):
         path = n.abs_path(entry["path"], base_dir)
-        if not projectcache.exists(path):
+        if not recorder.exists(path):
             if entry["required"]:
                 raise StackFileError(f"{at(key, i)}: env file {path} not found (set required: false to make it optional)")
             continue
         fmt = entry.get("format")
         if fmt not in (None, "", "raw"):
             raise StackFileError(f"{at(key, i)}: unsupported env file format {fmt!r} (use raw, or leave it unset)")
-        out.update(dotenv.read(path, env, raw=(fmt == "raw"), bare_from=env))
+        out.update(dotenv.read(path, env, raw=(fmt == "raw"), bare_from=env, recorder=recorder))
     return out
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from composer import normalize as n
-from composer.yamlsource import Tagged
+from composer.load import parsers as n
+from composer.load.yamlsource import Tagged
 
 _DELETE = object()
 

@@ -1,0 +1,1 @@
+"""From the model to running containers: container specs, observed state -> plan -> executor."""

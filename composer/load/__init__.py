@@ -1,0 +1,1 @@
+"""The loader passes: stack files -> a typed composer.model.Project."""
