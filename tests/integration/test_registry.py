@@ -286,7 +286,7 @@ services:
     def project(policy: str | None = None):
         p = load(LoadOptions(files=[os.path.join(cli.cwd, "compose.yaml")], project_name=cli.project))
         if policy:
-            p.services["web"].raw["pull_policy"] = policy
+            p.services["web"].pull_policy = policy
         return p
 
     eng = _api(cli)
@@ -303,7 +303,7 @@ services:
     assert list(got) == [f"{repo}/web:1"] and any("Pulled" in line for line in lines)
     # a service without build: whose image another service builds is left to the builder too
     both = project()
-    both.services["job"].raw["pull_policy"] = "missing"
+    both.services["job"].pull_policy = "missing"
     both.services["job"].image = both.services["app"].image
     _rm(cli, f"{repo}/built:1")
     assert f"{repo}/built:1" not in ensure_images(both, eng)
