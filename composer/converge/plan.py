@@ -313,16 +313,10 @@ def plan_down(project: Project, observed: Observed, remove_orphans: bool, volume
               networks: list[str], volume_names: list[str], images: list[str]) -> Plan:
     """Stop and remove containers (dependents first), then networks, volumes and images."""
     plan = Plan()
+    # every container of the project goes, as under Docker Compose: those of services under profiles not
+    # enabled, and those of services the files no longer name (a rename), with no warning about orphans;
+    # *remove_orphans* asks for nothing more here
     containers = observed.containers
-    if not remove_orphans and project.files:  # without a stack file, all the project's containers go
-        # services the files declare under a profile that is not enabled are no orphans: they go too
-        declared = set(project.services) | set(project.disabled)
-        orphans = [c for c in containers if c.labels.get(labels.LABEL_SERVICE) not in declared]
-        if orphans:
-            names = ", ".join(sorted({c.labels.get(labels.LABEL_SERVICE, "") for c in orphans}))
-            plan.warnings.append(f"Found orphan containers for services {names} of project {project.name}. "
-                                 "If you removed or renamed them, run down --remove-orphans.")
-        containers = [c for c in containers if c not in orphans]
     removals = stop_order(project, containers, "remove", lambda c: "the stack is going down", plan)
     for name in networks:
         plan.add(Operation(f"network:{name}", Action.REMOVE, Kind.NETWORK, name, "the stack is going down",

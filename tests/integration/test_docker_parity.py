@@ -368,10 +368,6 @@ services:
     assert tool("ps", "-a", "-q").stdout.strip() == "" and project_networks(tool) == []
 
 
-@composer_differs("down without --remove-orphans keeps the containers of services no longer in the file, warns "
-                  "'Found orphan containers' and leaves the network ('Resource is still in use'); Docker Compose "
-                  "v2.40 removes them and the network (tests/integration/test_lifecycle_habits.py::"
-                  "test_down_keeps_orphans_without_remove_orphans_and_still_succeeds asserts composer's way)")
 def test_down_removes_containers_of_services_no_longer_in_the_file(tool):
     tool.cli.write("compose.yaml", f"services:\n  old:\n    image: composer/busybox\n    command: {SLEEPER}\n"
                                    "    stop_signal: SIGKILL\n")
