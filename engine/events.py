@@ -96,3 +96,22 @@ def _lines(path: str, since: float | None, until: float | None) -> Iterator[dict
             t = event["timeNano"] / 1e9
             if (since is None or t >= since) and (until is None or t <= until):
                 yield event
+
+
+class Journal:
+    """The event journal of one engine root, as the services that report to it hold it."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+    def record(self, kind: str, action: str, ident: str, attributes: dict | None = None) -> None:
+        record(self.root, kind, action, ident, attributes)
+
+    def container(self, action: str, rec: dict, **extra: str) -> None:
+        """A container's event, with its name, image and labels as attributes (as Docker's)."""
+        spec = rec["spec"]
+        record(self.root, "container", action, rec["id"], {"name": rec["name"], "image": spec.get("image", ""),
+                                                            **spec.get("labels", {}), **extra})
+
+    def read(self, since: float | None = None, until: float | None = None, follow: bool = False) -> Iterator[dict]:
+        return read(self.root, since, until, follow)

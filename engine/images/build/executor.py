@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from engine.containers.runtimeconfig import DEFAULT_PATH
 from engine.images.build import BuildError, copying, runstep
 from engine.images.build import shellwords as sw
 from engine.images.build.cache import Cache, make_key
@@ -28,7 +29,6 @@ from engine.images.build.options import exec_form, flags, take_repeated
 from engine.images.build.runmounts import RunMounts
 from engine.snapshots.store import chain_ids
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 COMMENT = "buildkit.dockerfile.v0"
 NOT_IN_ONBUILD = ("ONBUILD", "FROM", "MAINTAINER")

@@ -31,6 +31,15 @@ def spec_from_dict(d: dict) -> ContainerSpec:
     return ContainerSpec(**d)
 
 
+def process_args(spec: ContainerSpec, image_config: dict) -> list[str]:
+    """The container's argv: its entrypoint and command, each the image's where the spec has none
+    (a spec's entrypoint drops the image's Cmd), as Docker resolves them."""
+    if spec.entrypoint is not None:
+        return list(spec.entrypoint) + list(spec.command or [])
+    return list(image_config.get("Entrypoint") or []) + list(
+        spec.command if spec.command is not None else (image_config.get("Cmd") or []))
+
+
 class Records:
     """The container records of one engine root: ``containers/<id>/record.json``."""
 
@@ -75,3 +84,12 @@ class Records:
         if len(matches) == 1:
             return matches[0]
         raise NotFound(f"no such container: {ref}")
+
+    def volume_users(self) -> dict[str, list[str]]:
+        """Volume name -> names of the containers (any state) that mount it."""
+        users: dict[str, list[str]] = {}
+        for r in self.all():
+            for m in r["spec"]["mounts"]:
+                if m["type"] == "volume" and m["source"]:
+                    users.setdefault(m["source"], []).append(r["name"])
+        return users
