@@ -10,15 +10,11 @@ from __future__ import annotations
 import os
 import stat
 
+from engine.runtime import procfs
 from engine.runtime import syscalls as sc
+from engine.runtime.initerror import InitError
 from engine.runtime.mounts import MountError, Root, bind_fd, root_propagation, setup_mounts
 from engine.snapshots.safepath import PathEscape, safe_join
-
-
-class InitError(Exception):
-    def __init__(self, message: str, code: int = 1):
-        super().__init__(message)
-        self.code = code
 
 
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
@@ -161,7 +157,7 @@ def _namespaces(cfg: dict) -> None:
 def setup_root(cfg: dict) -> None:
     """Namespaces and mounts; ends with the process inside its new root."""
     # what runs after pivot_root cannot import from the host any more: load it now (in the child only)
-    from engine.runtime import confine, init, procfs  # noqa: F401
+    from engine.runtime import confine, init  # noqa: F401
 
     _namespaces(cfg)
     sc.mount(None, "/", None, root_propagation(cfg.get("mounts") or []))

@@ -13,7 +13,8 @@ from engine.errors import EngineError
 from engine.runtime import confine  # noqa: F401 - loaded here: after setns the host's files are out of sight
 from engine.runtime import syscalls as sc
 from engine.runtime.cgroups import Cgroup
-from engine.runtime.container_init import InitError, enter_process
+from engine.runtime.container_init import enter_process
+from engine.runtime.initerror import InitError
 from engine.runtime.state import read_state
 from engine.store.records import read_json
 

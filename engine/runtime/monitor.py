@@ -18,6 +18,7 @@ import time
 
 from engine.runtime import syscalls as sc
 from engine.runtime.cgroups import Cgroup
+from engine.runtime.initerror import InitError
 from engine.runtime.state import PAUSED, STOPPING
 from engine.store.records import encode_flat, open_log, write_atomic
 
@@ -79,8 +80,6 @@ class Monitor:
         a child subreaper, inherits that process. (A process that unshares CLONE_NEWPID itself can no
         longer start threads, and the monitor needs threads for the port proxy.)
         """
-        from engine.runtime.container_init import InitError
-
         tty = bool(self.cfg.get("tty")) and not self.cfg.get("stdio")
         if tty:  # the child opens the pty in the container's devpts and sends us its master (read as stdout)
             from engine.runtime import console
@@ -176,8 +175,6 @@ class Monitor:
 
     def _child(self, out_r, out_w, err_r, err_w, sync_r, sync_w, fail_r, fail_w, monitor_fd) -> int:
         """PID 1 of the container, up to exec. Returns an exit code only on failure."""
-        from engine.runtime.container_init import InitError
-
         code = 1
         try:
             sc.hide_host_process("composer-init")  # a process sharing the pid namespace sees nothing of ours
@@ -401,8 +398,6 @@ class Monitor:
 
     # -- the whole life ------------------------------------------------------------------
     def run(self, ready_fd: int) -> int:
-        from engine.runtime.container_init import InitError
-
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         if self.cfg.get("stdin_open") and not self.cfg.get("stdio"):
             self.open_stdin()
@@ -461,8 +456,6 @@ class Monitor:
 
     def make_cgroup(self) -> None:
         """The container's cgroups with their limits and device rules (InitError when refused)."""
-        from engine.runtime.container_init import InitError
-
         self.cgroup.create()
         if self.cfg.get("ipc") == "shareable":
             self.mount_shared_shm()
@@ -476,8 +469,6 @@ class Monitor:
 
     def mount_shared_shm(self) -> None:
         """A shareable container's /dev/shm is a tmpfs on the host, so that others can bind it too."""
-        from engine.runtime.container_init import InitError
-
         path = self.cfg["shm_path"]
         if os.path.ismount(path):
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from engine.runtime import syscalls as sc
+from engine.runtime.initerror import InitError
 
 # hidden behind /dev/null (files) or an empty read-only tmpfs (directories), as Docker does
 MASKED = ("/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -46,8 +47,6 @@ def make_read_only(path: str) -> None:
 
 def harden(cfg: dict) -> None:
     """Runs as the container's root, inside its root, before the process is confined."""
-    from engine.runtime.container_init import InitError
-
     try:
         write_sysctls(cfg.get("sysctls") or {})
     except HardenError as e:

@@ -14,8 +14,9 @@ import tarfile
 
 from engine.errors import EngineError
 from engine.runtime import syscalls  # noqa: F401 - imported once here, not in every forked child (ctypes: ~40 ms)
-from engine.runtime.container_init import InitError, resolve_user  # before the child leaves the host's files
+from engine.runtime.container_init import resolve_user  # before the child leaves the host's files
 from engine.runtime.copy import _clear, _finish, in_container
+from engine.runtime.initerror import InitError
 
 
 def sync_into(cdir: str, cfg: dict, pid: int, files: list[tuple[str, str]], removals: list[str]) -> None:

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from engine.errors import EngineError
-from engine.runtime.container_init import InitError, find_executable, resolve_user
+from engine.runtime.container_init import find_executable, resolve_user
+from engine.runtime.initerror import InitError
 from engine.runtime.launch import _signal_number
 from engine.runtime.monitor import STOPPING, Monitor, now
 from engine.store.records import encode_flat
