@@ -112,3 +112,11 @@ def test_layer_view_follows_overlay_rules(tmp_path):
     assert view.resolve("/../../etc/a") == "/etc/a"
     with pytest.raises(OSError):
         view.resolve("/loop")
+
+
+def test_every_instruction_has_its_step():
+    from engine.images.build.dockerfile import Instr
+    from engine.images.build.executor import STEPS
+
+    assert set(STEPS) == set(Instr) - {Instr.ARG}  # ARG is the builder's own (it sees the meta-args)
+    assert Instr.of("run") is Instr.RUN and Instr.of("FROBNICATE") is None

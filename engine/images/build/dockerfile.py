@@ -8,12 +8,43 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from engine.images.build import BuildError
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$")
 _HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
-HEREDOC_INSTRUCTIONS = ("RUN", "COPY", "ADD")
+
+
+class Instr(StrEnum):
+    """The instructions of a Dockerfile, as written (upper case)."""
+
+    FROM = "FROM"
+    ARG = "ARG"
+    ENV = "ENV"
+    LABEL = "LABEL"
+    MAINTAINER = "MAINTAINER"
+    USER = "USER"
+    STOPSIGNAL = "STOPSIGNAL"
+    WORKDIR = "WORKDIR"
+    CMD = "CMD"
+    ENTRYPOINT = "ENTRYPOINT"
+    SHELL = "SHELL"
+    EXPOSE = "EXPOSE"
+    VOLUME = "VOLUME"
+    HEALTHCHECK = "HEALTHCHECK"
+    ONBUILD = "ONBUILD"
+    RUN = "RUN"
+    COPY = "COPY"
+    ADD = "ADD"
+
+    @classmethod
+    def of(cls, word: str) -> Instr | None:
+        """The instruction *word* names (any case), or None for an unknown one."""
+        return cls.__members__.get(word.upper())
+
+
+HEREDOC_INSTRUCTIONS = (Instr.RUN, Instr.COPY, Instr.ADD)
 
 
 @dataclass
@@ -25,7 +56,7 @@ class Heredoc:
 
 @dataclass
 class Instruction:
-    cmd: str  # upper case: RUN, COPY...
+    cmd: str  # upper case: RUN, COPY... (an Instr's value when known; checked when the step runs)
     rest: str  # the arguments as written (continuations joined)
     line: int  # where it starts (1-based)
     heredocs: list[Heredoc] = field(default_factory=list)

@@ -22,7 +22,7 @@ from engine.images.build import BuildError, copying, runstep
 from engine.images.build import shellwords as sw
 from engine.images.build.cache import Cache, make_key
 from engine.images.build.context import Context, Ignore
-from engine.images.build.dockerfile import Dockerfile, Instruction, parse
+from engine.images.build.dockerfile import Dockerfile, Instr, Instruction, parse
 from engine.images.build.layerfs import LayerFS
 from engine.images.build.layertar import LayerWriter
 from engine.images.build.options import exec_form, flags, take_repeated
@@ -31,7 +31,7 @@ from engine.snapshots.store import chain_ids
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 COMMENT = "buildkit.dockerfile.v0"
-NOT_IN_ONBUILD = ("ONBUILD", "FROM", "MAINTAINER")
+NOT_IN_ONBUILD = (Instr.ONBUILD, Instr.FROM, Instr.MAINTAINER)
 
 
 @dataclass
@@ -133,7 +133,7 @@ class Builder:
                                        "BUILDARCH": arch, "BUILDVARIANT": ""}
         stages: list[Stage] = []
         for inst in self.df.instructions:
-            if inst.cmd == "FROM":
+            if inst.cmd == Instr.FROM:
                 _, rest = self._flags(inst, ("platform",))
                 words = rest.split()
                 name = ""
@@ -144,7 +144,7 @@ class Builder:
                                      "`AS name`: FROM image[:tag] [AS name]")
                 stages.append(Stage(len(stages), name, words[0], inst.line, []))
             elif not stages:
-                if inst.cmd != "ARG":
+                if inst.cmd != Instr.ARG:
                     raise BuildError(f"{self.name}:{inst.line}: {inst.cmd} before the first FROM: only ARG may "
                                      "come before FROM")
                 for word in self._words(inst):
@@ -163,7 +163,7 @@ class Builder:
             if base in names and names[base] < s.index:
                 s.deps.add(names[base])
             for inst in s.instructions:
-                if inst.cmd in ("COPY", "ADD"):
+                if inst.cmd in (Instr.COPY, Instr.ADD):
                     fl, _ = self._flags(inst, ("from", "chown", "chmod", "link", "parents", "exclude", "checksum",
                                                "keep-git-dir"))
                     ref = sw.expand(fl.get("from", ""), meta, self.df.escape).lower()
@@ -319,15 +319,15 @@ class Builder:
 
     def _step(self, scope: Scope, inst: Instruction, meta) -> bool:
         """Apply *inst* to scope.state. True if the result came from the cache."""
-        handler = getattr(self, "_do_" + inst.cmd.lower(), None)
-        if handler is None:
+        kind = Instr.of(inst.cmd)
+        if kind is None:
             raise BuildError(f"{self.name}:{inst.line}: unknown instruction: {inst.cmd}")
-        if inst.cmd == "ARG":
-            handler(scope, inst, meta)
+        if kind is Instr.ARG:  # sees the build's meta-args; never cached
+            self._do_arg(scope, inst, meta)
             return False
-        if not inst.rest and inst.cmd not in ("RUN",):
+        if not inst.rest and kind is not Instr.RUN:
             raise BuildError(f"{self.name}:{inst.line}: {inst.cmd} needs an argument")
-        return handler(scope, inst)
+        return STEPS[kind](self, scope, inst)
 
     def _apply(self, scope: Scope, inst: Instruction, parts: list, config: dict | None = None,
                layer: Callable[[], str] | None = None, created_by: str | None = None) -> bool:
@@ -494,7 +494,7 @@ class Builder:
         trigger = inst.rest.split(None, 1)[0].upper()
         if trigger in NOT_IN_ONBUILD:
             raise BuildError(f"ONBUILD {trigger} is not allowed")
-        if not hasattr(self, "_do_" + trigger.lower()):
+        if Instr.of(trigger) is None:
             raise BuildError(f"ONBUILD: unknown instruction: {trigger}")
         triggers = list(scope.state.config.get("OnBuild") or []) + [inst.rest]
         return self._set(scope, inst, "OnBuild", triggers)
@@ -636,3 +636,25 @@ class Builder:
             self.emit(f"#{self.step_no} naming to {t}")
         self.emit(f"#{self.step_no} DONE")
         return info
+
+
+# What each instruction does to a stage (ARG, which sees the build's meta-args, is Builder._step's own).
+STEPS: dict[Instr, Callable[[Builder, Scope, Instruction], bool]] = {
+    Instr.FROM: Builder._do_from,
+    Instr.ENV: Builder._do_env,
+    Instr.LABEL: Builder._do_label,
+    Instr.MAINTAINER: Builder._do_maintainer,
+    Instr.USER: Builder._do_user,
+    Instr.STOPSIGNAL: Builder._do_stopsignal,
+    Instr.WORKDIR: Builder._do_workdir,
+    Instr.CMD: Builder._do_cmd,
+    Instr.ENTRYPOINT: Builder._do_entrypoint,
+    Instr.SHELL: Builder._do_shell,
+    Instr.EXPOSE: Builder._do_expose,
+    Instr.VOLUME: Builder._do_volume,
+    Instr.HEALTHCHECK: Builder._do_healthcheck,
+    Instr.ONBUILD: Builder._do_onbuild,
+    Instr.RUN: Builder._do_run,
+    Instr.COPY: Builder._do_copy,
+    Instr.ADD: Builder._do_add,
+}
