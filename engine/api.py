@@ -282,9 +282,12 @@ class Engine:
             snapshots.restore(os.path.dirname(vol.mountpoint), snapshot)
 
     def remove_volume_snapshot(self, name: str, snapshot: str) -> None:
+        """Free the copy *snapshot* keeps (snapshots otherwise last as long as their volume)."""
         from engine.volumes import snapshots
 
-        snapshots.remove(os.path.dirname(self.volumes.get(name).mountpoint), snapshot)
+        vol = self.volumes.get(name)
+        with file_lock(self.paths.lock("vol-" + name)):
+            snapshots.remove(os.path.dirname(vol.mountpoint), snapshot)
 
     def prune_volumes(self, all_volumes: bool = False,
                       labels: dict[str, str | None] | None = None) -> list[tuple[str, int]]:

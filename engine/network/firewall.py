@@ -300,9 +300,3 @@ def _enable_forwarding() -> None:
             f.write("1\n")
     except OSError as e:
         raise EngineError(f"cannot enable IPv4 forwarding for outbound traffic ({_IP_FORWARD}): {e.strerror}") from None
-
-
-def rules_of(root_id: str, table: str, family: int = 4) -> list[str]:
-    """The rules in the root's chain of *table*, as iptables-save prints them ([] without chain)."""
-    have = _read(family).get(table)
-    return have.rules_in(chain_name(root_id)) if have else []

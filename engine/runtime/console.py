@@ -62,15 +62,6 @@ def _winsize(rows: int, cols: int) -> bytearray:
     return out
 
 
-def terminal_size(fd: int) -> tuple[int, int] | None:
-    """(rows, columns) of the terminal *fd*, None if it is none."""
-    try:
-        data = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
-    except OSError:
-        return None
-    return int.from_bytes(data[0:2], "little"), int.from_bytes(data[2:4], "little")
-
-
 def become_terminal(slave: int) -> None:
     """*slave* on 0, 1 and 2, and the controlling terminal of a new session led by this process
     (so ^C typed into the master reaches it as SIGINT)."""

@@ -498,8 +498,7 @@ class Monitor:
 
         listeners = []
         for p in self.cfg["ports"]:
-            kind = socket.SOCK_DGRAM if p["proto"] == "udp" else socket.SOCK_STREAM
-            sock = socket.socket(fileno=p["fd"]) if kind == socket.SOCK_STREAM else socket.socket(fileno=p["fd"])
+            sock = socket.socket(fileno=p["fd"])  # its family and type (TCP or UDP) come from the descriptor
             listeners.append((sock, p["target_ip"], int(p["target_port"]), p["proto"]))
         serve(listeners)
 

@@ -53,10 +53,3 @@ def restore(volume_dir: str, sid: str) -> None:
 def remove(volume_dir: str, sid: str) -> None:
     if sid and "/" not in sid:
         shutil.rmtree(_dir(volume_dir, sid), ignore_errors=True)
-
-
-def listing(volume_dir: str) -> list[str]:
-    try:
-        return sorted(s for s in os.listdir(_dir(volume_dir)) if not s.endswith(".taking"))
-    except FileNotFoundError:
-        return []

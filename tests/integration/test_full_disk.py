@@ -1,4 +1,4 @@
-"""A full disk under a running stack (issue 12): monitors keep their containers (and restart policies)
+"""A full disk under a running stack: monitors keep their containers (and restart policies)
 going, nothing piles up, and removing works on the full disk. The engine root is a small tmpfs of
 the test's own, filled with a file."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A container that closes or replaces its stdout/stderr keeps its healthchecks and its logs (issue 13).
+"""A container that closes or replaces its stdout/stderr keeps its healthchecks and its logs.
 
 Debian's nginx moves its stderr onto its error log; the monitor used to die of it (`KeyError: 6`,
 `exited (255)`, empty logs) as soon as a healthcheck ran. Docker says healthy.

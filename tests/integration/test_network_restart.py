@@ -1,4 +1,4 @@
-"""A restarted container keeps its address, and its peers reach it again at once (issue 13).
+"""A restarted container keeps its address, and its peers reach it again at once.
 
 With a new random MAC address at each start, a peer's ARP cache went on pointing at the old one: the
 app timed out for 15-45 s after `restart db` (Docker: 0.15 s). The MAC is now made from the IPv4

@@ -21,6 +21,7 @@ from engine.errors import Conflict, EngineError
 from engine.network.attach import connect, disconnect, host_ifname
 from engine.network.netns import create_netns, destroy_netns, enter_netns
 from engine.paths import Paths
+from tests.support.host import chain_rules
 
 T = TypeVar("T")
 
@@ -572,7 +573,7 @@ def test_a_network_of_an_older_layout_gets_its_rules_and_resolver_again(engine_r
         info = lb.network()
         root_id = lb.paths.root_id
         chain = firewall.chain_name(root_id)
-        current = firewall.rules_of(root_id, "filter")
+        current = chain_rules(root_id, "filter")
         br = info.bridge
         for rule in (f"! -i {br} -o {br} -j DROP", f"-i {br} ! -o {br} -j {firewall.ISOLATION}"):
             subprocess.run(["iptables", "-w", "-D", chain, *rule.split()], check=True)
@@ -581,10 +582,10 @@ def test_a_network_of_an_older_layout_gets_its_rules_and_resolver_again(engine_r
         del rec["layout"]
         write_json(record, rec)
         old_pid = lb.nets._dns_pid(info.name)
-        assert firewall.rules_of(root_id, "filter") != current
+        assert chain_rules(root_id, "filter") != current
 
         lb.nets.ensure_running(info.name)
-        assert firewall.rules_of(root_id, "filter") == current  # all of them, in their order
+        assert chain_rules(root_id, "filter") == current  # all of them, in their order
         pid = lb.nets._dns_pid(info.name)
         assert pid and pid != old_pid
         with open(f"/proc/{pid}/cmdline", "rb") as f:

@@ -136,3 +136,30 @@ def test_local_driver_options_tmpfs_and_bind_volumes(cli, seeded_image, tmp_path
     res = run(cli, "-v", "gone:/g", seeded_image, "true", check=False)
     assert res.returncode != 0 and res.stderr.strip().splitlines() == [
         f"error: volume gone: its device {tmp_path}/absent is not a directory on the host"]
+
+
+def test_a_volume_snapshot_restores_until_it_is_removed(engine_root):
+    """A snapshot is a full copy of the volume's data kept beside it: it restores any number of
+    times, and removing it frees that copy (restoring it is then an error)."""
+    from engine.api import Engine, NotFound
+
+    eng = Engine(engine_root)
+    vol = eng.create_volume("snapped")
+    data = os.path.join(vol.mountpoint, "state.txt")
+    with open(data, "w") as f:
+        f.write("before\n")
+    snap = eng.snapshot_volume("snapped")
+    kept = os.path.join(os.path.dirname(vol.mountpoint), "snapshots", snap)
+    assert os.path.isfile(os.path.join(kept, "state.txt"))
+    for _ in range(2):
+        with open(data, "w") as f:
+            f.write("after\n")
+        eng.restore_volume("snapped", snap)
+        with open(data) as f:
+            assert f.read() == "before\n"
+
+    eng.remove_volume_snapshot("snapped", snap)
+    assert not os.path.exists(kept)
+    with pytest.raises(NotFound):
+        eng.restore_volume("snapped", snap)
+    eng.remove_volume("snapped")

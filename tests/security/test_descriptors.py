@@ -1,4 +1,4 @@
-"""Descriptors of the host never reach a container process (issue 12, holes 2 and 3).
+"""Descriptors of the host never reach a container process.
 
 A container process may hold only 0, 1, 2 and what it opened itself. The attacks: a directory the
 CALLER of `composer exec` / `run` / `build` has open (fd 9, as `( exec 9</ ; composer exec ...)`

@@ -1,4 +1,4 @@
-"""The process that enters a container is not inspectable from inside before execve (issue 12, hole 4).
+"""The process that enters a container is not inspectable from inside before execve.
 
 The attack (the runc CVE-2019-5736 class): a process in the container scans /proc/*/exe,
 /proc/*/environ and /proc/*/cmdline in a tight loop while `composer exec` runs, to read the

@@ -1,4 +1,4 @@
-"""A container does not outlive its monitor unnoticed (issue 12, "also found").
+"""A container does not outlive its monitor unnoticed.
 
 The monitor is killed with SIGKILL (the OOM killer, a careless `kill -9`): the container's processes
 must not live on as orphans of the host's init, `ps` must not show a dead container while its

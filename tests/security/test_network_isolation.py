@@ -24,6 +24,7 @@ import pytest
 from tests.conftest import BASE_IMAGE, CLI, SESSION, _force_clean, _record_root
 from tests.integration.test_network_dns import ask_tcp, ask_udp, parse_reply, query
 from tests.integration.test_network_wiring import in_netns
+from tests.support.host import chain_rules
 from tests.support.netstack import LOOP, free_subnet, inspect, sh, wait_for
 from tests.support.kernel import needs_ipv6
 
@@ -480,7 +481,7 @@ networks:
         root_id = Paths.open(cli.root).root_id
         bridges = {n: json.loads(cli("network", "inspect", f"{p}_{n}", project=False).stdout)[0]["bridge"]
                    for n in ("front", "back")}
-        mine = firewall.rules_of(root_id, "filter", family=6)
+        mine = chain_rules(root_id, "filter", family=6)
         chain = firewall.chain_name(root_id)
         for br in bridges.values():
             assert mine.index(f"-A {chain} -i {br} ! -o {br} -j {firewall.ISOLATION}") \

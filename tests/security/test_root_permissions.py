@@ -1,4 +1,4 @@
-"""The engine root is root's alone (issue 12, hole 5; the CVE-2021-41091 class).
+"""The engine root is root's alone (the CVE-2021-41091 class).
 
 An unprivileged host user must not reach anything under the engine root: neither a setuid-root
 binary a container planted in its own filesystem (which that user would run as euid 0 by its host

@@ -46,3 +46,12 @@ def leftovers(root: str) -> list[str]:
         if pid != me and root in cmd:
             found.append(f"process {pid}: {cmd[:120]}")
     return found
+
+
+def chain_rules(root_id: str, table: str, family: int = 4) -> list[str]:
+    """The rules in the engine root's own chain of *table*, as iptables-save (ip6tables-save) prints
+    them ([] without that chain)."""
+    from engine.network import firewall
+
+    have = firewall._read(family).get(table)
+    return have.rules_in(firewall.chain_name(root_id)) if have else []
