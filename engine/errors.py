@@ -1,4 +1,9 @@
 """Errors the engine raises. Each carries a one-line, user-facing message."""
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing is not imported at run time: the monitor imports this module
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class EngineError(Exception):
@@ -23,3 +28,12 @@ class RegistryError(EngineError):
 
 class Unauthorized(RegistryError):
     """The registry wants credentials we do not have, or refused the ones we sent."""
+
+
+def quietly(fn: Callable[[], object]) -> None:
+    """Run a clean-up step whose failure (gone already, a busy leftover) must not hide the error
+    being handled, nor fail an operation that is done."""
+    try:
+        fn()
+    except (OSError, EngineError):
+        pass

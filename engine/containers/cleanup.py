@@ -4,21 +4,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from typing import Callable, Iterator
+from typing import Iterator
 
-from engine.errors import EngineError
+from engine.errors import quietly
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from engine.volumes.local import Volumes
-
-
-def quietly(fn: Callable[[], object]) -> None:
-    """Run a clean-up step; what it cannot do (gone already, a busy leftover) is not an error."""
-    try:
-        fn()
-    except (OSError, EngineError):
-        pass
 
 
 def rmtree(path: str) -> None:

@@ -16,7 +16,7 @@ import shutil
 from typing import IO, Iterator
 
 from engine.containers.records import new_id, now, spec_from_dict, spec_to_dict
-from engine.errors import Conflict, EngineError, InvalidArgument
+from engine.errors import Conflict, EngineError, InvalidArgument, quietly
 from engine.store.locks import file_lock
 from engine.stores import Stores
 from engine.types import ContainerInfo, ContainerSpec, NetworkAttachment, PortBinding
@@ -176,7 +176,6 @@ class Containers:
 
     def _start(self, ref: str, stdio: dict | None) -> ContainerInfo:
         from engine.containers import wiring
-        from engine.containers.cleanup import quietly
         from engine.containers.runtimeconfig import runtime_config
         from engine.runtime import launch
         from engine.runtime.state import ACTIVE
@@ -271,7 +270,7 @@ class Containers:
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         """With *volumes*, also the container's anonymous volumes that no other container uses."""
         from engine.containers import wiring
-        from engine.containers.cleanup import quietly, rmtree
+        from engine.containers.cleanup import rmtree
         from engine.network.netns import destroy_netns
         from engine.runtime import launch
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from engine.containers.cleanup import quietly
 from engine.containers.records import spec_from_dict, spec_to_dict
-from engine.errors import Conflict, InvalidArgument, NotFound
+from engine.errors import Conflict, InvalidArgument, NotFound, quietly
 from engine.store.locks import file_lock
 from engine.stores import Stores
 from engine.types import ContainerSpec, NetworkAttachment, NetworkInfo

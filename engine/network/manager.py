@@ -9,7 +9,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 
-from engine.errors import EngineError, InvalidArgument, NotFound
+from engine.errors import EngineError, InvalidArgument, NotFound, quietly
 from engine.network.bridge import bridge_mac_set, set_bridge_mac
 from engine.paths import Paths
 from engine.procs import alive, wait_gone
@@ -100,15 +100,15 @@ class Networks:
                 starting: _Starting | None = None
 
                 def undo() -> None:  # (with HOST_LOCK held)
-                    _quiet(lambda: os.unlink(self.records_file(name)))  # first: see _stop_dns
+                    quietly(lambda: os.unlink(self.records_file(name)))  # first: see _stop_dns
                     if starting is not None:
                         starting.abandon()
                     self._stop_dns(name)
-                    _quiet(lambda: os.unlink(self._record_path(name)))
-                    _quiet(lambda: firewall.forget_bridge(self.paths.root_id, bridge, bool(subnet6)))
-                    _quiet(lambda: delete_bridge(bridge))
+                    quietly(lambda: os.unlink(self._record_path(name)))
+                    quietly(lambda: firewall.forget_bridge(self.paths.root_id, bridge, bool(subnet6)))
+                    quietly(lambda: delete_bridge(bridge))
                     for sub in made:
-                        _quiet(lambda sub=sub: release(sub, record))
+                        quietly(lambda sub=sub: release(sub, record))
 
                 try:
                     reserve(subnet, record)
@@ -150,7 +150,7 @@ class Networks:
             rec = read_json(self._record_path(name))
             if rec is None:
                 raise NotFound(f"no such network: {name}")
-            _quiet(lambda: os.unlink(self.records_file(name)))  # first: see _stop_dns
+            quietly(lambda: os.unlink(self.records_file(name)))  # first: see _stop_dns
             self._stop_dns(name)
             # both wait on the kernel (a link's unregistering, an nf_tables commit that deletes rules):
             # the rules go in a thread meanwhile
@@ -163,8 +163,8 @@ class Networks:
                 if rec.get("subnet6"):
                     release(rec["subnet6"], self._record_path(name))
             for path in (self.records_file(name), self.records_file(name) + ".lock", self._record_path(name)):
-                _quiet(lambda path=path: os.unlink(path))
-        _quiet(lambda: os.unlink(self.paths.lock("net-" + name)))
+                quietly(lambda path=path: os.unlink(path))
+        quietly(lambda: os.unlink(self.paths.lock("net-" + name)))
 
     # -- the resolver process ----------------------------------------------------------
     def _dns_pid(self, name: str) -> int:
@@ -181,7 +181,7 @@ class Networks:
 
         pidfile = self._pidfile(name)
         os.makedirs(os.path.dirname(pidfile), exist_ok=True)
-        _quiet(lambda: os.unlink(pidfile))
+        quietly(lambda: os.unlink(pidfile))
         records = self.records_file(name)
         if not os.path.exists(records):
             write_json(records, {"containers": {}})
@@ -239,7 +239,7 @@ class Networks:
                 os.waitpid(pid, os.WNOHANG)  # our own child when this process started it
             except ChildProcessError:
                 pass
-        _quiet(lambda: os.unlink(self._pidfile(name)))
+        quietly(lambda: os.unlink(self._pidfile(name)))
 
     def ensure_running(self, name: str) -> None:
         """Restart the network's bridge and resolver if they are gone (after a reboot, or a kill)."""
@@ -421,10 +421,3 @@ def _together(first, second) -> None:
         thread.join()
     if errors:
         raise errors[0]
-
-
-def _quiet(fn) -> None:
-    try:
-        fn()
-    except (OSError, EngineError):
-        pass
