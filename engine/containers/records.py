@@ -3,16 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from datetime import datetime, timezone
 
 from engine.errors import NotFound
 from engine.paths import Paths
 from engine.store.records import read_json, write_json
 from engine.types import ContainerSpec, Mount, NetworkAttachment, PortBinding
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def new_id() -> str:

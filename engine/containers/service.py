@@ -15,9 +15,10 @@ import os
 import shutil
 from typing import IO, Iterator
 
-from engine.containers.records import new_id, now, spec_from_dict, spec_to_dict
+from engine.containers.records import new_id, spec_from_dict, spec_to_dict
 from engine.errors import Conflict, EngineError, InvalidArgument, quietly
 from engine.store.locks import file_lock
+from engine.store.records import now
 from engine.stores import Stores
 from engine.types import ContainerInfo, ContainerSpec, NetworkAttachment, PortBinding
 

@@ -82,3 +82,10 @@ def encode_flat(record: dict[str, str | int | float | bool | None]) -> bytes:
             text = _quote(str(value))
         parts.append(f"{_quote(key)}: {text}")
     return ("{" + ", ".join(parts) + "}").encode()
+
+
+def now() -> str:
+    """A record's timestamp: UTC, ISO 8601, ending in Z (as Docker's `Created`)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -4,12 +4,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from datetime import datetime, timezone
 
 from engine.errors import Conflict, InvalidArgument, NotFound
 from engine.paths import Paths
 from engine.store.locks import file_lock
-from engine.store.records import read_json, write_json
+from engine.store.records import now, read_json, write_json
 from engine.types import ANONYMOUS_LABEL, VolumeInfo
 
 DRIVERS = ("local",)
@@ -56,7 +55,7 @@ class Volumes:
             os.makedirs(self._dir(name), mode=0o700, exist_ok=True)  # root's alone; _data keeps its own mode
             os.makedirs(os.path.join(self._dir(name), "_data"), exist_ok=True)
             rec = {"name": name, "driver": driver, "labels": labels or {}, "options": options,
-                   "created": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
+                   "created": now()}
             write_json(os.path.join(self._dir(name), "volume.json"), rec)
             return self._info(rec)
 

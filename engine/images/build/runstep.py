@@ -93,23 +93,12 @@ def sweep(engine) -> None:
             pass
 
 
-def _monitor_gone(cdir: str) -> None:
-    """The exit is recorded before the monitor has finished cleaning up: let it finish before the
-    container is removed (nothing of the step may outlive it)."""
-    from engine.procs import wait_gone
-    from engine.store.records import read_json
-
-    monitor = int((read_json(os.path.join(cdir, "state.json"), {}) or {}).get("monitor_pid") or 0)
-    if monitor:
-        wait_gone(monitor, 30)
-
-
 def run(engine, diff_ids: list[str], argv: list[str], env: dict[str, str], workdir: str, user: str,
         network: str | None, emit: Callable[[str], None], write_layer: Callable[[str], str],
         mounts: list | None = None) -> str:
     """Run *argv* over the layers *diff_ids* (with *mounts*, RUN --mount's); on success returns
     write_layer(upper dir)."""
-    from engine.runtime.launch import StartError
+    from engine.runtime.launch import StartError, wait_monitor_gone
     from engine.types import ContainerSpec, NetworkAttachment
 
     spec = ContainerSpec(name=f"build-{secrets.token_hex(6)}", image="", entrypoint=[], command=list(argv),
@@ -125,7 +114,9 @@ def run(engine, diff_ids: list[str], argv: list[str], env: dict[str, str], workd
         for entry in engine.logs(info.id, follow=True):
             emit(entry.get("log", "").rstrip("\n"))
         code = engine.wait_container(info.id)
-        _monitor_gone(engine.paths.container_dir(info.id))
+        # the exit is recorded before the monitor has finished cleaning up: let it finish before the
+        # container is removed (nothing of the step may outlive it)
+        wait_monitor_gone(engine.paths.container_dir(info.id), 30)
         if code != 0:
             shown = " ".join(argv)
             raise BuildError(f'process "{shown}" did not complete successfully: exit code: {code}')
