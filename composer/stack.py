@@ -331,11 +331,24 @@ class Stack:
         with rec.lock():
             if services:
                 rec.stop(services)
-            for name, sid in snapshot.volumes.items():
-                self.engine.restore_volume(name, sid)
-            if services:
-                rec.start(services)
-                rec.wait_ready(services, 120)
+            try:
+                for name, sid in snapshot.volumes.items():
+                    self.engine.restore_volume(name, sid)
+            finally:  # a snapshot that is gone (dropped) fails the restore, not the services
+                if services:
+                    rec.start(services)
+                    rec.wait_ready(services, 120)
+
+    def drop(self, snapshot: Snapshot) -> None:
+        """Free the copies *snapshot* keeps (otherwise they last as long as their volumes: a reused
+        stack would pile them up run after run). Restoring it afterwards is an error."""
+        from engine.api import NotFound
+
+        for name, sid in snapshot.volumes.items():
+            try:
+                self.engine.remove_volume_snapshot(name, sid)
+            except NotFound:
+                pass  # the volume is gone, and its snapshots with it
 
 
 def _base_name(first_file: str, project_dir: str | None) -> str:

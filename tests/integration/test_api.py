@@ -1,6 +1,7 @@
 """The Python API (`from composer import Stack`) against a real stack."""
 from __future__ import annotations
 
+import os
 import time
 import urllib.request
 
@@ -8,6 +9,7 @@ import pytest
 
 from composer import Stack
 from composer.errors import ComposerError
+from engine.api import NotFound
 from tests.support.host import leftovers
 
 STACK = """
@@ -96,3 +98,11 @@ def test_snapshot_and_restore_of_volumes(stack_file, engine_root):
         s.exec("db", "echo again > /data/rows/all")
         s.restore(snap)  # a snapshot restores any number of times
         assert s.exec("db", "head -1 /data/rows/all").stdout.strip() == "1"
+        # dropped, the copy is gone from the engine root, and restoring it is an error
+        volume_dir = os.path.dirname(s.engine.inspect_volume(next(iter(snap.volumes))).mountpoint)
+        before = sum(len(files) for _, _, files in os.walk(volume_dir))
+        s.drop(snap)
+        assert sum(len(files) for _, _, files in os.walk(volume_dir)) < before
+        with pytest.raises(NotFound, match="no such volume snapshot"):
+            s.restore(snap)
+        assert {c.service: c.state for c in s.ps()}["db"] == "running"  # back up all the same
