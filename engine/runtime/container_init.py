@@ -285,10 +285,12 @@ def default_signals() -> None:
                 pass
 
 
-def enter_process(process: dict, init: bool = False, pdeathsig: int = 0) -> None:
+def enter_process(process: dict, init: bool = False, pdeathsig: int = 0, make_cwd: bool = True) -> None:
     """Confinement, user, working directory and exec; never returns on success. With *init*, this
     process stays as the container's PID 1 (reaping, forwarding signals) and a child runs the command.
-    *pdeathsig*: the signal this process gets when its parent (the monitor) dies."""
+    *pdeathsig*: the signal this process gets when its parent (the monitor) dies. *make_cwd*: a missing
+    working directory is made (a container's first process, as Docker makes it); `exec` passes False,
+    and a missing one is refused there, as Docker refuses it."""
     from engine.runtime import confine
 
     env = dict(item.split("=", 1) for item in process["env"] if "=" in item)
@@ -301,10 +303,11 @@ def enter_process(process: dict, init: bool = False, pdeathsig: int = 0) -> None
             pass  # it stays root's: the process still holds it open
     env.setdefault("HOME", home)
     cwd = process.get("cwd") or "/"
-    try:
-        os.makedirs(cwd, exist_ok=True)
-    except OSError:
-        pass  # a read-only root: chdir below says what is wrong
+    if make_cwd:
+        try:
+            os.makedirs(cwd, exist_ok=True)
+        except OSError:
+            pass  # a read-only root: chdir below says what is wrong
     try:
         confine.before_user(process)
         confine.switch_user(uid, gid, groups)
@@ -314,7 +317,8 @@ def enter_process(process: dict, init: bool = False, pdeathsig: int = 0) -> None
     try:
         os.chdir(cwd)
     except OSError as e:
-        raise InitError(f"cannot change to the working directory {cwd}: {e.strerror}", 126) from None
+        raise InitError(f'cannot change to the working directory "{cwd}": {(e.strerror or str(e)).lower()}',
+                        126) from None
     if pdeathsig:  # a change of user cleared it
         sc.prctl(sc.PR_SET_PDEATHSIG, pdeathsig)
     args = process["args"]

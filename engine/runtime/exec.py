@@ -31,7 +31,7 @@ def _exit_code(status: int) -> int:
 
 class ExecProcess:
     """A process started by `exec_start`: our direct child, which waits for the real process in the
-    container's pid namespace and exits with its code (126/127 when it could not be run)."""
+    container's pid namespace and exits with its code (126 when it could not be run, as `docker exec`)."""
 
     def __init__(self, pid: int, container_pid: int):
         self.pid = pid  # the helper, our child
@@ -165,10 +165,10 @@ def _helper(fds, cgroup: Cgroup, pid_w: int, process: dict, console, stdin, stdo
                     signal.signal(sig, signal.SIG_DFL)
                 if tty:
                     _take_terminal()
-                enter_process(process)
-            except InitError as e:
+                enter_process(process, make_cwd=False)
+            except InitError as e:  # as `docker exec`: whatever kept the command from starting is 126
                 os.write(2, f"{e}\n".encode())
-                os._exit(e.code)
+                os._exit(126)
             except BaseException as e:  # noqa: BLE001 - nothing may escape a forked child
                 os.write(2, f"exec failed: {e}\n".encode())
                 os._exit(126)
@@ -229,6 +229,7 @@ def _take_terminal() -> None:
 
 def exec_in(cdir: str, args: list[str], env: list[str], user: str, cwd: str, stdin: int | None,
             stdout: int | None, stderr: int | None, tty: bool = False, privileged: bool = False) -> int:
-    """Run *args* in the container's namespaces and cgroups; returns the exit code (126/127 like Docker,
+    """Run *args* in the container's namespaces and cgroups; returns the exit code (126 when it could not
+    be run, as docker exec;
     with the reason on *stderr*; 128+N when killed by signal N)."""
     return exec_start(cdir, args, env, user, cwd, stdin, stdout, stderr, tty, privileged).wait()

@@ -516,7 +516,6 @@ def test_attached_up_in_a_terminal_exits_0_after_ctrl_c(tool, tmp_path):
 
 # -- exec failures ----------------------------------------------------------------------------------
 
-@composer_differs("exec of a command that does not exist exits 127; Docker Compose exits 126 (runc's exec failure)")
 def test_exec_of_a_missing_command_exits_126(tool):
     tool.cli.write("compose.yaml", WEB)
     tool("up", "-d", check=True)
@@ -525,7 +524,6 @@ def test_exec_of_a_missing_command_exits_126(tool):
     assert res.returncode == 126
 
 
-@composer_differs("exec -u of a user missing from /etc/passwd exits 1; Docker Compose exits 126")
 def test_exec_as_an_unknown_user_exits_126(tool):
     tool.cli.write("compose.yaml", WEB)
     tool("up", "-d", check=True)
@@ -534,8 +532,6 @@ def test_exec_as_an_unknown_user_exits_126(tool):
     assert res.returncode == 126
 
 
-@composer_differs("exec -w of a directory that does not exist runs there anyway (pwd prints it, exit 0); "
-                  "Docker Compose refuses: 'chdir to cwd (\"/nonexist\") ... no such file or directory', exit 126")
 def test_exec_in_a_missing_working_directory_fails(tool):
     tool.cli.write("compose.yaml", WEB)
     tool("up", "-d", check=True)

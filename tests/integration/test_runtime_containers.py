@@ -185,10 +185,13 @@ def test_exec_runs_inside_with_exit_codes(host, tmp_path):
         assert exec_in(cdir, ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo"], ["PATH=/bin"], "", "/", None,
                        out.fileno(), None) == 0
         assert exec_in(cdir, ["sh", "-c", "exit 7"], ["PATH=/bin"], "", "/", None, None, None) == 7
+        assert exec_in(cdir, ["mkdir", "-p", "/tmp/x"], ["PATH=/bin"], "", "/", None, None, None) == 0
         assert exec_in(cdir, ["sh", "-c", "echo $$; id -u; pwd; ls /sys/class/net"], ["PATH=/bin"],
                        "nobody", "/tmp/x", None, out.fileno(), None) == 0
+        # as `docker exec`: a working directory that is not there is refused, never made
+        assert exec_in(cdir, ["pwd"], ["PATH=/bin"], "", "/tmp/missing", None, None, None) == 126
     with open(tmp_path / "err", "wb") as err:
-        assert exec_in(cdir, ["nosuchcmd"], ["PATH=/bin"], "", "/", None, None, err.fileno()) == 127
+        assert exec_in(cdir, ["nosuchcmd"], ["PATH=/bin"], "", "/", None, None, err.fileno()) == 126  # as docker exec
         assert exec_in(cdir, ["/bin/notexec"], ["PATH=/bin"], "", "/", None, None, err.fileno()) == 126
     text = out_path.read_text().split("\n")
     assert text[0] == cid
