@@ -230,6 +230,5 @@ def _take_terminal() -> None:
 def exec_in(cdir: str, args: list[str], env: list[str], user: str, cwd: str, stdin: int | None,
             stdout: int | None, stderr: int | None, tty: bool = False, privileged: bool = False) -> int:
     """Run *args* in the container's namespaces and cgroups; returns the exit code (126 when it could not
-    be run, as docker exec;
-    with the reason on *stderr*; 128+N when killed by signal N)."""
+    be run, as docker exec, with the reason on *stderr*; 128+N when killed by signal N)."""
     return exec_start(cdir, args, env, user, cwd, stdin, stdout, stderr, tty, privileged).wait()
