@@ -112,6 +112,7 @@ class _Session:
         self.warned: set[str] = set()
         self.including: list[str] = []
         self.version_warned: set[str] = set()
+        self.preread: dict[str, Source] = {}  # top-level files parsed early, for the project name
 
     def warn(self, name: str) -> None:
         if name not in self.warned:
@@ -156,10 +157,7 @@ class Location:
 def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None) -> tuple[dict, Source]:
     """One stack file read, interpolated and validated (merge tags kept); several YAML documents in
     it are merged in order."""
-    if path == "-":
-        src = parse(sys.stdin.read(), "(stdin)")
-    else:
-        src = read(path, session.recorder)
+    src = session.preread.pop(path, None) or _source(path, session)
     session.sources.append(src)
     env = session.env if env is None else env
     merged: dict = {}
@@ -173,6 +171,28 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
                                   "ignored, please remove it to avoid potential confusion")
         merged = merge.merge_files(merged, data) if i else data
     return merged, src
+
+
+def _source(path: str, session: _Session) -> Source:
+    return parse(sys.stdin.read(), "(stdin)") if path == "-" else read(path, session.recorder)
+
+
+def _early_name(opts: LoadOptions, env: Mapping[str, str], files: list[str], project_dir: str,
+                session: _Session) -> str:
+    """The project name before the files are interpolated (they may use ${COMPOSE_PROJECT_NAME}):
+    -p, COMPOSE_PROJECT_NAME, the last top-level `name:` (interpolated alone), or the directory."""
+    if opts.project_name or env.get("COMPOSE_PROJECT_NAME"):
+        return project_name(opts, env, {}, project_dir)
+    named: dict = {}
+    for path in files:
+        src = session.preread[path] = _source(path, session)
+        for data in src.documents or [src.data]:
+            if isinstance(data, dict) and "name" in data:
+                value = merge.plain(data["name"])
+                if session.interpolate:
+                    value = interpolate_tree({"name": value}, env, src.where, warn=session.warn)["name"]
+                named = {"name": value}
+    return project_name(opts, env, named, project_dir)
 
 
 def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
@@ -335,6 +355,8 @@ def load_raw(opts: LoadOptions | None = None, cwd: str | None = None, recorder: 
     env = environment(opts, cwd, project_dir, process_env, recorder)
     session = _Session(env, opts.interpolate, recorder)
     session.including = [os.path.realpath(f) for f in files if f != "-"]
+    # compose-go puts the resolved name into the interpolation environment
+    env = session.env = {**env, "COMPOSE_PROJECT_NAME": _early_name(opts, env, files, project_dir, session)}
     tree = load_tree(files, project_dir, session)
     name = project_name(opts, env, tree, project_dir)
     profiles = opts.profiles

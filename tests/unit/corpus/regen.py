@@ -3,7 +3,7 @@
     python3 tests/unit/corpus/regen.py [CASE...]
 
 Each case directory holds compose.yaml (and whatever it reads), optionally args.json
-({"env": {...}, "profiles": [...]}) and either expected.json (what `docker compose -p corpus config
+({"env": {...}, "profiles": [...], "no_project_name": true to leave out -p}) and either expected.json (what `docker compose -p corpus config
 --format json` prints, with the case directory written as ${CASE}) or error.txt (lines that the
 error message must contain; written by hand). The tests never need Docker; review each regenerated
 file before committing it.
@@ -35,7 +35,8 @@ def main(names: list[str]) -> int:
             continue
         args = case_args(case_dir)
         env = {"PATH": os.environ["PATH"], "HOME": "/root", **args.get("env", {})}
-        cmd = ["docker", "compose", "-p", "corpus", "--project-directory", case_dir]
+        cmd = ["docker", "compose"] + ([] if args.get("no_project_name") else ["-p", "corpus"])
+        cmd += ["--project-directory", case_dir]
         for p in args.get("profiles", []):
             cmd += ["--profile", p]
         cmd += ["config", "--format", "json"]
