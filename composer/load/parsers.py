@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from typing import Any, Mapping
 
 from composer.errors import StackFileError
@@ -167,15 +166,78 @@ def as_number(value: Any, where: str = "") -> int | float:
 
 
 def split_command(value: Any, where: str = "") -> list[str] | None:
-    """A command as a list of arguments: a string is split as a POSIX shell would."""
+    """A command as a list of arguments: a string is split into words as Docker Compose splits it."""
     if value is None:
         return None
     if isinstance(value, list):
         return [scalar(v) for v in value]
-    try:
-        return shlex.split(str(value))
-    except ValueError as e:
-        raise _fail(where, f"cannot split command {value!r}: {e}") from None
+    words = shell_words(str(value))
+    if words is None:
+        raise _fail(where, f"cannot split command {value!r}: invalid command line string")
+    return words
+
+
+_OPERATORS = frozenset(";&|<>")
+
+
+def shell_words(line: str) -> list[str] | None:
+    """*line* split into words the way Docker Compose splits a command string (None where it refuses
+    it). Unlike a POSIX shell split, `...` and $(...) stay inside their word with their spaces and
+    quotes kept as written (double quotes in backticks are still taken out), a backslash takes the
+    next character as it is (outside single quotes), a bare or nested ( or ) is refused, and the
+    words end at the first ; & | < or > outside quotes (with a word like 2 before > dropped)."""
+    words: list[str] = []
+    word: list[str] = []
+    have = False  # a word has begun (possibly empty, as in '')
+    single = double = backtick = subst = escaped = False
+    for ch in line:
+        if escaped:
+            word.append(ch)
+            escaped, have = False, True
+            continue
+        if ch == "\\":
+            if single:
+                word.append(ch)
+            else:
+                escaped = True
+            continue
+        if ch in " \t\r\n":
+            if single or double or backtick or subst:
+                word.append(ch)
+            elif have:
+                words.append("".join(word))
+                word, have = [], False
+            continue
+        if ch == "`" and not (single or double or subst):
+            backtick = not backtick
+        elif ch == "(" and not (single or double or backtick):
+            if subst or not word or word[-1] != "$":
+                return None
+            subst = True
+        elif ch == ")" and not (single or double or backtick):
+            if not subst:
+                return None
+            subst = False
+        elif ch == '"' and not (single or subst):
+            have = have or double
+            double = not double
+            continue
+        elif ch == "'" and not (double or subst):
+            have = have or single
+            single = not single
+            continue
+        elif ch in _OPERATORS and not (single or double or backtick or subst):
+            if ch == ">" and word and word[0] in "0123456789":
+                have = False
+            break
+        word.append(ch)
+        have = True
+    else:
+        if escaped or single or double or backtick or subst:
+            return None
+    if have:
+        words.append("".join(word))
+    return words
 
 
 def scalar(v: Any) -> str:

@@ -172,3 +172,12 @@ def test_empty_file_is_an_error_as_in_docker_compose(tmp_path):
         load_dir(tmp_path)
     write(tmp_path, "compose.yaml", "services: {}\n")
     assert load_dir(tmp_path).services == {}
+
+
+@pytest.mark.parametrize("command", ["echo a)b", "echo (a b)", "echo $$(echo $$(x) y)", "echo $$((1 + 2))",
+                                     "echo 'open", 'echo "open', "echo `open", "echo $$(open"])
+def test_command_strings_docker_compose_refuses(tmp_path, command):
+    # docker compose 2.40.3 answers each with "invalid command line string"
+    write(tmp_path, "compose.yaml", f"services:\n  a:\n    image: x\n    command: {command}\n")
+    with pytest.raises(StackFileError, match="invalid command line string"):
+        load_dir(tmp_path)
