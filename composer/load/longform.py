@@ -662,9 +662,12 @@ def resource(kind: str, key: str, spec: Mapping[str, Any], project: str, base_di
 
 def escape_dollars(node: Any) -> Any:
     """The model as `config` prints it: a literal `$` is written `$$`, so the output is itself a
-    stack file that loads to the same model."""
+    stack file that loads to the same model; a whole number held as a float (`cpus: 1.0`) prints as
+    an integer, as Docker Compose's encoder prints it (below 1e21, where it turns to exponents)."""
     if isinstance(node, str):
         return node.replace("$", "$$")
+    if isinstance(node, float) and node.is_integer() and abs(node) < 1e21:
+        return int(node)
     if isinstance(node, dict):
         return {k: escape_dollars(v) for k, v in node.items()}
     if isinstance(node, list):
