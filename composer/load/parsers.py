@@ -464,7 +464,8 @@ def parse_volume(spec: str, where: str = "") -> dict:
 # -- key/value lists -------------------------------------------------------------------
 
 def extra_hosts(value: Any, where: str = "") -> list[str]:
-    """`extra_hosts` as Docker Compose prints it: sorted HOST=IP strings."""
+    """`extra_hosts` as Docker Compose prints it: the HOST=IP strings sorted as strings (so
+    mid=10.0.0.0 comes before mid=::1), an IPv6 address without its brackets."""
     pairs: list[tuple[str, str]] = []
     if isinstance(value, dict):
         for host, ips in value.items():
@@ -479,10 +480,7 @@ def extra_hosts(value: Any, where: str = "") -> list[str]:
                 if not sep:
                     raise _fail(where, f"invalid extra host {entry!r}: use HOST:IP or HOST=IP")
             pairs.append((host, ip))
-    seen: dict[str, list[str]] = {}
-    for host, ip in pairs:
-        seen.setdefault(host, []).append(ip)
-    return [f"{host}={ip}" for host in sorted(seen) for ip in seen[host]]
+    return sorted(f"{host}={ip[1:-1] if ip.startswith('[') and ip.endswith(']') else ip}" for host, ip in pairs)
 
 
 def normalize_depends_on(value: Any) -> dict[str, dict]:
