@@ -184,14 +184,19 @@ def _early_name(opts: LoadOptions, env: Mapping[str, str], files: list[str], pro
     if opts.project_name or env.get("COMPOSE_PROJECT_NAME"):
         return project_name(opts, env, {}, project_dir)
     named: dict = {}
+    blank = ""  # where a name that interpolated to nothing was written: an error, as in Docker Compose
     for path in files:
         src = session.preread[path] = _source(path, session)
         for data in src.documents or [src.data]:
             if isinstance(data, dict) and "name" in data:
-                value = merge.plain(data["name"])
+                raw = value = merge.plain(data["name"])
                 if session.interpolate:
                     value = interpolate_tree({"name": value}, env, src.where, warn=session.warn)["name"]
                 named = {"name": value}
+                if isinstance(raw, str) and raw:  # a literal `name: ""` means the directory's name
+                    blank = src.where(("name",)) if isinstance(value, str) and not normalize_project_name(value) else ""
+    if blank:
+        raise StackFileError(f"{blank}: project name must not be empty")
     return project_name(opts, env, named, project_dir)
 
 

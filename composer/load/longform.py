@@ -63,6 +63,7 @@ def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str,
         if (value is False and key not in KEPT_WHEN_FALSE) or (value == "" and key in STRINGS):
             continue  # Docker Compose prints neither false nor empty strings for these
         out[key] = value
+    _check_cpus(out, at)
 
     if "env_file" in data or "environment" in data:
         environment: dict[str, Any] = {}
@@ -88,6 +89,14 @@ def service(name: str, data: Mapping[str, Any], base_dir: str, env: Mapping[str,
     elif isinstance(data.get("build"), str):
         out["build"].pop("dockerfile", None)
     return {k: out[k] for k in sorted(out, key=lambda k: (_RANK.get(k, len(_RANK)), k))}
+
+
+def _check_cpus(svc: dict, at: At) -> None:
+    """Docker Compose refuses `cpus` and `deploy.resources.limits.cpus` that disagree."""
+    limit = (((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {}).get("cpus")
+    cpus = svc.get("cpus")
+    if cpus and limit and float(cpus) != float(limit):
+        raise StackFileError(f"{at('cpus')}: can't set distinct values on 'cpus' and 'deploy.resources.limits.cpus'")
 
 
 def _implicit_dependencies(svc: dict) -> None:

@@ -411,6 +411,9 @@ def _split_volume(spec: str) -> list[str]:
 
 def parse_volume(spec: str, where: str = "") -> dict:
     """A short volume spec ``[SOURCE:]TARGET[:MODE]`` in long form (paths not yet resolved)."""
+    if len(spec) > 1 and (spec.startswith(":") or spec.endswith(":")):
+        # as Docker Compose: `${UNSET}:/data` must not quietly become an anonymous volume
+        raise _fail(where, f"invalid spec: {spec}: empty section between colons")
     parts = _split_volume(spec)
     mode = ""
     if len(parts) == 1:
