@@ -363,6 +363,8 @@ def load_raw(opts: LoadOptions | None = None, cwd: str | None = None, recorder: 
     # compose-go puts the resolved name into the interpolation environment
     env = session.env = {**env, "COMPOSE_PROJECT_NAME": _early_name(opts, env, files, project_dir, session)}
     tree = load_tree(files, project_dir, session)
+    if not tree:  # each file empty or only comments (an empty one among others is fine, as in Docker Compose)
+        raise StackFileError(f"{', '.join(files)}: empty compose file")
     name = project_name(opts, env, tree, project_dir)
     profiles = opts.profiles
     if profiles is None:

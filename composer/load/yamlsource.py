@@ -253,9 +253,8 @@ def parse(text: str, filename: str) -> Source:
         if not isinstance(data, dict):
             raise StackFileError(f"{filename}:{node.start_mark.line + 1}: the top level of a stack file must be a mapping")
         documents.append(data)
-    if not documents:
-        raise StackFileError(f"{filename}: empty compose file")
-    src = Source(filename, documents[0], lines, text)
+    # a file of only comments adds nothing (the loader refuses only an empty merged result)
+    src = Source(filename, documents[0] if documents else {}, lines, text)
     src.documents = documents
     return src
 

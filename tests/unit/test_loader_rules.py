@@ -181,3 +181,13 @@ def test_command_strings_docker_compose_refuses(tmp_path, command):
     write(tmp_path, "compose.yaml", f"services:\n  a:\n    image: x\n    command: {command}\n")
     with pytest.raises(StackFileError, match="invalid command line string"):
         load_dir(tmp_path)
+
+
+def test_only_an_empty_merged_result_is_an_error(tmp_path):
+    # as Docker Compose: a file of comments among others (or included) adds nothing; all empty is an error
+    a = write(tmp_path, "a.yaml", "# a\n")
+    b = write(tmp_path, "b.yaml", "# b\n")
+    with pytest.raises(StackFileError, match="a.yaml, .*b.yaml: empty compose file"):
+        load_dir(tmp_path, files=[a, b])
+    write(tmp_path, "compose.yaml", "include:\n  - a.yaml\nservices:\n  web:\n    image: x\n")
+    assert list(load_dir(tmp_path).services) == ["web"]
