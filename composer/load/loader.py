@@ -164,7 +164,7 @@ def read_file(path: str, session: _Session, env: Mapping[str, str] | None = None
     for i, data in enumerate(src.documents or [src.data]):
         if session.interpolate:
             data = interpolate_tree(data, env, src.where, warn=session.warn)
-        validate(merge.plain(data), src.where, interpolated=session.interpolate)
+        validate(_without_null_files(merge.plain(data)), src.where, interpolated=session.interpolate)
         if "version" in data and path not in session.version_warned:
             session.version_warned.add(path)
             session.recorder.warn(f"WARN[0000] {src.filename}: the attribute `version` is obsolete, it will be "
@@ -200,6 +200,24 @@ def _early_name(opts: LoadOptions, env: Mapping[str, str], files: list[str], pro
     return project_name(opts, env, named, project_dir)
 
 
+def _without_null_files(data: dict) -> dict:
+    """*data* less secrets and configs named with no body: Docker Compose checks those on the merged
+    result (an override may name one to keep the base's definition); see _check_null_files."""
+    out = data
+    for kind in ("secrets", "configs"):
+        items = data.get(kind)
+        if isinstance(items, dict) and None in items.values():
+            out = {**out, kind: {k: v for k, v in items.items() if v is not None}}
+    return out
+
+
+def _check_null_files(tree: dict, session: _Session) -> None:
+    for kind in ("secrets", "configs"):
+        for name, value in (tree.get(kind) or {}).items() if isinstance(tree.get(kind), dict) else ():
+            if value is None:
+                raise StackFileError(f"{session.where((kind, name))}: {kind}.{name}: must be of type object, not null")
+
+
 def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
     """The files merged in order, includes and extends applied: one plain tree."""
     merged: dict = {}
@@ -208,6 +226,7 @@ def load_tree(files: list[str], project_dir: str, session: _Session) -> dict:
         base = os.path.dirname(path) if path != "-" else project_dir
         data = _apply_includes(data, base, session, src)
         merged = merge.merge_files(merged, data) if i else _plain_but_extending(data)
+    _check_null_files(merged, session)
     services = merged.get("services")
     if isinstance(services, dict):
         merged["services"] = _apply_extends(services, project_dir, session, files[0])

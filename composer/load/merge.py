@@ -52,6 +52,9 @@ def plain(node: Any) -> Any:
     return None if out is _DELETE else out
 
 
+_RESOURCES = ("networks", "volumes", "configs", "secrets")
+
+
 def merge_files(base: dict, over: dict) -> dict:
     """One stack file's tree merged onto another's."""
     out = dict(base)
@@ -68,6 +71,9 @@ def merge_files(base: dict, over: dict) -> dict:
                 else:
                     services[name] = plain(svc)
             out[key] = services
+        elif key in _RESOURCES and isinstance(out.get(key), dict) and isinstance(value, dict):
+            # a resource named with no body keeps the base's definition, as in Docker Compose
+            out[key] = merge_generic(out[key], {k: v for k, v in value.items() if v is not None or k not in out[key]})
         elif key in out:
             out[key] = merge_generic(out[key], value)
         else:

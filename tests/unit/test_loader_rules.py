@@ -191,3 +191,10 @@ def test_only_an_empty_merged_result_is_an_error(tmp_path):
         load_dir(tmp_path, files=[a, b])
     write(tmp_path, "compose.yaml", "include:\n  - a.yaml\nservices:\n  web:\n    image: x\n")
     assert list(load_dir(tmp_path).services) == ["web"]
+
+
+def test_a_config_with_no_body_and_no_base_definition_is_an_error(tmp_path):
+    # an override may name a secret/config with no body (the base's definition stays); alone it is an error
+    write(tmp_path, "compose.yaml", "services:\n  web:\n    image: x\nconfigs:\n  cfg:\n")
+    with pytest.raises(StackFileError, match=r"compose.yaml:5: configs.cfg: must be of type object, not null"):
+        load_dir(tmp_path)
