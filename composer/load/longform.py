@@ -260,7 +260,12 @@ def volume(entry: Any, base_dir: str, where: str) -> dict:
 
 
 def _volumes(value, base_dir, env, at):
-    return [volume(entry, base_dir, at("volumes", i)) for i, entry in enumerate(value)]
+    # one mount per target, as in Docker Compose: a later entry replaces an earlier one in its place
+    by_target: dict[Any, dict] = {}
+    for i, entry in enumerate(value):
+        item = volume(entry, base_dir, at("volumes", i))
+        by_target[item.get("target")] = item
+    return list(by_target.values())
 
 
 def _file_refs(key):
