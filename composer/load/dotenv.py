@@ -7,7 +7,7 @@ from typing import Mapping
 
 from composer.errors import StackFileError
 from composer.load.interpolate import InterpolationError, Interpolator
-from composer.load.recorder import NOT_RECORDING, Recorder
+from composer.load.recorder import NOT_RECORDING, Recorder, read_input
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(.*))?$")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$"}
@@ -111,23 +111,9 @@ def _subst(value: str, env: Mapping[str, str], filename: str, lineno: int) -> st
         raise StackFileError(f"{filename}:{lineno}: {e}") from None
 
 
-MAX_CHARS = 64 << 20
-
-
 def read(path: str, env: Mapping[str, str] | None = None, raw: bool = False,
          bare_from: Mapping[str, str] | None = None, recorder: Recorder = NOT_RECORDING) -> dict[str, str]:
-    recorder.seen(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read(MAX_CHARS + 1)  # bounded: /dev/zero is a file name too
-    except FileNotFoundError:
-        raise StackFileError(f"{path}: env file not found") from None
-    except IsADirectoryError:
-        raise StackFileError(f"{path}: env file is a directory") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise StackFileError(f"{path}: cannot read env file: {e}") from None
-    if len(text) > MAX_CHARS:
-        raise StackFileError(f"{path}: env file is larger than {MAX_CHARS >> 20} MiB; refusing to read it")
+    text = read_input(path, "env file", recorder)
     names: set[str] = set()
     try:
         return parse(text, path, env, raw=raw, bare_from=bare_from, names=names)

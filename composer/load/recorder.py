@@ -7,6 +7,18 @@ from __future__ import annotations
 import os
 import sys
 
+from composer.errors import StackFileError
+
+MAX_CHARS = 64 << 20  # a stack or env file is a few KB; this only stops /dev/zero and the like
+
+# what a file that cannot be read is called in each kind's one-line error
+_CANNOT = {
+    "env file": ("env file not found", "env file is a directory", "cannot read env file: {}",
+                 "env file is larger than {} MiB; refusing to read it"),
+    "stack file": ("no such file", "is a directory, not a stack file", "cannot read: {}",
+                   "larger than {} MiB; refusing to read it as a stack file"),
+}
+
 
 def signature(path: str) -> tuple | None:
     try:
@@ -49,3 +61,22 @@ class Recorder:
 
 
 NOT_RECORDING = Recorder(recording=False)
+
+
+def read_input(path: str, kind: str, recorder: "Recorder") -> str:
+    """The text of a stack file or env file (*kind*), noted as seen by *recorder*; at most MAX_CHARS
+    (a larger one, or one that cannot be read, is a StackFileError of one line)."""
+    missing, directory, unreadable, too_big = _CANNOT[kind]
+    recorder.seen(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read(MAX_CHARS + 1)  # bounded: /dev/zero is a file name too
+    except FileNotFoundError:
+        raise StackFileError(f"{path}: {missing}") from None
+    except IsADirectoryError:
+        raise StackFileError(f"{path}: {directory}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StackFileError(f"{path}: {unreadable.format(e)}") from None
+    if len(text) > MAX_CHARS:
+        raise StackFileError(f"{path}: {too_big.format(MAX_CHARS >> 20)}")
+    return text

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from composer.errors import StackFileError
-from composer.load.recorder import NOT_RECORDING, Recorder
+from composer.load.recorder import NOT_RECORDING, Recorder, read_input
 
 Path = tuple  # a path into the document: ("services", "web", "ports", 0)
 
@@ -156,7 +156,6 @@ def _loader_class():
     return Loader
 
 
-MAX_CHARS = 64 << 20  # a stack file is a few KB; this only stops /dev/zero and the like
 MAX_VALUES = 1_000_000  # YAML aliases can make a small file a huge tree ("billion laughs")
 
 
@@ -260,17 +259,6 @@ def parse(text: str, filename: str) -> Source:
 
 
 def read(filename: str, recorder: Recorder = NOT_RECORDING) -> Source:
-    recorder.seen(filename)
-    try:
-        with open(filename, encoding="utf-8") as f:
-            text = f.read(MAX_CHARS + 1)  # bounded: /dev/zero is a file name too
-    except FileNotFoundError:
-        raise StackFileError(f"{filename}: no such file") from None
-    except IsADirectoryError:
-        raise StackFileError(f"{filename}: is a directory, not a stack file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise StackFileError(f"{filename}: cannot read: {e}") from None
-    if len(text) > MAX_CHARS:
-        raise StackFileError(f"{filename}: larger than {MAX_CHARS >> 20} MiB; refusing to read it as a stack file")
+    text = read_input(filename, "stack file", recorder)
     recorder.read_text(text)
     return parse(text, filename)

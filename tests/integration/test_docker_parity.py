@@ -30,6 +30,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.integration.test_lifecycle_habits import Tmux, needs_tmux
+from tests.integration.test_secrets_configs import STACK as SECRETS_STACK
 
 SLEEPER = '["sleep", "1000"]'
 LOOP = """["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]"""
@@ -748,50 +749,9 @@ def test_ps_format_table_prints_a_header(tool, request):
 
 # -- secrets and configs --------------------------------------------------------------------------
 
-SECRETS = f"""
-services:
-  app:
-    image: composer/busybox
-    command: {LOOP}
-    stop_grace_period: 1s
-    secrets:
-      - db_password
-      - source: api_key
-        target: api.key
-        uid: "1000"
-        gid: "1000"
-        mode: 0600
-      - source: api_key
-        target: /etc/abs.key
-    configs:
-      - app_conf
-      - source: inline
-        target: /etc/inline.conf
-        gid: "1000"
-        mode: 0440
-      - source: from_env
-        target: rel.conf
-  other:
-    image: composer/busybox
-    command: {LOOP}
-    stop_grace_period: 1s
-secrets:
-  db_password:
-    file: ./secrets/db_password.txt
-  api_key:
-    name: my_api_key
-    environment: API_KEY
-configs:
-  app_conf:
-    file: ./app.conf
-  inline:
-    content: |
-      key=value
-  from_env:
-    environment: CONF_VALUE
-"""
-# (no `user:` for app: Docker 20.10 refuses to copy files into a container whose user is a bare uid:gid
-# missing from its /etc/passwd - "getent unable to find entry" - so owners are checked through uid/gid)
+# test_secrets_configs.py's stack without its numeric `user:`: Docker 20.10 cannot copy a secret to a uid
+# missing from the image's passwd file
+SECRETS = SECRETS_STACK.replace('    user: "1000:1000"\n', "")
 SECRET_PATHS = ["/run/secrets/db_password", "/run/secrets/api.key", "/etc/abs.key", "/app_conf", "/etc/inline.conf",
                 "/rel.conf"]
 

@@ -10,46 +10,8 @@ import uuid
 import pytest
 
 LOOP = """["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]"""
-
-
-@pytest.fixture
-def stack(cli, base_image):
-    yield cli
-    cli("down", check=False)
-
-
-def sh(cli, svc: str, script: str, check: bool = True, user: str | None = None):
-    return cli("exec", "-T", *(["-u", user] if user else []), svc, "sh", "-c", script, check=check)
-
-
-def files_holding(top: str, needle: bytes) -> list[str]:
-    found = []
-    for dirpath, _, names in os.walk(top):
-        for name in names:
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path) or not os.path.isfile(path):
-                continue
-            try:
-                with open(path, "rb") as f:
-                    if needle in f.read():
-                        found.append(path)
-            except OSError:
-                continue
-    return found
-
-
-def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "composer", "projects")
-
-
-def test_secrets_and_configs_from_inside(stack, engine_root):
-    cli = stack
-    db_pw, api_key, conf_env = (f"{w}-{uuid.uuid4().hex}" for w in ("dbpw", "apikey", "confenv"))
-    os.chmod(cli.write("secrets/db_password.txt", db_pw + "\n"), 0o644)
-    os.chmod(cli.write("app.conf", "from-file\n"), 0o644)
-    cli.write(".env", f"API_KEY={api_key}\nCONF_VALUE={conf_env}\n")
-    cli.write("compose.yaml", f"""
+# every source kind, short and long syntax, relative and absolute targets (test_docker_parity.py takes it too)
+STACK = f"""
 services:
   app:
     image: composer/busybox
@@ -91,7 +53,47 @@ configs:
       key=value
   from_env:
     environment: CONF_VALUE
-""")
+"""
+
+
+@pytest.fixture
+def stack(cli, base_image):
+    yield cli
+    cli("down", check=False)
+
+
+def sh(cli, svc: str, script: str, check: bool = True, user: str | None = None):
+    return cli("exec", "-T", *(["-u", user] if user else []), svc, "sh", "-c", script, check=check)
+
+
+def files_holding(top: str, needle: bytes) -> list[str]:
+    found = []
+    for dirpath, _, names in os.walk(top):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            try:
+                with open(path, "rb") as f:
+                    if needle in f.read():
+                        found.append(path)
+            except OSError:
+                continue
+    return found
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "composer", "projects")
+
+
+def test_secrets_and_configs_from_inside(stack, engine_root):
+    cli = stack
+    db_pw, api_key, conf_env = (f"{w}-{uuid.uuid4().hex}" for w in ("dbpw", "apikey", "confenv"))
+    os.chmod(cli.write("secrets/db_password.txt", db_pw + "\n"), 0o644)
+    os.chmod(cli.write("app.conf", "from-file\n"), 0o644)
+    cli.write(".env", f"API_KEY={api_key}\nCONF_VALUE={conf_env}\n")
+    cli.write("compose.yaml", STACK)
     config = cli("config", "--format", "json").stdout
     assert api_key not in config and db_pw not in config and conf_env not in config
     shown = json.loads(config)
